@@ -1,0 +1,35 @@
+"""Process-wide settings read by the instrumentation (content capture, redaction)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+_capture_content: bool | None = None
+Redactor = Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None]
+_redactor: Redactor | None = None
+
+
+def set_capture_content(capture: bool) -> None:
+    global _capture_content
+    _capture_content = capture
+
+
+def capture_content() -> bool:
+    """Whether prompt/completion content may be recorded on spans: the explicit setting, else the env var."""
+    if _capture_content is not None:
+        return _capture_content
+    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def set_redactor(redactor: Redactor | None) -> None:
+    """Install a hook that sees the structured messages before they are recorded (return None to drop)."""
+    global _redactor
+    _redactor = redactor
+
+
+def redactor() -> Redactor | None:
+    return _redactor

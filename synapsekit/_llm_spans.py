@@ -1,0 +1,139 @@
+"""OpenTelemetry spans for LLM calls, following the GenAI semantic conventions.
+
+OpenTelemetry is imported only once something else imported it: if no code in the process has imported
+``opentelemetry.trace`` there can be no tracer provider, so no span is built and nothing is imported. With
+the API present but no SDK provider installed, spans are skipped too — accounting never waits on tracing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from synapsekit import semconv
+
+if TYPE_CHECKING:
+    from synapsekit._call import LLMCall
+
+TRACER_NAME = "synapsekit"
+_tracer_cache: dict[int, Any] = {}
+
+
+def tracing_active() -> bool:
+    """True when an OpenTelemetry SDK tracer provider is installed (spans would be recorded)."""
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return False
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider)
+
+
+def get_tracer() -> Any:
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    key = id(provider)
+    tracer = _tracer_cache.get(key)
+    if tracer is None:
+        from synapsekit import __version__
+
+        tracer = trace.get_tracer(TRACER_NAME, __version__, tracer_provider=provider)
+        _tracer_cache.clear()
+        _tracer_cache[key] = tracer
+    return tracer
+
+
+def _start_attributes(call: LLMCall) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: call.operation,
+        semconv.GEN_AI_PROVIDER_NAME: call.provider,
+    }
+    if call.request_model:
+        attributes[semconv.GEN_AI_REQUEST_MODEL] = call.request_model
+    if call.server_address:
+        attributes[semconv.SERVER_ADDRESS] = call.server_address
+    if call.server_port is not None:
+        attributes[semconv.SERVER_PORT] = call.server_port
+    if call.max_output_tokens is not None:
+        attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = call.max_output_tokens
+    if call.streamed:
+        attributes[semconv.SYNAPSEKIT_STREAMED] = True
+    for key, value in call.attributes.items():
+        if isinstance(value, (str, bool, int, float)):
+            attributes[key] = value
+    return attributes
+
+
+def span_name(call: LLMCall) -> str:
+    return f"{call.operation} {call.request_model}" if call.request_model else call.operation
+
+
+def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
+    if not tracing_active():
+        return
+    from opentelemetry.trace import SpanKind
+
+    call.span = get_tracer().start_span(
+        span_name(call), kind=SpanKind.CLIENT, attributes=_start_attributes(call), start_time=start_time_ns
+    )
+
+
+def attach(span: Any) -> Any:
+    from opentelemetry import context, trace
+
+    return context.attach(trace.set_span_in_context(span))
+
+
+def detach(token: Any) -> None:
+    from opentelemetry import context
+
+    context.detach(token)
+
+
+def end(call: LLMCall) -> None:
+    span = call.span
+    if span is None:
+        if call.wire or not tracing_active():
+            return
+        # An outer layer (a BaseLLM with no instrumented SDK under it) is the wire: its span starts late.
+        start(call, start_time_ns=int(call.start_time * 1e9))
+        span = call.span
+        if span is None:
+            return
+    if not span.is_recording():
+        span.end()
+        return
+    attributes: dict[str, Any] = {}
+    if call.response_model:
+        attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
+    if call.response_id:
+        attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
+    if call.finish_reasons:
+        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = list(call.finish_reasons)
+    if call.input_tokens is not None:
+        attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = call.input_tokens
+    if call.output_tokens is not None:
+        attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = call.output_tokens
+    if call.cached_input_tokens:
+        attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = call.cached_input_tokens
+    if call.cache_creation_input_tokens:
+        attributes[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = call.cache_creation_input_tokens
+    if call.reasoning_tokens:
+        attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = call.reasoning_tokens
+    if call.cost is not None:
+        attributes[semconv.GEN_AI_USAGE_COST] = float(call.cost)
+    elif not call.rejected:
+        attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
+    if call.usage_estimated:
+        attributes[semconv.SYNAPSEKIT_USAGE_ESTIMATED] = True
+    if call.time_to_first_chunk_s is not None:
+        attributes[semconv.SYNAPSEKIT_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk_s
+    if call.error_type is not None:
+        from opentelemetry.trace import Status, StatusCode
+
+        attributes[semconv.ERROR_TYPE] = call.error_type
+        span.set_status(Status(StatusCode.ERROR, str(call.error) if call.error is not None else None))
+        if call.error is not None:
+            span.record_exception(call.error)
+    span.set_attributes(attributes)
+    span.end()

@@ -1,0 +1,71 @@
+"""Patching helpers for instrumentors: wrap a method, remember it is ours, undo only ours.
+
+A wrapper is a four-argument function ``wrapper(wrapped, instance, args, kwargs)`` (wrapt's
+convention). ``unwrap_method`` puts back the exact original object, unless somebody else has wrapped on top
+of ours since, in which case our wrapper stays in place and passes calls straight through.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+
+Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass
+class _Patch:
+    owner: Any
+    attribute: str
+    original: Any
+    proxy: Any
+    active: bool = True
+
+
+_patches: dict[tuple[int, str], _Patch] = {}
+_lock = threading.Lock()
+
+
+def wrap_method(owner: Any, attribute: str, wrapper: Wrapper) -> bool:
+    """Wrap ``owner.attribute`` (a class or module attribute) with ``wrapper``; False if already ours."""
+    with _lock:
+        key = (id(owner), attribute)
+        existing = _patches.get(key)
+        if existing is not None and existing.active:
+            return False
+        original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+        patch = _Patch(owner, attribute, original, None)
+
+        def guarded(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if not patch.active:
+                return wrapped(*args, **kwargs)
+            return wrapper(wrapped, instance, args, kwargs)
+
+        proxy = wrapt.FunctionWrapper(original, guarded)
+        proxy._self_synapsekit_wrapper = True
+        patch.proxy = proxy
+        setattr(owner, attribute, proxy)
+        _patches[key] = patch
+        return True
+
+
+def unwrap_method(owner: Any, attribute: str) -> bool:
+    """Undo :func:`wrap_method`; True when the original object is back in place."""
+    with _lock:
+        patch = _patches.pop((id(owner), attribute), None)
+        if patch is None:
+            return False
+        patch.active = False
+        current = owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
+        if current is patch.proxy:
+            setattr(owner, attribute, patch.original)
+            return True
+        return False
+
+
+def is_synapsekit_wrapper(obj: Any) -> bool:
+    return bool(getattr(obj, "_self_synapsekit_wrapper", False))

@@ -1,0 +1,177 @@
+"""Resolved price tables and the per-call cost arithmetic.
+
+Everything here is plain data built once per (provider, model); pricing a call only indexes into it, so
+the hot path never touches the pricing package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+
+__all__ = (
+    "Cost",
+    "PriceSchedule",
+    "StartDate",
+    "TierTable",
+    "TimeOfDay",
+    "UnitPrices",
+    "cost_for",
+    "fixed_schedule",
+    "unit_prices_from_mtok",
+)
+
+_ZERO = Decimal(0)
+_PER_MTOK = Decimal(1_000_000)
+_PER_K = Decimal(1_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """USD cost of one call. ``input`` includes the cache-read and cache-write parts.
+
+    ``total`` is ``input + output`` plus a per-request fee for the few models that charge one.
+    """
+
+    input: Decimal
+    output: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPrices:
+    """USD per single token (``request``: per call), with fallbacks already applied.
+
+    A model without a cache-read or cache-write price has ``cached_input``/``cache_write`` equal to
+    ``input``; a model without a separate reasoning price has ``reasoning`` equal to ``output``.
+    """
+
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal
+    cache_write: Decimal
+    reasoning: Decimal
+    request: Decimal
+    source: str
+
+
+def unit_prices_from_mtok(
+    *,
+    input_mtok: Decimal,
+    output_mtok: Decimal,
+    cached_input_mtok: Decimal | None = None,
+    cache_write_mtok: Decimal | None = None,
+    reasoning_mtok: Decimal | None = None,
+    requests_kcount: Decimal | None = None,
+    source: str,
+) -> UnitPrices:
+    input_price = input_mtok / _PER_MTOK
+    output_price = output_mtok / _PER_MTOK
+    return UnitPrices(
+        input=input_price,
+        output=output_price,
+        cached_input=input_price if cached_input_mtok is None else cached_input_mtok / _PER_MTOK,
+        cache_write=input_price if cache_write_mtok is None else cache_write_mtok / _PER_MTOK,
+        reasoning=output_price if reasoning_mtok is None else reasoning_mtok / _PER_MTOK,
+        request=_ZERO if requests_kcount is None else requests_kcount / _PER_K,
+        source=source,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TierTable:
+    """Prices by prompt size. Crossing a threshold reprices the whole call (the providers' cliff model)."""
+
+    base: UnitPrices
+    # (start, prices), highest start first; a tier applies when input tokens exceed its start.
+    tiers_desc: tuple[tuple[int, UnitPrices], ...] = ()
+
+    def for_input(self, input_tokens: int) -> UnitPrices:
+        for start, prices in self.tiers_desc:
+            if input_tokens > start:
+                return prices
+        return self.base
+
+
+@dataclass(frozen=True, slots=True)
+class StartDate:
+    """Active from ``start`` (a UTC calendar date) on."""
+
+    start: date
+
+    def active(self, when: datetime) -> bool:
+        if when.tzinfo is not None:
+            when = when.astimezone(timezone.utc)
+        return when.date() >= self.start
+
+
+@dataclass(frozen=True, slots=True)
+class TimeOfDay:
+    """Active daily between two UTC times (off-peak discounts); the window may wrap past midnight."""
+
+    start: time
+    end: time
+
+    def active(self, when: datetime) -> bool:
+        if when.tzinfo is not None:
+            when = when.astimezone(timezone.utc)
+        now = when.time()
+        if self.end < self.start:
+            return now >= self.start or now < self.end
+        return self.start <= now < self.end
+
+
+Constraint = StartDate | TimeOfDay
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSchedule:
+    """All prices a model can have: periods in data order, the last active one wins, else the first."""
+
+    periods: tuple[tuple[Constraint | None, TierTable], ...]
+
+    @property
+    def fixed(self) -> UnitPrices | None:
+        """The one price when it depends on neither time nor prompt size."""
+        if len(self.periods) == 1 and not self.periods[0][1].tiers_desc:
+            return self.periods[0][1].base
+        return None
+
+    def prices_for(self, input_tokens: int, when: datetime | None) -> UnitPrices:
+        if len(self.periods) == 1:
+            return self.periods[0][1].for_input(input_tokens)
+        moment = datetime.now(timezone.utc) if when is None else when
+        for constraint, table in reversed(self.periods):
+            if constraint is None or constraint.active(moment):
+                return table.for_input(input_tokens)
+        return self.periods[0][1].for_input(input_tokens)
+
+
+def fixed_schedule(prices: UnitPrices) -> PriceSchedule:
+    return PriceSchedule(periods=((None, TierTable(base=prices)),))
+
+
+def cost_for(
+    prices: UnitPrices,
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int,
+    cache_creation_input_tokens: int,
+    reasoning_tokens: int,
+) -> Cost:
+    """Price one call; token counts follow the OpenTelemetry GenAI convention (totals include parts)."""
+    uncached = input_tokens - cached_input_tokens - cache_creation_input_tokens
+    input_cost = prices.input * uncached
+    if cached_input_tokens:
+        input_cost += prices.cached_input * cached_input_tokens
+    if cache_creation_input_tokens:
+        input_cost += prices.cache_write * cache_creation_input_tokens
+    if reasoning_tokens and prices.reasoning != prices.output:
+        output_cost = prices.output * (output_tokens - reasoning_tokens) + prices.reasoning * reasoning_tokens
+    else:
+        output_cost = prices.output * output_tokens
+    total = input_cost + output_cost
+    if prices.request:
+        total += prices.request
+    return Cost(input=input_cost, output=output_cost, total=total)

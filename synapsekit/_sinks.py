@@ -1,0 +1,41 @@
+"""Process-wide receivers of LLM calls (metrics, OpenTelemetry metrics, ledgers, the demo's view).
+
+Sinks see every call, in every context, whether or not any scope is active. They are kept in a tuple that
+is replaced on change, so the hot path reads it without a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from synapsekit._call import LLMCall
+
+
+class CallSink(Protocol):
+    def on_call_start(self, call: LLMCall) -> None: ...
+
+    def on_call_end(self, call: LLMCall) -> None: ...
+
+
+_lock = threading.Lock()
+sinks: tuple[CallSink, ...] = ()
+
+
+def add_sink(sink: CallSink) -> None:
+    """Register ``sink`` for every LLM call in the process; adding the same sink twice is a no-op."""
+    global sinks
+    with _lock:
+        if not any(existing is sink for existing in sinks):
+            sinks = (*sinks, sink)
+
+
+def remove_sink(sink: CallSink) -> None:
+    global sinks
+    with _lock:
+        sinks = tuple(existing for existing in sinks if existing is not sink)
+
+
+def current_sinks() -> tuple[CallSink, ...]:
+    return sinks

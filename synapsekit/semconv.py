@@ -1,0 +1,65 @@
+"""Every span attribute, event and metric name synapsekit emits, in one place.
+
+Names under ``gen_ai.*`` follow the OpenTelemetry GenAI semantic conventions. Names under
+``synapsekit.*`` and ``gen_ai.usage.cost`` are synapsekit's extensions (the conventions define no cost
+attribute yet); ``gen_ai.usage.cost`` is in USD.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- GenAI semantic conventions ---------------------------------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+
+# -- synapsekit extensions --------------------------------------------------------------------------------
+GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"  # USD
+SYNAPSEKIT_COST_UNKNOWN: Final = "synapsekit.cost.unknown"
+SYNAPSEKIT_USAGE_ESTIMATED: Final = "synapsekit.usage.estimated"
+SYNAPSEKIT_STREAMED: Final = "synapsekit.streamed"
+SYNAPSEKIT_TIME_TO_FIRST_CHUNK: Final = "synapsekit.time_to_first_chunk_s"
+SYNAPSEKIT_COMPONENT: Final = "synapsekit.component"
+SYNAPSEKIT_INPUT: Final = "synapsekit.input"
+SYNAPSEKIT_OUTPUT: Final = "synapsekit.output"
+SYNAPSEKIT_FUNCTION_ARGUMENTS: Final = "synapsekit.function.arguments"
+SYNAPSEKIT_FUNCTION_RESULT: Final = "synapsekit.function.result"
+
+# -- span events -------------------------------------------------------------------------------------------
+EVENT_FIRST_CHUNK: Final = "gen_ai.first_chunk"
+EVENT_BUDGET_RESERVED: Final = "synapsekit.budget.reserved"
+EVENT_BUDGET_SETTLED: Final = "synapsekit.budget.settled"
+EVENT_BUDGET_REJECTED: Final = "synapsekit.budget.rejected"
+EVENT_BUDGET_EXCEEDED: Final = "synapsekit.budget.exceeded"
+
+# -- OpenTelemetry GenAI metrics -----------------------------------------------------------------------------
+METRIC_GEN_AI_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+METRIC_GEN_AI_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+
+# -- Prometheus metric names (without the namespace prefix) ----------------------------------------------------
+PROM_COST_USD_TOTAL: Final = "cost_usd_total"
+PROM_TOKENS_TOTAL: Final = "tokens_total"
+PROM_LATENCY_SECONDS: Final = "latency_seconds"
+PROM_TOKENS_BY_TYPE_TOTAL: Final = "tokens_by_type_total"
+PROM_REQUESTS_TOTAL: Final = "requests_total"
+PROM_ERRORS_TOTAL: Final = "errors_total"
+PROM_TIME_TO_FIRST_CHUNK_SECONDS: Final = "time_to_first_chunk_seconds"
+PROM_UNKNOWN_COST_CALLS_TOTAL: Final = "unknown_cost_calls_total"
+PROM_BUDGET_REMAINING_USD: Final = "budget_remaining_usd"
+PROM_BUDGET_REJECTIONS_TOTAL: Final = "budget_rejections_total"
