@@ -292,9 +292,13 @@ class LLMCall:
             # A layer closer to the wire reported this request; admissions were already released.
             return
         if self.error is not None and self.input_tokens is None and self.output_tokens is None:
-            # Providers do not bill a request that failed before producing usage.
-            self.input_tokens = 0
-            self.output_tokens = 0
+            if self.chunks:
+                # Failed mid-stream (cancelled, connection dropped): output was produced and is billed.
+                self.estimate_missing_usage()
+            else:
+                # Providers do not bill a request that failed before producing anything.
+                self.input_tokens = 0
+                self.output_tokens = 0
         try:
             _price(self)
         except Exception as exc:

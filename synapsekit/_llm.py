@@ -144,6 +144,8 @@ class BaseLLM(abc.ABC):
                     continue
                 call.chunk(item)
                 yield item
+        except GeneratorExit:
+            raise  # closed early (aclose() or garbage collection): abandoned, not failed
         except BaseException as exc:
             call.fail(exc)
             raise

@@ -115,7 +115,9 @@ def _tier_table(model_price: ModelPrice, source: str) -> TierTable | None:
     if stored and all(value is None for value in raw.values()):
         # Priced only by units we do not record (audio hours, OCR pages): pricing it by tokens would lie.
         return None
-    starts = sorted({tier.start for value in raw.values() if isinstance(value, TieredPrices) for tier in value.tiers})
+    starts = sorted(
+        {tier.start for value in raw.values() if isinstance(value, TieredPrices) for tier in value.tiers}
+    )
 
     def prices_at(input_tokens: int) -> UnitPrices:
         def price(key: str) -> Decimal | None:
@@ -149,7 +151,7 @@ def _price_at(value: Decimal | TieredPrices | None, input_tokens: int) -> Decima
 
 
 def data_description() -> str:
-    """Where the prices in use come from, e.g. ``bundled data, newest price change 2026-10-14``."""
+    """Where the prices in use come from, e.g. ``bundled data, latest price change 2026-10-14``."""
     from genai_prices import data_snapshot
     from genai_prices.types import ModelPrice, StartDateConstraint
 
@@ -164,9 +166,12 @@ def data_description() -> str:
         for conditional in model.prices
         if isinstance(conditional.constraint, StartDateConstraint)
     ]
-    if not dates:
+    # The data also schedules announced future prices; the latest change already in effect dates it.
+    today = datetime.now(timezone.utc).date()
+    past = [start for start in dates if start <= today]
+    if not past:
         return "bundled data"
-    return f"bundled data, newest price change {max(dates).isoformat()}"
+    return f"bundled data, latest price change {max(past).isoformat()}"
 
 
 def fetch_snapshot(url: str | None, timeout: float) -> None:

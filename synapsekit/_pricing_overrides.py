@@ -116,7 +116,9 @@ def read_price_file(path: str | os.PathLike[str]) -> list[tuple[OverrideKey, Uni
     if isinstance(data, Mapping) and set(data) == {"prices"}:
         data = data["prices"]
     if not isinstance(data, list):
-        raise ValueError(f'{file_path}: expected a list of price entries (TOML: [[prices]] tables, JSON: a list)')
+        raise ValueError(
+            f"{file_path}: expected a list of price entries (TOML: [[prices]] tables, JSON: a list)"
+        )
     source = f"user price file {file_path}"
     overrides: list[tuple[OverrideKey, UnitPrices]] = []
     for index, entry in enumerate(cast(list[object], data)):

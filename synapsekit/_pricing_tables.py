@@ -131,13 +131,6 @@ class PriceSchedule:
 
     periods: tuple[tuple[Constraint | None, TierTable], ...]
 
-    @property
-    def fixed(self) -> UnitPrices | None:
-        """The one price when it depends on neither time nor prompt size."""
-        if len(self.periods) == 1 and not self.periods[0][1].tiers_desc:
-            return self.periods[0][1].base
-        return None
-
     def prices_for(self, input_tokens: int, when: datetime | None) -> UnitPrices:
         if len(self.periods) == 1:
             return self.periods[0][1].for_input(input_tokens)

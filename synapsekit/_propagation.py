@@ -272,10 +272,9 @@ def parse_b3_single(value: str) -> tuple[str, str, bool] | None:
     A header with only a sampling state (``b3: 0``) carries no ids and so no parent: ``None``. A missing
     sampling state means "deferred" and is reported as sampled, leaving the decision to this service.
     """
-    value = value.strip(_OWS)
     if len(value) > _B3_SINGLE_MAX_LENGTH:
         return None
-    fields = value.split("-")
+    fields = value.strip(_OWS).split("-")
     if len(fields) < 2 or len(fields) > 4:
         return None
     trace_id = _b3_trace_id(fields[0])

@@ -8,17 +8,45 @@ from synapsekit._lazy import lazy_getattr
 
 _PUBLIC: dict[str, str] = {
     "BudgetExceeded": "synapsekit._exceptions",
+    "CostRecord": "synapsekit.observability._cost_tracker",
+    "CostTracker": "synapsekit.observability._cost_tracker",
+    "DistributedTracer": "synapsekit.observability._distributed",
+    "Span": "synapsekit.observability._span",
+    "SpanBuffer": "synapsekit.observability._span",
     "TokenTracer": "synapsekit.observability._token_tracer",
+    "TraceContext": "synapsekit._propagation",
+    "TraceContextMiddleware": "synapsekit.observability._asgi",
+    "TraceSpan": "synapsekit.observability._distributed",
+    "TracingMiddleware": "synapsekit.observability._tracing_middleware",
+    "create_propagator": "synapsekit.observability._distributed",
+    "span_buffer": "synapsekit.observability._span",
 }
 
 __all__ = [
     "BudgetExceeded",
+    "CostRecord",
+    "CostTracker",
+    "DistributedTracer",
+    "Span",
+    "SpanBuffer",
     "TokenTracer",
+    "TraceContext",
+    "TraceContextMiddleware",
+    "TraceSpan",
+    "TracingMiddleware",
+    "create_propagator",
+    "span_buffer",
 ]
 
 if TYPE_CHECKING:
+    from synapsekit._propagation import TraceContext
+    from synapsekit.observability._asgi import TraceContextMiddleware
+    from synapsekit.observability._distributed import DistributedTracer, TraceSpan, create_propagator
     from synapsekit._exceptions import BudgetExceeded
+    from synapsekit.observability._cost_tracker import CostRecord, CostTracker
+    from synapsekit.observability._span import Span, SpanBuffer, span_buffer
     from synapsekit.observability._token_tracer import TokenTracer
+    from synapsekit.observability._tracing_middleware import TracingMiddleware
 
 __getattr__: Any = lazy_getattr(__name__, _PUBLIC, globals())
 

@@ -1,0 +1,117 @@
+"""Chat completions: what a request asks for, what a response and its stream chunks report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+
+from ._fields import field, int_field, int_param, messages_text, str_param
+from ._operation import Operation, RequestInfo
+
+
+def record_chat_usage(call: LLMCall, usage: Any) -> None:
+    prompt_details = field(usage, "prompt_tokens_details")
+    completion_details = field(usage, "completion_tokens_details")
+    call.record_usage(
+        input_tokens=int_field(usage, "prompt_tokens"),
+        output_tokens=int_field(usage, "completion_tokens"),
+        cached_input_tokens=int_field(prompt_details, "cached_tokens"),
+        cache_creation_input_tokens=int_field(prompt_details, "cache_write_tokens"),
+        reasoning_tokens=int_field(completion_details, "reasoning_tokens"),
+    )
+
+
+def record_chat_completion(call: LLMCall, completion: Any) -> None:
+    usage = field(completion, "usage")
+    if usage is not None:
+        record_chat_usage(call, usage)
+    reasons = tuple(
+        reason for choice in field(completion, "choices") or () if (reason := field(choice, "finish_reason"))
+    )
+    call.record_response(
+        model=field(completion, "model"), response_id=field(completion, "id"), finish_reasons=reasons
+    )
+
+
+def _delta_text(delta: Any) -> str:
+    """The text a chunk's delta carries: content, refusal and tool-call argument fragments."""
+    content = delta.content
+    text = content if isinstance(content, str) else ""
+    refusal = getattr(delta, "refusal", None)
+    if refusal:
+        text += refusal
+    tool_calls = delta.tool_calls
+    if tool_calls:
+        for tool_call in tool_calls:
+            function = tool_call.function
+            if function is not None and function.arguments:
+                text += function.arguments
+    return text
+
+
+class _ChatChunkReader:
+    """Reads one chat chunk into the call; shared by the sync and async stream proxies."""
+
+    _self_call: LLMCall
+    _self_hide_usage: bool
+    _self_finish_reasons: tuple[str, ...]
+
+    def _on_item(self, chunk: Any) -> bool:
+        call = self._self_call
+        if call.response_id is None:
+            call.record_response(model=chunk.model, response_id=chunk.id)
+        usage = chunk.usage
+        if usage is not None:
+            record_chat_usage(call, usage)
+        choices = chunk.choices
+        if not choices:
+            # The usage-only chunk we asked for on the caller's behalf: they would never have seen it.
+            return not (usage is not None and self._self_hide_usage)
+        text = ""
+        for choice in choices:
+            delta = choice.delta
+            if delta is not None:
+                text += _delta_text(delta)
+            if choice.finish_reason:
+                self._self_finish_reasons = (*self._self_finish_reasons, choice.finish_reason)
+                call.record_response(finish_reasons=self._self_finish_reasons)
+        call.chunk(text)
+        return True
+
+
+class ChatStream(_ChatChunkReader, SyncStreamProxy):
+    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool) -> None:
+        super().__init__(wrapped, call)
+        self._self_hide_usage = hide_usage
+        self._self_finish_reasons = ()
+
+
+class AsyncChatStream(_ChatChunkReader, AsyncStreamProxy):
+    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool) -> None:
+        super().__init__(wrapped, call)
+        self._self_hide_usage = hide_usage
+        self._self_finish_reasons = ()
+
+
+class ChatOperation(Operation):
+    name = "chat"
+    sync_stream = ChatStream
+    async_stream = AsyncChatStream
+    injects_stream_usage = True
+
+    def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
+        messages = kwargs.get("messages")
+        return RequestInfo(
+            model=str_param(kwargs, "model"),
+            max_output_tokens=int_param(kwargs, "max_completion_tokens", "max_tokens"),
+            prompt=lambda: messages_text(messages),
+            streamed=kwargs.get("stream") is True,
+        )
+
+    def record(self, call: LLMCall, result: Any) -> None:
+        record_chat_completion(call, result)
+
+
+CHAT = ChatOperation()

@@ -1,0 +1,57 @@
+"""Reading SDK objects and plain JSON alike, and the request parameters every endpoint shares.
+
+Responses arrive as SDK models (``ChatCompletion``) or, through ``with_streaming_response(...).json()``, as
+plain dicts; :func:`field` reads both. Request parameters the caller left out arrive as the SDK's
+``omit``/``NOT_GIVEN`` sentinels, which :func:`int_param` and :func:`str_param` treat as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` for an SDK model, ``obj[name]`` for a dict; ``None`` when absent."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def int_field(obj: Any, name: str) -> int | None:
+    value = field(obj, name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def int_param(kwargs: Mapping[str, Any], *names: str) -> int | None:
+    """The first of ``names`` given as an int (``max_completion_tokens`` wins over ``max_tokens``)."""
+    for name in names:
+        value = kwargs.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def str_param(kwargs: Mapping[str, Any], name: str) -> str | None:
+    value = kwargs.get(name)
+    return value if isinstance(value, str) else None
+
+
+def content_text(content: Any) -> Iterable[str]:
+    """The text of a message's ``content``: a string, or the ``text`` of each content part."""
+    if isinstance(content, str):
+        yield content
+    elif isinstance(content, Iterable) and not isinstance(content, (bytes, Mapping)):
+        for part in content:
+            text = field(part, "text")
+            if isinstance(text, str):
+                yield text
+
+
+def messages_text(messages: Any) -> str:
+    """All the text of a list of chat messages, joined by newlines (for budget reservations)."""
+    if not isinstance(messages, Iterable) or isinstance(messages, (str, bytes, Mapping)):
+        return ""
+    return "\n".join(text for message in messages for text in content_text(field(message, "content")))

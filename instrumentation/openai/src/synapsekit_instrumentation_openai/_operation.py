@@ -1,0 +1,39 @@
+"""The per-endpoint translation contract the generic wrappers drive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a request asks for, read from the SDK method's keyword arguments."""
+
+    model: str | None
+    max_output_tokens: int | None
+    prompt: Callable[[], str]
+    streamed: bool
+
+
+class Operation:
+    """One endpoint: how to read its request and its response, and which stream proxies wrap its streams.
+
+    ``name`` is the GenAI semantic-conventions operation name. ``injects_stream_usage``: the endpoint only
+    reports usage in a stream when asked with ``stream_options.include_usage`` (chat completions).
+    """
+
+    name: ClassVar[str]
+    sync_stream: ClassVar[type[SyncStreamProxy] | None] = None
+    async_stream: ClassVar[type[AsyncStreamProxy] | None] = None
+    injects_stream_usage: ClassVar[bool] = False
+
+    def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
+        raise NotImplementedError
+
+    def record(self, call: LLMCall, result: Any) -> None:
+        """Record usage, model, id and finish reasons from a complete response (SDK model or dict)."""
+        raise NotImplementedError

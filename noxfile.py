@@ -1,0 +1,88 @@
+"""Sessions: tests, lint, typing, bench, demo, e2e, and the client-version matrix.
+
+Run with ``uvx nox -s <session>`` (or ``uv run nox -s <session>``). Sessions that use the workspace's locked
+environment run through ``uv run --frozen``; the version-matrix sessions build their own virtualenvs.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typing", "tests"]
+
+PYTHON = "3.11"
+# Oldest and newest client versions each instrumentor is tested against (see instrumentation/*/pyproject.toml).
+OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
+ANTHROPIC_VERSIONS = ["1.0.0", "2.14.0"]
+TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "hypothesis"]
+
+
+def _uv_run(session: nox.Session, *args: str) -> None:
+    session.run("uv", "run", "--frozen", *args, external=True)
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """The whole test suite (the README's test command)."""
+    _uv_run(session, "pytest", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    _uv_run(session, "ruff", "check", ".")
+    _uv_run(session, "ruff", "format", "--check", ".")
+
+
+@nox.session(venv_backend="none")
+def typing(session: nox.Session) -> None:
+    _uv_run(session, "mypy")
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    """Every bench/ group with its uninstrumented baseline in the same run; JSON result in .benchmarks/."""
+    _uv_run(
+        session,
+        "pytest",
+        "bench",
+        "--benchmark-enable",
+        "--benchmark-only",
+        "--benchmark-json=.benchmarks/latest.json",
+        "--benchmark-columns=min,median,mean,stddev,rounds",
+        "--benchmark-sort=name",
+        *session.posargs,
+    )
+
+
+@nox.session(venv_backend="none")
+def demo(session: nox.Session) -> None:
+    _uv_run(session, "synapsekit", "demo", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def e2e(session: nox.Session) -> None:
+    """End-to-end export to Arize Phoenix, installed in its own virtualenv."""
+    phoenix_venv = ".nox/phoenix-venv"
+    session.run("uv", "venv", "--allow-existing", "--python", PYTHON, phoenix_venv, external=True)
+    session.run("uv", "pip", "install", "--python", f"{phoenix_venv}/bin/python", "arize-phoenix", external=True)
+    session.env["PHOENIX_PYTHON"] = f"{phoenix_venv}/bin/python"
+    _uv_run(session, "pytest", "-m", "e2e", "tests/e2e", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("openai", OPENAI_VERSIONS)
+def openai_versions(session: nox.Session, openai: str) -> None:
+    """The OpenAI instrumentor's tests against the oldest and newest supported openai."""
+    session.install("-e", ".", "-e", "instrumentation/openai", f"openai=={openai}", *TEST_TOOLS)
+    session.run("pytest", "instrumentation/openai/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("anthropic", ANTHROPIC_VERSIONS)
+def anthropic_versions(session: nox.Session, anthropic: str) -> None:
+    """The Anthropic instrumentor's tests against the oldest and newest supported anthropic."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/anthropic", f"anthropic=={anthropic}", "opentelemetry-sdk", *TEST_TOOLS
+    )
+    session.run("pytest", "instrumentation/anthropic/tests", "-p", "no:cacheprovider", *session.posargs)

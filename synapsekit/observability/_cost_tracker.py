@@ -1,0 +1,125 @@
+"""``CostTracker`` and ``CostRecord``: the cost of every LLM call made through a component."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from synapsekit._facade import ScopedLLM
+from synapsekit._scope import Scope
+
+if TYPE_CHECKING:
+    from synapsekit._call import LLMCall
+
+PROMPT_PREVIEW_LENGTH = 100
+
+
+@dataclass
+class CostRecord:
+    """One priced LLM call. Costs are USD; they are ``None`` when the model's price is unknown."""
+
+    model: str
+    provider: str
+    input_tokens: int
+    output_tokens: int
+    input_cost_usd: float | None
+    output_cost_usd: float | None
+    total_cost_usd: float | None
+    timestamp: datetime
+    prompt_preview: str  # first 100 chars
+
+
+def _as_float(amount: Decimal | None) -> float | None:
+    return None if amount is None else float(amount)
+
+
+class _RecordingScope(Scope):
+    """Entered for one call through the tracker: knows that call's prompt for the records' preview."""
+
+    __slots__ = ("_prompt", "_tracker")
+
+    def __init__(self, tracker: CostTracker, prompt: str) -> None:
+        self._tracker = tracker
+        self._prompt = prompt
+
+    def on_end(self, call: LLMCall) -> None:
+        if not call.rejected:
+            self._tracker._record(call, self._prompt)
+
+
+class CostTracker(ScopedLLM):
+    """Tracks the cost of LLM calls, priced from the bundled genai-prices data and your overrides.
+
+    ``cost_so_far`` is the USD total of the calls whose price is known. A call to a model with no known
+    price is still recorded (its costs are ``None``) and counted in :attr:`unknown_cost_calls` — a total is
+    never silently low: check that counter, or register the price with ``synapsekit.set_price``.
+    ``currency`` only affects :meth:`format_cost`; amounts are always USD.
+    """
+
+    def __init__(self, llm: Any, currency: str = "USD", *, usd_exchange_rate: float | None = None) -> None:
+        super().__init__(llm)
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+            raise ValueError(f"currency must be an ISO 4217 code such as 'USD', got {currency!r}")
+        self.currency = currency.upper()
+        self._rate = 1.0 if self.currency == "USD" else usd_exchange_rate
+        self._lock = threading.Lock()
+        self._records: list[CostRecord] = []
+        self._total = Decimal(0)
+        self._unknown = 0
+
+    def _scope_for(self, prompt: str) -> Scope:
+        return _RecordingScope(self, prompt)
+
+    def _record(self, call: LLMCall, prompt: str) -> None:
+        record = CostRecord(
+            model=call.model or "",
+            provider=call.provider,
+            input_tokens=call.input_tokens or 0,
+            output_tokens=call.output_tokens or 0,
+            input_cost_usd=_as_float(call.input_cost),
+            output_cost_usd=_as_float(call.output_cost),
+            total_cost_usd=_as_float(call.cost),
+            timestamp=datetime.fromtimestamp(call.start_time, tz=timezone.utc),
+            prompt_preview=prompt[:PROMPT_PREVIEW_LENGTH],
+        )
+        with self._lock:
+            self._records.append(record)
+            if call.cost is None:
+                self._unknown += 1
+            else:
+                self._total += call.cost
+
+    @property
+    def cost_so_far(self) -> float:
+        """Estimated cost in USD of the calls with a known price."""
+        return float(self._total)
+
+    @property
+    def cost_so_far_decimal(self) -> Decimal:
+        return self._total
+
+    @property
+    def unknown_cost_calls(self) -> int:
+        return self._unknown
+
+    @property
+    def records(self) -> list[CostRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._total = Decimal(0)
+            self._unknown = 0
+
+    def format_cost(self, amount_usd: float | None = None) -> str:
+        """``amount_usd`` (default: :attr:`cost_so_far`) for display in the tracker's currency."""
+        amount = self.cost_so_far if amount_usd is None else amount_usd
+        if self._rate is None:
+            return f"${amount:.6f} (no USD→{self.currency} rate set)"
+        converted = amount * self._rate
+        return f"${converted:.6f}" if self.currency == "USD" else f"{converted:.6f} {self.currency}"

@@ -1,0 +1,514 @@
+"""DistributedTracer and TraceSpan: one trace across services, propagated as W3C Trace Context or B3.
+
+Spans are OpenTelemetry API spans, so they are exported by whatever SDK the application configured
+(``OTelExporter`` or its own). OpenTelemetry is imported lazily: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import secrets
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from synapsekit._errors import report_internal_error
+from synapsekit._propagation import (
+    B3_FLAGS,
+    B3_PARENT_SPAN_ID,
+    B3_SAMPLED,
+    B3_SINGLE,
+    B3_SPAN_ID,
+    B3_TRACE_ID,
+    PROPAGATION_FORMATS,
+    PropagationFormat,
+    TraceContext,
+    extract_trace_context,
+    parse_tracestate,
+    set_headers,
+    trace_headers,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.propagators.textmap import TextMapPropagator
+    from opentelemetry.trace import Span, SpanContext, Tracer, TracerProvider
+    from opentelemetry.util.types import AttributeValue
+
+SpanKindName = Literal["internal", "server", "client", "producer", "consumer"]
+
+SERVICE_NAME_ATTRIBUTE = "synapsekit.service.name"
+_TRACER_NAME = "synapsekit"
+_HOOK_MARKER = "__synapsekit_trace_context_hook__"
+_PRIMITIVE_ATTRIBUTE_TYPES = (bool, str, int, float)
+
+
+def _random_hex_id(hex_digits: int) -> str:
+    while True:  # an all-zero id is invalid in both W3C and B3; vanishingly rare, but never emit one
+        value = secrets.token_hex(hex_digits // 2)
+        if value.strip("0"):
+            return value
+
+
+def _attribute_value(value: object) -> AttributeValue | None:
+    """Coerce ``value`` to what OpenTelemetry accepts; ``None`` means "do not record"."""
+    if value is None:
+        return None
+    if isinstance(value, _PRIMITIVE_ATTRIBUTE_TYPES):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+        items = list(value)
+        for kind in _PRIMITIVE_ATTRIBUTE_TYPES:
+            # bool first: True is an int too, and a mixed list must not be half bools.
+            if all(type(item) is kind for item in items):
+                return cast("AttributeValue", tuple(items))
+        return tuple(str(item) for item in items)
+    return str(value)
+
+
+def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, AttributeValue]:
+    coerced: dict[str, AttributeValue] = {}
+    for key, value in (attributes or {}).items():
+        attribute = _attribute_value(value)
+        if attribute is not None:
+            coerced[str(key)] = attribute
+    return coerced
+
+
+def _validated_parent(parent: Mapping[str, Any]) -> TraceContext:
+    """Re-check a parent mapping: it may have been built by hand rather than by ``extract_context``."""
+    trace_id, span_id = parent.get("trace_id"), parent.get("span_id")
+    if not isinstance(trace_id, str) or len(trace_id) != 32 or not _is_nonzero_lower_hex(trace_id):
+        raise ValueError(f"parent_context['trace_id'] must be 32 lower-case hex digits, got {trace_id!r}")
+    if not isinstance(span_id, str) or len(span_id) != 16 or not _is_nonzero_lower_hex(span_id):
+        raise ValueError(f"parent_context['span_id'] must be 16 lower-case hex digits, got {span_id!r}")
+    tracestate = parent.get("tracestate")
+    baggage = parent.get("baggage") or {}
+    if not isinstance(baggage, Mapping):
+        raise ValueError("parent_context['baggage'] must be a mapping of str to str")
+    return TraceContext(
+        trace_id=trace_id,
+        span_id=span_id,
+        sampled=bool(parent.get("sampled", True)),
+        format="b3" if parent.get("format") == "b3" else "w3c",
+        tracestate=parse_tracestate([tracestate]) if isinstance(tracestate, str) else None,
+        baggage={k: v for k, v in baggage.items() if isinstance(k, str) and isinstance(v, str)},
+    )
+
+
+def _is_nonzero_lower_hex(value: str) -> bool:
+    return all(char in "0123456789abcdef" for char in value) and value.strip("0") != ""
+
+
+class TraceSpan:
+    """A span started by :meth:`DistributedTracer.start_span`.
+
+    Use it as a context manager (``with`` or ``async with``): inside the block it is the current
+    OpenTelemetry span, so OpenTelemetry spans started there (LLM calls, ``@traced`` functions, nested
+    ``start_span``) become its children; an exception escaping the block is recorded and sets the status
+    to error; the span ends when the block exits. Without a ``with`` block, call :meth:`end` yourself.
+    """
+
+    def __init__(self, name: str, otel_span: Span, parent_span_id: str | None, base_context: Context) -> None:
+        self.name = name
+        self._span = otel_span
+        self._base_context = base_context
+        self._tokens: list[object] = []
+        self._ended = False
+        span_context = otel_span.get_span_context()
+        self.trace_id: str = f"{span_context.trace_id:032x}"
+        self.span_id: str = f"{span_context.span_id:016x}"
+        self.parent_span_id: str | None = parent_span_id
+
+    def __repr__(self) -> str:
+        return f"TraceSpan(name={self.name!r}, trace_id={self.trace_id!r}, span_id={self.span_id!r})"
+
+    @property
+    def otel_span(self) -> Span:
+        """The underlying OpenTelemetry span."""
+        return self._span
+
+    @property
+    def is_ended(self) -> bool:
+        return self._ended
+
+    @property
+    def sampled(self) -> bool:
+        return self._span.get_span_context().trace_flags.sampled
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set an attribute; a value OpenTelemetry cannot hold is recorded as ``str(value)``, ``None`` is
+        skipped."""
+        attribute = _attribute_value(value)
+        if attribute is not None and not self._ended:
+            self._span.set_attribute(key, attribute)
+
+    def add_event(self, name: str, attributes: dict[str, Any] | None = None) -> None:
+        if not self._ended:
+            self._span.add_event(name, attributes=_attributes(attributes))
+
+    def record_exception(self, exc: BaseException) -> None:
+        if not self._ended:
+            self._span.record_exception(exc)
+
+    def set_status(self, status: str, description: str | None = None) -> None:
+        """Set the status to ``"ok"`` or ``"error"`` (the description is kept for errors only)."""
+        from opentelemetry.trace import Status, StatusCode
+
+        if status == "ok":
+            code, description = StatusCode.OK, None
+        elif status == "error":
+            code = StatusCode.ERROR
+        else:
+            raise ValueError(f'TraceSpan.set_status() takes "ok" or "error", got {status!r}')
+        if not self._ended:
+            self._span.set_status(Status(code, description))
+
+    def end(self) -> None:
+        """End the span; calling it again does nothing."""
+        if not self._ended:
+            self._ended = True
+            self._span.end()
+
+    def __enter__(self) -> TraceSpan:
+        from opentelemetry import context as context_api
+        from opentelemetry.trace import set_span_in_context
+
+        self._tokens.append(context_api.attach(set_span_in_context(self._span, self._base_context)))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        from opentelemetry import context as context_api
+
+        try:
+            # Exceptions only: BaseExceptions such as GeneratorExit or CancelledError are not failures.
+            if isinstance(exc, Exception):
+                self.record_exception(exc)
+                self.set_status("error", f"{type(exc).__name__}: {exc}")
+        finally:
+            if self._tokens:
+                context_api.detach(cast("Any", self._tokens.pop()))
+            self.end()
+
+    async def __aenter__(self) -> TraceSpan:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+class DistributedTracer:
+    """Starts spans for one service and carries their trace context across process boundaries.
+
+    ``propagation_format`` is the format written by :meth:`inject_context`, the HTTP client hook and the
+    global propagator: ``"w3c"`` (``traceparent``, ``tracestate``, ``baggage``) or ``"b3"`` (the single
+    ``b3`` header, or the ``X-B3-*`` headers with ``b3_single_header=False``). Extraction reads both
+    formats whatever is configured, preferring the configured one.
+    """
+
+    def __init__(
+        self,
+        service_name: str,
+        propagation_format: str = "w3c",
+        *,
+        b3_single_header: bool = True,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        if not isinstance(service_name, str) or not service_name.strip():
+            raise ValueError("service_name must be a non-empty string")
+        if propagation_format not in PROPAGATION_FORMATS:
+            raise ValueError(
+                f'propagation_format must be "w3c" or "b3", got {propagation_format!r}'
+                ' (B3 multi-header is "b3" with b3_single_header=False)'
+            )
+        self.service_name = service_name
+        self.propagation_format: PropagationFormat = propagation_format
+        self.b3_single_header = b3_single_header
+        self._tracer_provider = tracer_provider
+        self._tracer: Tracer | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"DistributedTracer(service_name={self.service_name!r}, "
+            f"propagation_format={self.propagation_format!r})"
+        )
+
+    def _get_tracer(self) -> Tracer:
+        if self._tracer is None:
+            from opentelemetry import trace
+
+            # A ProxyTracer when no SDK is set yet: it follows a provider installed later.
+            self._tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=self._tracer_provider)
+        return self._tracer
+
+    def start_span(
+        self,
+        name: str,
+        parent_context: Mapping[str, Any] | TraceSpan | None = None,
+        *,
+        kind: SpanKindName = "internal",
+    ) -> TraceSpan:
+        """Start a span named ``name``.
+
+        ``parent_context`` is a context from :meth:`extract_context` (the span joins the remote trace), a
+        :class:`TraceSpan`, or ``None`` to use the current OpenTelemetry span as parent (a new trace
+        when there is none). The span starts now; use it in a ``with`` block to make it current.
+        """
+        from opentelemetry import baggage as baggage_api
+        from opentelemetry import context as context_api
+        from opentelemetry import trace
+
+        if not isinstance(name, str) or not name:
+            raise ValueError("span name must be a non-empty string")
+        span_kind = getattr(trace.SpanKind, kind.upper(), None) if isinstance(kind, str) else None
+        if span_kind is None:
+            raise ValueError(
+                f"kind must be one of internal, server, client, producer, consumer; got {kind!r}"
+            )
+
+        base_context = context_api.get_current()
+        if isinstance(parent_context, TraceSpan):
+            base_context = trace.set_span_in_context(parent_context.otel_span, base_context)
+        elif parent_context is not None:
+            parent = _validated_parent(parent_context)
+            base_context = trace.set_span_in_context(
+                trace.NonRecordingSpan(_remote_span_context(parent)), base_context
+            )
+            for key, value in parent["baggage"].items():
+                base_context = baggage_api.set_baggage(key, value, base_context)
+
+        parent_span_context = trace.get_current_span(base_context).get_span_context()
+        otel_span = self._get_tracer().start_span(
+            name,
+            context=base_context,
+            kind=span_kind,
+            attributes={SERVICE_NAME_ATTRIBUTE: self.service_name},
+        )
+        otel_span = _ensure_identified(otel_span, parent_span_context)
+        parent_span_id = f"{parent_span_context.span_id:016x}" if parent_span_context.is_valid else None
+        return TraceSpan(name, otel_span, parent_span_id, base_context)
+
+    def inject_context(self, headers: dict[str, str]) -> dict[str, str]:
+        """Write the current span's context into ``headers`` (mutated and returned).
+
+        The current span is whatever OpenTelemetry considers current: a ``with tracer.start_span(...)``
+        block, or any other OpenTelemetry span. With no valid current span nothing is written.
+        Existing fields of the same name are replaced whatever their letter case.
+        """
+        outgoing = self._current_headers()
+        if outgoing:
+            set_headers(headers, outgoing)
+        return headers
+
+    def extract_context(self, headers: object) -> TraceContext | None:
+        """Read the remote parent from incoming ``headers``, or ``None`` when absent or invalid.
+
+        ``headers`` may be a dict, a Starlette/ASGI ``Headers``, an ASGI scope or its raw header list,
+        a WSGI environ, an ``http.client.HTTPMessage``/``email.message.Message``, or httpx/httpx2/requests
+        headers. Header names are matched case-insensitively; both W3C and B3 are understood, the
+        configured format first. The result is a plain dict (see :class:`TraceContext`) accepted by
+        :meth:`start_span` as ``parent_context``. Never raises on header content.
+        """
+        return extract_trace_context(headers, self.propagation_format)
+
+    def instrument_http_client(self, client: Any) -> Any:
+        """Add a request hook to an httpx or httpx2 ``Client``/``AsyncClient`` that injects the current
+        trace context into every request, in this tracer's format. Returns the client.
+
+        Give the client to an LLM SDK to propagate into its requests, e.g.
+        ``openai.OpenAI(http_client=tracer.instrument_http_client(httpx2.Client()))``.
+        Instrumenting the same client twice adds one hook only.
+        """
+        hooks = getattr(client, "event_hooks", None)
+        if not isinstance(hooks, Mapping) or not isinstance(hooks.get("request", []), list):
+            raise TypeError(
+                "instrument_http_client() needs an httpx/httpx2 Client or AsyncClient, "
+                f"got {type(client).__name__}"
+            )
+        request_hooks = list(hooks.get("request", []))
+        if any(getattr(hook, _HOOK_MARKER, None) is self for hook in request_hooks):
+            return client
+        hook = (
+            self._async_request_hook() if inspect.iscoroutinefunction(client.send) else self._request_hook()
+        )
+        setattr(hook, _HOOK_MARKER, self)
+        client.event_hooks = {**hooks, "request": [*request_hooks, hook]}
+        return client
+
+    def install_global_propagator(self) -> TextMapPropagator:
+        """Make OpenTelemetry's global propagator use this tracer's format, so that other OpenTelemetry
+        instrumentation (HTTP clients and servers) reads and writes the same headers. Returns it."""
+        from opentelemetry import propagate
+
+        propagator = create_propagator(self.propagation_format, b3_single_header=self.b3_single_header)
+        propagate.set_global_textmap(propagator)
+        return propagator
+
+    def _current_headers(self) -> dict[str, str]:
+        from opentelemetry import baggage as baggage_api
+        from opentelemetry import trace
+
+        span_context = trace.get_current_span().get_span_context()
+        if not span_context.is_valid:
+            return {}
+        tracestate = span_context.trace_state.to_header() if span_context.trace_state else None
+        baggage = baggage_api.get_all() if self.propagation_format == "w3c" else {}
+        return trace_headers(
+            self.propagation_format,
+            f"{span_context.trace_id:032x}",
+            f"{span_context.span_id:016x}",
+            span_context.trace_flags.sampled,
+            tracestate=parse_tracestate([tracestate]) if tracestate else None,
+            baggage={key: str(value) for key, value in baggage.items()},
+            b3_single_header=self.b3_single_header,
+        )
+
+    def _inject_into_request(self, request: Any) -> None:
+        try:
+            outgoing = self._current_headers()
+            if outgoing:
+                set_headers(request.headers, outgoing)
+        except Exception as exc:  # the user's request must go out even if tracing fails
+            report_internal_error("DistributedTracer.http_client_hook", exc)
+
+    def _request_hook(self) -> Any:
+        def inject_trace_context(request: Any) -> None:
+            self._inject_into_request(request)
+
+        return inject_trace_context
+
+    def _async_request_hook(self) -> Any:
+        async def inject_trace_context(request: Any) -> None:
+            self._inject_into_request(request)
+
+        return inject_trace_context
+
+
+def _remote_span_context(parent: TraceContext) -> SpanContext:
+    from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+
+    return SpanContext(
+        trace_id=int(parent["trace_id"], 16),
+        span_id=int(parent["span_id"], 16),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if parent["sampled"] else TraceFlags.DEFAULT),
+        trace_state=TraceState.from_header([parent["tracestate"]]) if parent["tracestate"] else None,
+    )
+
+
+def _ensure_identified(span: Span, parent: SpanContext) -> Span:
+    """Give a span from a no-op tracer (no SDK configured) real ids of its own.
+
+    The API's no-op tracer returns the parent's context (or an invalid one) unchanged; propagating that
+    would make this service invisible or reuse the caller's span id. A span the SDK merely sampled out
+    already has fresh ids and is kept as it is.
+    """
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    span_context = span.get_span_context()
+    if span.is_recording() or (span_context.is_valid and span_context.span_id != parent.span_id):
+        return span
+    if parent.is_valid:
+        trace_id, flags, trace_state = parent.trace_id, parent.trace_flags, parent.trace_state
+    else:
+        # No SDK anywhere upstream: mark the new trace sampled so a downstream service with an SDK records.
+        trace_id, flags, trace_state = int(_random_hex_id(32), 16), TraceFlags(TraceFlags.SAMPLED), None
+    return NonRecordingSpan(
+        SpanContext(
+            trace_id=trace_id,
+            span_id=int(_random_hex_id(16), 16),
+            is_remote=False,
+            trace_flags=flags,
+            trace_state=trace_state,
+        )
+    )
+
+
+def create_propagator(propagation_format: str, *, b3_single_header: bool = True) -> TextMapPropagator:
+    """An OpenTelemetry ``TextMapPropagator`` for ``"w3c"`` (trace context + baggage) or ``"b3"``."""
+    if propagation_format == "w3c":
+        from opentelemetry.baggage.propagation import W3CBaggagePropagator
+        from opentelemetry.propagators.composite import CompositePropagator
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+    if propagation_format == "b3":
+        b3_propagator: Any = _b3_propagator_type()
+        propagator: TextMapPropagator = b3_propagator(single_header=b3_single_header)
+        return propagator
+    raise ValueError(f'propagation_format must be "w3c" or "b3", got {propagation_format!r}')
+
+
+@functools.cache
+def _b3_propagator_type() -> type[TextMapPropagator]:
+    """The B3 ``TextMapPropagator`` class, defined on first use so that importing synapsekit does not
+    import OpenTelemetry."""
+    from opentelemetry import trace
+    from opentelemetry.context import Context
+    from opentelemetry.propagators.textmap import (
+        CarrierT,
+        Getter,
+        Setter,
+        TextMapPropagator,
+        default_getter,
+        default_setter,
+    )
+
+    header_names = (B3_SINGLE, B3_TRACE_ID, B3_SPAN_ID, B3_PARENT_SPAN_ID, B3_SAMPLED, B3_FLAGS)
+
+    class B3Propagator(TextMapPropagator):
+        """Reads B3 single and multi headers; writes the single ``b3`` header or the ``X-B3-*`` headers."""
+
+        def __init__(self, single_header: bool = True) -> None:
+            self.single_header = single_header
+
+        def extract(
+            self,
+            carrier: CarrierT,
+            context: Context | None = None,
+            getter: Getter[CarrierT] = default_getter,
+        ) -> Context:
+            if context is None:
+                context = Context()
+            found: list[tuple[str, str]] = []
+            for name in header_names:
+                # The default getter is case-sensitive on plain dicts; try the two spellings seen in practice.
+                for spelling in dict.fromkeys((name.lower(), name)):
+                    values = getter.get(carrier, spelling)
+                    if values:
+                        found.extend((name, value) for value in values)
+                        break
+            parent = extract_trace_context(found, "b3")
+            if parent is None or parent["format"] != "b3":
+                return context
+            return trace.set_span_in_context(trace.NonRecordingSpan(_remote_span_context(parent)), context)
+
+        def inject(
+            self,
+            carrier: CarrierT,
+            context: Context | None = None,
+            setter: Setter[CarrierT] = default_setter,
+        ) -> None:
+            span_context = trace.get_current_span(context).get_span_context()
+            if not span_context.is_valid:
+                return
+            headers = trace_headers(
+                "b3",
+                f"{span_context.trace_id:032x}",
+                f"{span_context.span_id:016x}",
+                span_context.trace_flags.sampled,
+                b3_single_header=self.single_header,
+            )
+            for name, value in headers.items():
+                setter.set(carrier, name, value)
+
+        @property
+        def fields(self) -> set[str]:
+            return {B3_SINGLE} if self.single_header else {B3_TRACE_ID, B3_SPAN_ID, B3_SAMPLED}
+
+    return B3Propagator

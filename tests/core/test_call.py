@@ -1,0 +1,172 @@
+"""The LLM-call lifecycle: one record per provider request, ended once, dispatched to scopes and sinks."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import synapsekit
+from synapsekit._call import LLMCall, current_call, start_call
+from synapsekit._scope import Tally
+
+from .conftest import RecordingSink
+
+
+def _finished_call(tally: Tally, **usage: int) -> LLMCall:
+    with tally:
+        call = start_call("synapsekit", "chat", "synapsekit-offline")
+    with call:
+        assert current_call() is call
+    call.record_usage(**usage)
+    call.finish()
+    return call
+
+
+def test_finish_dispatches_once_to_scopes_and_sinks(sink: RecordingSink) -> None:
+    tally = Tally()
+    call = _finished_call(tally, input_tokens=10, output_tokens=5)
+    call.finish()
+    call.fail(RuntimeError("late"))
+    call.abandon()
+    assert sink.started == [call]
+    assert sink.ended == [call]
+    assert tally.tokens == {"input": 10, "output": 5, "total": 15}
+    assert tally.calls == 1
+    assert call.error_type is None
+    assert call.latency_s is not None and call.latency_s >= 0
+
+
+def test_scopes_are_captured_when_the_call_starts() -> None:
+    tally = Tally()
+    with tally:
+        call = start_call("synapsekit", "chat", "m")
+    # Ends outside the scope (a stream finished later, elsewhere): still reported to it.
+    call.record_usage(input_tokens=3, output_tokens=4)
+    call.finish()
+    assert tally.tokens == {"input": 3, "output": 4, "total": 7}
+
+
+def test_failure_without_usage_counts_zero_tokens_and_error_type(sink: RecordingSink) -> None:
+    tally = Tally()
+    with tally:
+        call = start_call("synapsekit", "chat", "m")
+    with pytest.raises(ValueError, match="boom"), call:
+        raise ValueError("boom")
+    assert call.error_type == "ValueError"
+    assert (call.input_tokens, call.output_tokens) == (0, 0)
+    assert tally.failed_calls == 1
+    assert sink.ended == [call]
+
+
+def test_racing_ends_from_threads_dispatch_exactly_once(sink: RecordingSink) -> None:
+    for _ in range(50):
+        call = start_call("synapsekit", "chat", "m")
+        call.record_usage(input_tokens=1, output_tokens=1)
+        barrier = threading.Barrier(8)
+
+        def end(call: LLMCall = call, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            call.finish()
+
+        threads = [threading.Thread(target=end) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(sink.ended) == 50
+
+
+def test_inner_wire_call_supersedes_outer_layer(sink: RecordingSink) -> None:
+    tally = Tally()
+    with tally:
+        outer = start_call("synapsekit", "chat", "outer-model", prompt="hello there", wire=False,
+                           attributes={"synapsekit.component": "MyLLM"})
+        with outer:
+            inner = start_call("openai", "chat", "gpt-4o-mini")
+            with inner:
+                pass
+            inner.record_usage(input_tokens=7, output_tokens=2)
+            inner.finish()
+        outer.record_usage(input_tokens=100, output_tokens=100)
+        outer.finish()
+    assert outer.delegated
+    assert sink.ended == [inner]
+    assert inner.attributes == {"synapsekit.component": "MyLLM"}
+    assert inner.prompt_text == "hello there"
+    assert tally.tokens == {"input": 7, "output": 2, "total": 9}
+    assert tally.calls == 1
+
+
+def test_two_wire_calls_inside_one_outer_layer_are_two_requests() -> None:
+    tally = Tally()
+    with tally:
+        outer = start_call("synapsekit", "chat", "m", wire=False)
+        with outer:
+            for _ in range(2):
+                inner = start_call("openai", "chat", "m")
+                inner.record_usage(input_tokens=1, output_tokens=1)
+                inner.finish()
+        outer.finish()
+    assert tally.calls == 2
+
+
+def test_abandon_estimates_missing_usage_from_text_and_prompt() -> None:
+    tally = Tally()
+    with tally:
+        call = start_call("synapsekit", "chat", "m", streamed=True, prompt=lambda: "x" * 41)
+    call.chunk("abcd")
+    call.chunk("efghi")
+    call.abandon()
+    # 9 characters → 3 tokens (4 chars per token, rounded up); 41-character prompt → 11 tokens.
+    assert (call.input_tokens, call.output_tokens) == (11, 3)
+    assert call.usage_estimated
+    assert call.chunks == 2
+    assert call.time_to_first_chunk_s is not None
+    assert tally.estimated_calls == 1
+
+
+def test_exact_usage_is_kept_when_a_stream_is_abandoned_after_it() -> None:
+    call = start_call("synapsekit", "chat", "m", streamed=True, prompt="p")
+    call.chunk("abc")
+    call.record_usage(input_tokens=5, output_tokens=1)
+    call.abandon()
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (5, 1, False)
+
+
+def test_sink_failure_is_raised_in_strict_mode_and_logged_otherwise(caplog: pytest.LogCaptureFixture) -> None:
+    from synapsekit._errors import set_strict
+
+    class Exploding:
+        def on_call_start(self, call: LLMCall) -> None:
+            pass
+
+        def on_call_end(self, call: LLMCall) -> None:
+            raise RuntimeError("sink bug")
+
+    exploding = Exploding()
+    synapsekit.add_sink(exploding)
+    try:
+        call = start_call("synapsekit", "chat", "m")
+        with pytest.raises(RuntimeError, match="sink bug"):
+            call.finish()
+        set_strict(False)
+        try:
+            tally = Tally()
+            with tally:
+                other = start_call("synapsekit", "chat", "m")
+            other.record_usage(input_tokens=2, output_tokens=3)
+            other.finish()  # no exception: the user's call proceeds
+            assert tally.tokens["total"] == 5
+            assert "sink.on_call_end:Exploding" in caplog.text
+        finally:
+            set_strict(True)
+    finally:
+        synapsekit.remove_sink(exploding)
+
+
+def test_failed_call_records_error_and_zero_cost_for_a_priced_model() -> None:
+    call = start_call("synapsekit", "chat", "synapsekit-offline")
+    call.fail(TimeoutError())
+    assert call.error_type == "TimeoutError"
+    assert call.cost == 0

@@ -1,0 +1,137 @@
+"""TracingMiddleware spans, the Span view and the bounded span buffer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from synapsekit import OfflineLLM, traced
+from synapsekit.observability import Span, SpanBuffer, TracingMiddleware
+
+
+def _by_name(exporter: Any) -> dict[str, Any]:
+    return {span.name: span for span in exporter.get_finished_spans()}
+
+
+async def test_llm_generate_span_with_inputs_outputs_usage_and_child(span_exporter: Any) -> None:
+    llm = TracingMiddleware(OfflineLLM(), max_input_length=10, max_output_length=15)
+    answer = await llm.generate("What is SynapseKit, really?")
+    spans = _by_name(span_exporter)
+    parent, child = spans["llm.generate"], spans["chat synapsekit-offline"]
+    assert child.parent.span_id == parent.context.span_id
+    assert parent.attributes["synapsekit.input"] == "What is Sy"
+    assert parent.attributes["synapsekit.output"] == answer[:15]
+    assert parent.attributes["gen_ai.request.model"] == "synapsekit-offline"
+    assert parent.attributes["gen_ai.provider.name"] == "synapsekit"
+    assert parent.attributes["gen_ai.usage.input_tokens"] == 4
+    assert parent.attributes["gen_ai.usage.output_tokens"] == 12
+    assert parent.attributes["gen_ai.usage.cost"] == pytest.approx(4 * 0.15e-6 + 12 * 0.6e-6)
+    assert child.kind.name == "CLIENT"
+
+
+async def test_stream_span_and_recording_switched_off(span_exporter: Any) -> None:
+    llm = TracingMiddleware(OfflineLLM(), record_inputs=False, record_outputs=False)
+    chunks = [chunk async for chunk in llm.stream("a b c")]
+    assert len(chunks) == 12
+    span = _by_name(span_exporter)["llm.stream"]
+    assert "synapsekit.input" not in span.attributes
+    assert "synapsekit.output" not in span.attributes
+    assert span.attributes["gen_ai.usage.output_tokens"] == 12
+
+
+async def test_pipeline_methods_and_passthrough(span_exporter: Any) -> None:
+    class Pipeline:
+        version = "1.2"
+
+        def __init__(self) -> None:
+            self.llm = OfflineLLM()
+
+        async def aadd(self, texts: list[str]) -> int:
+            return len(texts)
+
+        async def aquery(self, question: str) -> str:
+            return await self.llm.generate(question)
+
+        def describe(self) -> str:
+            return "sync methods pass through"
+
+    rag = TracingMiddleware(Pipeline())
+    assert await rag.aadd(["one", "two"]) == 2
+    await rag.aquery("What?")
+    assert rag.version == "1.2"
+    assert rag.describe() == "sync methods pass through"
+    spans = _by_name(span_exporter)
+    assert spans["rag.aadd"].attributes["synapsekit.input"] == "['one', 'two']"
+    assert spans["rag.aadd"].attributes["synapsekit.output"] == "2"
+    assert spans["chat synapsekit-offline"].parent.span_id == spans["rag.aquery"].context.span_id
+
+
+async def test_span_tree_traced_pipeline_middleware_llm(span_exporter: Any) -> None:
+    llm = TracingMiddleware(OfflineLLM())
+
+    @traced(name="pipeline")
+    async def pipeline(question: str) -> str:
+        return await llm.generate(question)
+
+    await pipeline("q")
+    spans = _by_name(span_exporter)
+    tree = {name: (span.parent.span_id if span.parent else None) for name, span in spans.items()}
+    ids = {name: span.context.span_id for name, span in spans.items()}
+    assert tree == {
+        "pipeline": None,
+        "llm.generate": ids["pipeline"],
+        "chat synapsekit-offline": ids["llm.generate"],
+    }
+
+
+async def test_errors_are_recorded(span_exporter: Any) -> None:
+    class Broken(OfflineLLM):
+        async def _generate(self, prompt: str, **kwargs: Any) -> Any:
+            raise ConnectionError("provider down")
+
+        async def _stream(self, prompt: str, **kwargs: Any) -> AsyncIterator[Any]:
+            raise ConnectionError("provider down")
+            yield  # pragma: no cover
+
+    llm = TracingMiddleware(Broken())
+    with pytest.raises(ConnectionError):
+        await llm.generate("x")
+    span = _by_name(span_exporter)["llm.generate"]
+    assert span.status.status_code.name == "ERROR"
+    assert span.attributes["error.type"] == "ConnectionError"
+
+
+def test_invalid_lengths_rejected() -> None:
+    with pytest.raises(ValueError, match="max_input_length"):
+        TracingMiddleware(OfflineLLM(), max_input_length=-1)
+
+
+async def test_span_buffer_converts_and_stays_bounded(span_exporter: Any) -> None:
+    from opentelemetry import trace
+
+    buffer = SpanBuffer(maxlen=3)
+    seen: list[Span] = []
+    buffer.add_listener(seen.append)
+    provider = trace.get_tracer_provider()
+    provider.add_span_processor(buffer)  # type: ignore[attr-defined]
+    try:
+        llm = TracingMiddleware(OfflineLLM())
+        for _ in range(3):
+            await llm.generate("a b")
+    finally:
+        buffer.remove_listener(seen.append)
+    spans = buffer.spans()
+    assert len(spans) == 3
+    assert len(seen) >= 6
+    generate = next(span for span in seen if span.name == "llm.generate")
+    assert len(generate.span_id) == 16 and len(generate.trace_id) == 32
+    assert generate.parent_span_id is None
+    assert generate.status == "unset" and generate.error is None
+    assert generate.duration_ms is not None and generate.duration_ms >= 0
+    assert generate.attributes["gen_ai.usage.output_tokens"] == 12
+    child = next(span for span in seen if span.name == "chat synapsekit-offline")
+    assert child.parent_span_id is not None
+    with pytest.raises(ValueError, match="maxlen"):
+        SpanBuffer(0)
