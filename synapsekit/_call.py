@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from synapsekit import _llm_spans, _sinks
-from synapsekit._context import active_scopes_var
+from synapsekit._context import active_scopes
 from synapsekit._errors import report_internal_error
 from synapsekit._estimate import estimate_tokens_from_chars
 from synapsekit._exceptions import BudgetExceeded
@@ -63,11 +63,13 @@ class LLMCall:
         "error_type",
         "finish_reasons",
         "input_cost",
+        "input_messages",
         "input_tokens",
         "latency_s",
         "max_output_tokens",
         "operation",
         "output_cost",
+        "output_messages",
         "output_tokens",
         "prompt",
         "provider",
@@ -120,6 +122,9 @@ class LLMCall:
         self.reasoning_tokens = 0
         self.usage_estimated = False
         self.finish_reasons: tuple[str, ...] = ()
+        # Prompt/completion content, set by instrumentors only when content capture is on (see _config).
+        self.input_messages: list[dict[str, Any]] | None = None
+        self.output_messages: list[dict[str, Any]] | None = None
         self.response_id: str | None = None
         self.error_type: str | None = None
         self.error: BaseException | None = None
@@ -398,7 +403,7 @@ def start_call(
     outer = active_call_var.get()
     if outer is not None and not outer.ended:
         call._take_over_from(outer)
-    call.scopes = scopes = active_scopes_var.get()
+    call.scopes = scopes = active_scopes()
     for sink in _sinks.sinks:
         try:
             sink.on_call_start(call)

@@ -26,9 +26,25 @@ active_scopes_var: contextvars.ContextVar[tuple[Scope, ...]] = contextvars.Conte
 )
 
 
+# Process-wide scopes (the zero-code mode's budget) apply in every context, threads included.
+global_scopes: tuple[Scope, ...] = ()
+
+
 def active_scopes() -> tuple[Scope, ...]:
     """The scopes every LLM call started here reports to, outermost first."""
-    return active_scopes_var.get()
+    return (*global_scopes, *active_scopes_var.get()) if global_scopes else active_scopes_var.get()
+
+
+def add_global_scope(scope: Scope) -> None:
+    """Make ``scope`` apply to every LLM call in the process, in every thread and task."""
+    global global_scopes
+    if not any(existing is scope for existing in global_scopes):
+        global_scopes = (*global_scopes, scope)
+
+
+def remove_global_scope(scope: Scope) -> None:
+    global global_scopes
+    global_scopes = tuple(existing for existing in global_scopes if existing is not scope)
 
 
 def push_scope(scope: Scope) -> tuple[Scope, ...]:

@@ -128,6 +128,8 @@ def end(call: LLMCall) -> None:
         attributes[semconv.SYNAPSEKIT_USAGE_ESTIMATED] = True
     if call.time_to_first_chunk_s is not None:
         attributes[semconv.SYNAPSEKIT_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk_s
+    if call.input_messages is not None or call.output_messages is not None:
+        _add_content(attributes, call)
     if call.error_type is not None:
         from opentelemetry.trace import Status, StatusCode
 
@@ -137,3 +139,26 @@ def end(call: LLMCall) -> None:
             span.record_exception(call.error)
     span.set_attributes(attributes)
     span.end()
+
+
+def _add_content(attributes: dict[str, Any], call: LLMCall) -> None:
+    """Prompt and completion content, only when the user opted in, after their redaction hook."""
+    from synapsekit import _config
+
+    if not _config.capture_content():
+        return
+    import json
+
+    redact = _config.redactor()
+    for key, messages in (
+        (semconv.GEN_AI_INPUT_MESSAGES, call.input_messages),
+        (semconv.GEN_AI_OUTPUT_MESSAGES, call.output_messages),
+    ):
+        if messages is None:
+            continue
+        if redact is not None:
+            redacted = redact(messages)
+            if redacted is None:
+                continue
+            messages = redacted
+        attributes[key] = json.dumps(messages, ensure_ascii=False, default=str)

@@ -18,10 +18,13 @@ from synapsekit import semconv
 if TYPE_CHECKING:
     from opentelemetry.metrics import Histogram, Meter
 
+    from synapsekit._call import LLMCall
+
 __all__ = [
     "OPERATION_DURATION_BUCKETS",
     "TOKEN_USAGE_BUCKETS",
     "GenAIMetrics",
+    "GenAIMetricsSink",
     "record_genai_metrics",
 ]
 
@@ -140,3 +143,33 @@ def record_genai_metrics(
         server_address=server_address,
         server_port=server_port,
     )
+
+
+class GenAIMetricsSink:
+    """A call sink recording the GenAI metrics for every finished LLM call, sampled or not.
+
+    ``OTelExporter(...).install()`` attaches one; with an application's own MeterProvider, attach it yourself:
+    ``synapsekit.add_sink(GenAIMetricsSink())``.
+    """
+
+    def on_call_start(self, call: LLMCall) -> None:
+        return None
+
+    def on_call_end(self, call: LLMCall) -> None:
+        if call.rejected:
+            return  # never sent: no operation took place
+        record_genai_metrics(
+            operation=call.operation,
+            provider=call.provider,
+            request_model=call.request_model,
+            response_model=call.response_model,
+            input_tokens=None if call.usage_estimated else call.input_tokens,
+            output_tokens=None if call.usage_estimated else call.output_tokens,
+            duration_s=call.latency_s,
+            error_type=call.error_type,
+            server_address=call.server_address,
+            server_port=call.server_port,
+        )
+
+
+genai_metrics_sink = GenAIMetricsSink()

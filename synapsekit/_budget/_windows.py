@@ -52,8 +52,10 @@ def window_end(window: str, moment: datetime) -> datetime | None:
         return moment.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     if window == "month":
         start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-            month=start.month + 1
+        return (
+            start.replace(year=start.year + 1, month=1)
+            if start.month == 12
+            else start.replace(month=start.month + 1)
         )
     raise ValueError(f"unknown window {window!r}")
 

@@ -11,6 +11,8 @@ _PUBLIC: dict[str, str] = {
     "CostRecord": "synapsekit.observability._cost_tracker",
     "CostTracker": "synapsekit.observability._cost_tracker",
     "DistributedTracer": "synapsekit.observability._distributed",
+    "GenAIMetricsSink": "synapsekit._otel_metrics",
+    "OTelExporter": "synapsekit.observability._otel_exporter",
     "Span": "synapsekit.observability._span",
     "SpanBuffer": "synapsekit.observability._span",
     "TokenTracer": "synapsekit.observability._token_tracer",
@@ -27,6 +29,8 @@ __all__ = [
     "CostRecord",
     "CostTracker",
     "DistributedTracer",
+    "GenAIMetricsSink",
+    "OTelExporter",
     "Span",
     "SpanBuffer",
     "TokenTracer",
@@ -39,6 +43,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from synapsekit._otel_metrics import GenAIMetricsSink
+    from synapsekit.observability._otel_exporter import OTelExporter
     from synapsekit._propagation import TraceContext
     from synapsekit.observability._asgi import TraceContextMiddleware
     from synapsekit.observability._distributed import DistributedTracer, TraceSpan, create_propagator

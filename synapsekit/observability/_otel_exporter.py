@@ -472,13 +472,20 @@ class OTelExporter:
         with _registry_lock:
             if self.installed:
                 return self
-            provider = self._tracer_provider or _global_tracer_provider(self.service_name)
+            provider = self._tracer_provider
+            if provider is None:
+                provider = _global_tracer_provider(self.service_name)
             key = _InstallKey(id(provider), self._target.protocol, self._target.traces_endpoint)
             existing = _installations.get(key)
             if existing is not None:
                 self._installation = existing
                 return self
             self._installation = _installations[key] = self._install(key, provider)
+        if self.export_metrics:
+            from synapsekit import _sinks
+            from synapsekit._otel_metrics import genai_metrics_sink
+
+            _sinks.add_sink(genai_metrics_sink)
         atexit.register(self._installation.shutdown)
         return self
 

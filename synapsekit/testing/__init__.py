@@ -73,6 +73,39 @@ Run one by hand with ``python -m synapsekit.testing [--port N]``; it prints its 
 from __future__ import annotations
 
 from ._server import LLMTestServer, RecordedRequest
+from typing import TYPE_CHECKING, Any
+
+from synapsekit._lazy import lazy_getattr
+
+from ._span_capture import install_global_span_capture
 from ._text import SENTENCE, completion_text
 
-__all__ = ["SENTENCE", "LLMTestServer", "RecordedRequest", "completion_text"]
+__all__ = [
+    "SENTENCE",
+    "LLMTestServer",
+    "OTLPReceiver",
+    "ReceivedDataPoint",
+    "ReceivedEvent",
+    "ReceivedMetric",
+    "ReceivedRequest",
+    "ReceivedSpan",
+    "RecordedRequest",
+    "completion_text",
+    "install_global_span_capture",
+]
+
+# The OTLP receiver needs grpc and protobuf: load it only when asked for.
+_OTLP = "synapsekit.testing._otlp"
+_PUBLIC = {name: _OTLP for name in __all__ if name.startswith(("OTLP", "Received")) and name != "RecordedRequest"}
+
+if TYPE_CHECKING:
+    from ._otlp import (
+        OTLPReceiver,
+        ReceivedDataPoint,
+        ReceivedEvent,
+        ReceivedMetric,
+        ReceivedRequest,
+        ReceivedSpan,
+    )
+
+__getattr__: Any = lazy_getattr(__name__, _PUBLIC, globals())

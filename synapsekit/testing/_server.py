@@ -10,7 +10,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -55,10 +55,12 @@ class _Fault:
     retry_after: float | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Admission:
+    """A model request's sequence number and the queued fault (if any) it consumed."""
+
     sequence: int
-    fault: _Fault | None = field(default=None)
+    fault: _Fault | None
 
 
 class LLMTestServer:

@@ -170,3 +170,39 @@ def test_failed_call_records_error_and_zero_cost_for_a_priced_model() -> None:
     call.fail(TimeoutError())
     assert call.error_type == "TimeoutError"
     assert call.cost == 0
+
+
+def test_content_is_recorded_only_when_opted_in_and_after_redaction(span_exporter: object) -> None:
+    from synapsekit import _config
+
+    def run() -> dict[str, object]:
+        call = start_call("openai", "chat", "gpt-4o-mini")
+        call.input_messages = [{"role": "user", "parts": [{"type": "text", "content": "my card is 4111"}]}]
+        call.output_messages = [{"role": "assistant", "parts": [{"type": "text", "content": "ok"}]}]
+        call.record_usage(input_tokens=1, output_tokens=1)
+        call.finish()
+        spans = span_exporter.get_finished_spans()  # type: ignore[attr-defined]
+        span_exporter.clear()  # type: ignore[attr-defined]
+        return dict(spans[-1].attributes)
+
+    assert "gen_ai.input.messages" not in run()
+    _config.set_capture_content(True)
+    try:
+        attributes = run()
+        assert attributes["gen_ai.input.messages"] == (
+            '[{"role": "user", "parts": [{"type": "text", "content": "my card is 4111"}]}]'
+        )
+        _config.set_redactor(
+            lambda messages: [
+                {**m, "parts": [{"type": "text", "content": "[redacted]"}]} for m in messages
+            ]
+        )
+        attributes = run()
+        assert "4111" not in str(attributes["gen_ai.input.messages"])
+        assert "[redacted]" in str(attributes["gen_ai.output.messages"])
+        _config.set_redactor(lambda messages: None)
+        assert "gen_ai.input.messages" not in run()
+    finally:
+        _config.set_redactor(None)
+        _config.set_capture_content(False)
+        _config._capture_content = None

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -336,6 +337,96 @@ def test_only_the_chosen_transport_is_required(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc.trace_exporter", None)
 
     assert OTelExporter("http://localhost:4318", insecure=True).protocol == "http/protobuf"
+
+
+# -- the GenAI metric instruments ----------------------------------------------------------------------------
+
+
+def _points(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any], float, int]]]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return {
+        metric.name: sorted(
+            (
+                (dict(point.attributes or {}), point.sum, point.count)
+                for point in metric.data.data_points
+                if isinstance(point, HistogramDataPoint)
+            ),
+            key=repr,
+        )
+        for resource_metrics in data.resource_metrics
+        for scope_metrics in resource_metrics.scope_metrics
+        for metric in scope_metrics.metrics
+    }
+
+
+def test_genai_metrics_leave_out_what_is_unknown() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    genai = GenAIMetrics(provider.get_meter("synapsekit"))
+
+    genai.record(
+        operation="chat",
+        provider="anthropic",
+        request_model="claude-sonnet-4-5",
+        response_model="claude-sonnet-4-5-20250929",
+        input_tokens=0,
+        output_tokens=7,
+        duration_s=1.5,
+        error_type=None,
+        server_address="api.anthropic.com",
+        server_port=443,
+    )
+    genai.record(
+        operation="chat",
+        provider="anthropic",
+        request_model=None,
+        response_model=None,
+        input_tokens=None,
+        output_tokens=None,
+        duration_s=0.25,
+        error_type="APITimeoutError",
+        server_address=None,
+        server_port=None,
+    )
+    genai.record(
+        operation="chat",
+        provider="anthropic",
+        request_model=None,
+        response_model=None,
+        input_tokens=None,
+        output_tokens=None,
+        duration_s=None,
+        error_type="BudgetExceeded",
+        server_address=None,
+        server_port=None,
+    )
+
+    full = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.response.model": "claude-sonnet-4-5-20250929",
+        "server.address": "api.anthropic.com",
+        "server.port": 443,
+    }
+    bare = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"}
+    assert _points(reader) == {
+        "gen_ai.client.token.usage": [
+            ({**full, "gen_ai.token.type": "input"}, 0, 1),
+            ({**full, "gen_ai.token.type": "output"}, 7, 1),
+        ],
+        "gen_ai.client.operation.duration": sorted(
+            [(full, 1.5, 1), ({**bare, "error.type": "APITimeoutError"}, 0.25, 1)], key=repr
+        ),
+    }
+    provider.shutdown()
+
+
+def test_global_instruments_are_created_once() -> None:
+    from synapsekit import _otel_metrics
+
+    assert _otel_metrics._global_metrics() is _otel_metrics._global_metrics()
 
 
 # -- in-process exports to providers handed to OTelExporter -------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime
+import enum
 import http.client
 import json
 import signal
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import openai
 import pydantic
@@ -363,6 +365,30 @@ def test_chat_parse_resolves_nested_definitions(client: openai.OpenAI) -> None:
     assert parsed.others == [
         Answer(city="synapsekit", population=3, score=4.5, tags=["test"], capital=True, nickname="server:")
     ]
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Event(pydantic.BaseModel):
+    kind: Literal["launch", "landing"]
+    color: Color
+    when: datetime.datetime
+    day: datetime.date
+    ratio: float
+
+
+def test_parse_handles_enums_literals_and_dates(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.parse(model="gpt-4o", messages=USER, response_format=Event)
+    assert completion.choices[0].message.parsed == Event(
+        kind="launch",
+        color=Color.RED,
+        when=datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc),
+        day=datetime.date(2025, 1, 1),
+        ratio=1.5,
+    )
 
 
 def test_chat_stream_of_structured_output_concatenates_to_json(client: openai.OpenAI) -> None:

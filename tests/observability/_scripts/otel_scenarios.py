@@ -148,12 +148,33 @@ def shutdown_twice(options: dict[str, Any]) -> dict[str, Any]:
     return {"installed": exporter.installed, "reinstalled": reinstalled.installed}
 
 
+def named_spans(options: dict[str, Any]) -> dict[str, Any]:
+    """A parent and a child named after ``prefix``, for backends shared by several runs."""
+    exporter = _exporter(options).install()
+    prefix = options["prefix"]
+    tracer = trace.get_tracer("synapsekit.tests")
+    with (
+        tracer.start_as_current_span(f"{prefix}.parent") as parent,
+        tracer.start_as_current_span(f"{prefix}.child", kind=trace.SpanKind.CLIENT) as child,
+    ):
+        child.set_attribute("gen_ai.request.model", "gpt-4o-mini")
+        child.set_attribute("gen_ai.usage.input_tokens", 12)
+    context = parent.get_span_context()
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "parent_span_id": format(context.span_id, "016x"),
+        "child_span_id": format(child.get_span_context().span_id, "016x"),
+        "flushed": exporter.force_flush(),
+    }
+
+
 SCENARIOS = {
     "export": export,
     "existing_providers": existing_providers,
     "idempotent": idempotent,
     "foreign_provider": foreign_provider,
     "shutdown_twice": shutdown_twice,
+    "named_spans": named_spans,
 }
 
 if __name__ == "__main__":

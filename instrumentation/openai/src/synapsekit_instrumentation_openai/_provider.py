@@ -53,8 +53,14 @@ class Endpoint:
 def detect_provider(
     host: str | None, port: int | None, *, overrides: Mapping[str, str] | None = None, azure_client: bool = False
 ) -> str:
-    """The provider serving ``host``/``port``; ``overrides`` maps ``host`` or ``host:port`` to a name."""
+    """The provider serving ``host``/``port``.
+
+    ``overrides`` maps ``host`` or ``host:port`` (or ``"*"``, any unrecognised host) to a provider name;
+    ``None`` reads them from ``SYNAPSEKIT_OPENAI_PROVIDERS``.
+    """
     host = (host or "").lower()
+    if overrides is None:
+        overrides = parse_provider_overrides(os.environ.get(PROVIDERS_ENV, ""))
     if overrides:
         named = overrides.get(f"{host}:{port}") if port is not None else None
         if named is None:

@@ -1,0 +1,118 @@
+"""One span per request when the anthropic SDK traces its own calls.
+
+anthropic >= 1.17 starts a ``CLIENT`` span per API call (``anthropic.messages.create``) whenever its client's
+``open_telemetry`` option (default: on; ``ANTHROPIC_OPEN_TELEMETRY=false`` or ``open_telemetry=False`` turns
+it off) lets it. synapsekit respects that choice:
+
+* **SDK spans on** — the SDK's span *is* the call's span. synapsekit starts no span of its own: it adopts
+  the one the SDK starts for the request it instruments, adds its own attributes (OTel-convention input
+  tokens including the cache, cost, estimation flags, ...) and ends it when the call is finalised, so the
+  span also covers what synapsekit learns last (the stream's final usage, a budget cut).
+* **SDK spans off** — synapsekit emits its usual GenAI span (``chat {model}``), current during the request.
+
+The SDK holds a handle whose ``end()`` is left to synapsekit; everything else reaches the SDK's span.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from synapsekit import semconv
+from synapsekit.plugin import LLMCall, report_internal_error, unwrap_method, wrap_method
+
+SDK_SPAN_NAME = "anthropic.messages.create"
+_HOOK_MODULE = "anthropic._base_client"
+_HOOK_ATTRIBUTE = "start_api_call_span"
+
+# The call whose request the SDK is about to send; set only around the SDK call of an instrumented method.
+_adoptable: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar(
+    "synapsekit_anthropic_adoptable_call", default=None
+)
+_hooked_module: Any = None
+
+
+if TYPE_CHECKING:
+    _SpanProxy = wrapt.ObjectProxy[Any]
+else:  # wrapt < 2 proxies are not subscriptable at run time
+    _SpanProxy = wrapt.ObjectProxy
+
+
+class _SpanEndedBySynapsekit(_SpanProxy):
+    """The SDK's span as the SDK sees it after adoption: synapsekit ends it with the call."""
+
+    def end(self, end_time: int | None = None) -> None:
+        """Left to synapsekit, which ends the span once the call is finalised."""
+
+
+def install_hook() -> bool:
+    """Adopt the SDK's call spans from now on; False for an SDK that has none."""
+    global _hooked_module
+    import importlib
+
+    try:
+        module = importlib.import_module(_HOOK_MODULE)
+    except ImportError:
+        return False
+    if not callable(getattr(module, _HOOK_ATTRIBUTE, None)):
+        return False
+    wrap_method(module, _HOOK_ATTRIBUTE, _adopt)
+    _hooked_module = module
+    return True
+
+
+def remove_hook() -> None:
+    global _hooked_module
+    if _hooked_module is not None:
+        unwrap_method(_hooked_module, _HOOK_ATTRIBUTE)
+        _hooked_module = None
+
+
+def sdk_emits_span(client: Any) -> bool:
+    """Whether the SDK may start its own span for a request of ``client`` (and synapsekit will adopt it)."""
+    if _hooked_module is None:
+        return False
+    try:
+        return getattr(client, "_tracer", None) is not None
+    except Exception as exc:
+        report_internal_error("anthropic.sdk_tracer", exc)
+        return False
+
+
+def offer(call: LLMCall) -> contextvars.Token[LLMCall | None]:
+    """Let the span the SDK starts for the request being sent now become ``call``'s."""
+    return _adoptable.set(None if call.wire else call)
+
+
+def withdraw(token: contextvars.Token[LLMCall | None]) -> None:
+    _adoptable.reset(token)
+
+
+def _adopt(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    span = wrapped(*args, **kwargs)
+    call = _adoptable.get()
+    if span is None or call is None:
+        return span
+    try:
+        options = kwargs.get("options", args[2] if len(args) > 2 else None)
+        if getattr(options, "span_name", None) != SDK_SPAN_NAME or call.span is not None or call.ended:
+            return span
+        call.span = span
+        if span.is_recording():
+            span.set_attributes(_start_attributes(call))
+        return _SpanEndedBySynapsekit(span)
+    except Exception as exc:
+        report_internal_error("anthropic.adopt_sdk_span", exc)
+        return span
+
+
+def _start_attributes(call: LLMCall) -> dict[str, Any]:
+    # What synapsekit's own span would start with and the SDK's lacks: its flags and outer layers' enrichment.
+    attributes: dict[str, Any] = {
+        key: value for key, value in call.attributes.items() if isinstance(value, (str, bool, int, float))
+    }
+    if call.streamed:
+        attributes[semconv.SYNAPSEKIT_STREAMED] = True
+    return attributes

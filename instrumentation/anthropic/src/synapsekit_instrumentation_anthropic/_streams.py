@@ -1,0 +1,102 @@
+"""Streamed messages: the SDK's ``Stream`` / ``AsyncStream`` of raw events, read as they pass.
+
+``message_start`` gives the model, the id and the input side of the usage; every ``content_block_delta`` is
+a chunk; ``message_delta`` gives the final cumulative usage and the stop reason. The caller sees every
+event unchanged. A stream that fails after ``message_start`` was billed: its missing output count is
+estimated from the text received before the call is failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+from synapsekit_instrumentation_anthropic._usage import UsageCounts
+
+
+def _delta_text(delta: Any) -> str | None:
+    # Text, thinking and tool-input deltas are all output tokens arriving.
+    for field in ("text", "thinking", "partial_json"):
+        value = getattr(delta, field, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def read_event(event: Any, call: LLMCall, usage: UsageCounts) -> None:
+    kind = getattr(event, "type", None)
+    if kind == "content_block_delta":
+        call.chunk(_delta_text(getattr(event, "delta", None)))
+    elif kind == "message_start":
+        message = getattr(event, "message", None)
+        usage.update(getattr(message, "usage", None), final=False)
+        usage.record(call)
+        call.record_response(model=getattr(message, "model", None), response_id=getattr(message, "id", None))
+    elif kind == "message_delta":
+        usage.update(getattr(event, "usage", None), final=True)
+        usage.record(call)
+        stop_reason = getattr(getattr(event, "delta", None), "stop_reason", None)
+        if isinstance(stop_reason, str):
+            call.record_response(finish_reasons=(stop_reason,))
+
+
+class _EstimateOnFailure:
+    """Iterates the SDK stream; a failure after usage began to arrive estimates what is missing first."""
+
+    __slots__ = ("_call", "_iterator", "_stream", "_usage")
+
+    def __init__(self, stream: Any, call: LLMCall, usage: UsageCounts) -> None:
+        self._stream = stream
+        self._iterator: Any = None
+        self._call = call
+        self._usage = usage
+
+    def __next__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = iter(self._stream)
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            raise
+        except BaseException:
+            if self._usage.has_input:
+                self._call.estimate_missing_usage()
+            raise
+
+    async def __anext__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = self._stream.__aiter__()
+        try:
+            return await self._iterator.__anext__()
+        except StopAsyncIteration:
+            raise
+        except BaseException:
+            if self._usage.has_input:
+                self._call.estimate_missing_usage()
+            raise
+
+
+class MessageEventStream(SyncStreamProxy):
+    """``anthropic.Stream[RawMessageStreamEvent]``, instrumented."""
+
+    def __init__(self, wrapped: Any, call: LLMCall) -> None:
+        super().__init__(wrapped, call)
+        self._self_usage = UsageCounts()
+        self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
+
+    def _on_item(self, item: Any) -> bool:
+        read_event(item, self._self_call, self._self_usage)
+        return True
+
+
+class AsyncMessageEventStream(AsyncStreamProxy):
+    """``anthropic.AsyncStream[RawMessageStreamEvent]``, instrumented."""
+
+    def __init__(self, wrapped: Any, call: LLMCall) -> None:
+        super().__init__(wrapped, call)
+        self._self_usage = UsageCounts()
+        self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
+
+    def _on_item(self, item: Any) -> bool:
+        read_event(item, self._self_call, self._self_usage)
+        return True

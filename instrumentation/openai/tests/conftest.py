@@ -1,0 +1,78 @@
+"""Fixtures: one local OpenAI-compatible server, real openai clients, the instrumentor, a recording sink."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import openai
+import pytest
+
+import synapsekit
+from synapsekit import _sinks
+from synapsekit._call import LLMCall
+from synapsekit._errors import is_strict, set_strict
+from synapsekit.testing import LLMTestServer
+
+
+class RecordingSink:
+    """Keeps every call handed to it: ``ended`` counts how many times calls were finalised."""
+
+    def __init__(self) -> None:
+        self.started: list[LLMCall] = []
+        self.ended: list[LLMCall] = []
+
+    def on_call_start(self, call: LLMCall) -> None:
+        self.started.append(call)
+
+    def on_call_end(self, call: LLMCall) -> None:
+        self.ended.append(call)
+
+    @property
+    def only(self) -> LLMCall:
+        """The one call that ended; fails unless exactly one did."""
+        assert len(self.ended) == 1, self.ended
+        return self.ended[0]
+
+
+@pytest.fixture(autouse=True)
+def strict_mode() -> Iterator[None]:
+    """Internal errors raise in this suite, so a translation bug cannot hide behind the error policy."""
+    previous = is_strict()
+    set_strict(True)
+    yield
+    set_strict(previous)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LLMTestServer]:
+    with LLMTestServer() as running:
+        yield running
+
+
+@pytest.fixture
+def instrumented() -> Iterator[None]:
+    synapsekit.instrument("openai")
+    yield
+    synapsekit.uninstrument("openai")
+
+
+@pytest.fixture
+def sink() -> Iterator[RecordingSink]:
+    recording = RecordingSink()
+    _sinks.add_sink(recording)
+    yield recording
+    _sinks.remove_sink(recording)
+
+
+@pytest.fixture
+def client(server: LLMTestServer) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=server.openai_base_url, api_key="test-key", max_retries=0) as sdk_client:
+        yield sdk_client
+
+
+@pytest.fixture
+async def async_client(server: LLMTestServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(
+        base_url=server.openai_base_url, api_key="test-key", max_retries=0
+    ) as sdk_client:
+        yield sdk_client

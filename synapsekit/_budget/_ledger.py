@@ -1,0 +1,234 @@
+"""Ledgers: where a budget's spend and in-flight reservations are kept.
+
+A ledger holds, per *account* (a budget key and a window bucket), the settled spend and the reservations of
+calls in flight, in integer nano-dollars and tokens. Three operations, each atomic:
+
+* :meth:`Ledger.reserve` — admit a reservation if ``spent + reserved + amount`` stays within the limits (or
+  unconditionally with ``force``, for ``"warn"`` budgets). Reserving again under an existing id grows that
+  reservation (a stream that outruns its first estimate).
+* :meth:`Ledger.settle` — replace a reservation by what the call really cost (0 releases it). If the
+  reservation is gone because it expired, its worst case was already charged, and the difference is applied.
+* :meth:`Ledger.totals` — read the account.
+
+Reservations carry an expiry: the reservation of a process that crashed mid-call is charged at its
+reserved amount when it expires — the request may have been billed, and a budget must never under-count.
+
+Implementations: :class:`MemoryLedger` (this process), :class:`~synapsekit._budget._sqlite.SQLiteLedger`
+(one host, survives restarts), :class:`~synapsekit._budget._redis.RedisLedger` (many processes and hosts).
+``SYNAPSEKIT_BUDGET_LEDGER`` picks the default: ``memory``, ``sqlite:///path/to/file.db`` or
+``redis://host:port/db``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final, Protocol, runtime_checkable
+
+LEDGER_ENV_VAR: Final = "SYNAPSEKIT_BUDGET_LEDGER"
+
+
+class LedgerError(Exception):
+    """The ledger could not be reached or answered nonsense; the budget's ``on_ledger_error`` decides."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One budget's spend in one window bucket. ``retain_until``: epoch seconds after which it may go."""
+
+    key: str
+    bucket: str
+    retain_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    spent_nano: int = 0
+    reserved_nano: int = 0
+    spent_tokens: int = 0
+    reserved_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What one call asks to set aside. ``expires_at`` is epoch seconds."""
+
+    id: str
+    nano: int
+    tokens: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    nano: int | None
+    tokens: int | None
+
+    def admits(self, totals: Totals, nano: int, tokens: int) -> bool:
+        if self.nano is not None and totals.spent_nano + totals.reserved_nano + nano > self.nano:
+            return False
+        return self.tokens is None or totals.spent_tokens + totals.reserved_tokens + tokens <= self.tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveOutcome:
+    """``totals`` are after the reservation when admitted, else as they were when it was refused."""
+
+    admitted: bool
+    totals: Totals
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    def reserve(
+        self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
+    ) -> ReserveOutcome: ...
+
+    def settle(
+        self,
+        account: Account,
+        reservation_id: str,
+        *,
+        nano: int,
+        tokens: int,
+        reserved_nano: int,
+        reserved_tokens: int,
+    ) -> Totals: ...
+
+    def totals(self, account: Account) -> Totals: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Entry:
+    spent_nano: int = 0
+    reserved_nano: int = 0
+    spent_tokens: int = 0
+    reserved_tokens: int = 0
+    retain_until: float | None = None
+    reservations: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def totals(self) -> Totals:
+        return Totals(self.spent_nano, self.reserved_nano, self.spent_tokens, self.reserved_tokens)
+
+
+class MemoryLedger:
+    """This process only, guarded by a lock. Reservations cannot be orphaned by a crash here, so they
+    never expire; finished windows are dropped once past their retention time.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._clock = clock
+        self._next_prune = 0.0
+
+    def reserve(
+        self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
+    ) -> ReserveOutcome:
+        with self._lock:
+            entry = self._entry(account)
+            if not force and not limits.admits(entry.totals(), reservation.nano, reservation.tokens):
+                return ReserveOutcome(False, entry.totals())
+            held_nano, held_tokens = entry.reservations.get(reservation.id, (0, 0))
+            entry.reservations[reservation.id] = (
+                held_nano + reservation.nano,
+                held_tokens + reservation.tokens,
+            )
+            entry.reserved_nano += reservation.nano
+            entry.reserved_tokens += reservation.tokens
+            return ReserveOutcome(True, entry.totals())
+
+    def settle(
+        self,
+        account: Account,
+        reservation_id: str,
+        *,
+        nano: int,
+        tokens: int,
+        reserved_nano: int,
+        reserved_tokens: int,
+    ) -> Totals:
+        with self._lock:
+            entry = self._entry(account)
+            held = entry.reservations.pop(reservation_id, None)
+            if held is None:
+                # Never reserved here (a fail-open admission): charge the difference, as other ledgers do.
+                delta_nano, delta_tokens = nano - reserved_nano, tokens - reserved_tokens
+            else:
+                entry.reserved_nano -= held[0]
+                entry.reserved_tokens -= held[1]
+                delta_nano, delta_tokens = nano, tokens
+            entry.spent_nano = max(0, entry.spent_nano + delta_nano)
+            entry.spent_tokens = max(0, entry.spent_tokens + delta_tokens)
+            return entry.totals()
+
+    def totals(self, account: Account) -> Totals:
+        with self._lock:
+            entry = self._entries.get((account.key, account.bucket))
+            return Totals() if entry is None else entry.totals()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _entry(self, account: Account) -> _Entry:
+        """Caller holds the lock."""
+        now = self._clock()
+        if now >= self._next_prune:
+            self._next_prune = now + 60.0
+            for slot, old in list(self._entries.items()):
+                if old.retain_until is not None and old.retain_until < now and not old.reservations:
+                    del self._entries[slot]
+        entry = self._entries.get((account.key, account.bucket))
+        if entry is None:
+            entry = self._entries[(account.key, account.bucket)] = _Entry(retain_until=account.retain_until)
+        return entry
+
+
+_shared_lock = threading.Lock()
+_shared: dict[str, Ledger] = {}
+
+
+def ledger_from_url(url: str) -> Ledger:
+    """The process-wide ledger for ``memory``, ``sqlite:///path`` or ``redis://...`` (one per URL)."""
+    url = url.strip()
+    with _shared_lock:
+        ledger = _shared.get(url)
+        if ledger is None:
+            ledger = _shared[url] = _open(url)
+        return ledger
+
+
+def default_ledger() -> Ledger | None:
+    """The ledger named by ``SYNAPSEKIT_BUDGET_LEDGER``, or None when it is unset."""
+    url = os.environ.get(LEDGER_ENV_VAR, "").strip()
+    return ledger_from_url(url) if url else None
+
+
+def close_shared_ledgers() -> None:
+    """Close and forget the ledgers opened from URLs (tests; a forked child)."""
+    with _shared_lock:
+        ledgers = list(_shared.values())
+        _shared.clear()
+    for ledger in ledgers:
+        ledger.close()
+
+
+def _open(url: str) -> Ledger:
+    if url == "memory":
+        return MemoryLedger()
+    if url.startswith("sqlite://"):
+        from synapsekit._budget._sqlite import SQLiteLedger
+
+        return SQLiteLedger.from_url(url)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from synapsekit._budget._redis import RedisLedger
+
+        return RedisLedger.from_url(url)
+    raise ValueError(
+        f"unsupported budget ledger {url!r}: use 'memory', 'sqlite:///path/to/file.db' or 'redis://host:port/db'"
+    )
