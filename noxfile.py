@@ -14,8 +14,9 @@ nox.options.sessions = ["lint", "typing", "tests"]
 PYTHON = "3.11"
 # Oldest and newest client versions each instrumentor is tested against (see instrumentation/*/pyproject.toml).
 OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
-ANTHROPIC_VERSIONS = ["1.0.0", "2.14.0"]
-TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "hypothesis"]
+# 1.17.0 is the first release that emits its own OpenTelemetry spans: both span paths are tested.
+ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
+TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
 def _uv_run(session: nox.Session, *args: str) -> None:
@@ -84,5 +85,5 @@ def anthropic_versions(session: nox.Session, anthropic: str) -> None:
     """The Anthropic instrumentor's tests against the oldest and newest supported anthropic."""
     session.install(
         "-e", ".", "-e", "instrumentation/anthropic", f"anthropic=={anthropic}", "opentelemetry-sdk", *TEST_TOOLS
-    )
+    )  # fmt: skip
     session.run("pytest", "instrumentation/anthropic/tests", "-p", "no:cacheprovider", *session.posargs)

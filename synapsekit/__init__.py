@@ -14,6 +14,7 @@ from synapsekit._lazy import lazy_getattr
 __version__ = "0.1.0"
 
 _PUBLIC: dict[str, str] = {
+    "AnthropicLLM": "synapsekit._anthropic_llm",
     "BaseLLM": "synapsekit._llm",
     "BudgetExceeded": "synapsekit._exceptions",
     "ContextThreadPoolExecutor": "synapsekit._context",
@@ -49,6 +50,7 @@ _PUBLIC: dict[str, str] = {
 }
 
 __all__ = [
+    "AnthropicLLM",
     "BaseLLM",
     "BudgetExceeded",
     "ContextThreadPoolExecutor",
@@ -85,6 +87,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from synapsekit._anthropic_llm import AnthropicLLM
     from synapsekit._call import LLMCall, current_call
     from synapsekit._config import set_redactor
     from synapsekit._context import (

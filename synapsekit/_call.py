@@ -30,6 +30,7 @@ from synapsekit._context import active_scopes
 from synapsekit._errors import report_internal_error
 from synapsekit._estimate import estimate_tokens_from_chars
 from synapsekit._exceptions import BudgetExceeded
+from synapsekit._pricing import Cost, compute_cost
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -57,18 +58,16 @@ class LLMCall:
         "cache_creation_input_tokens",
         "cached_input_tokens",
         "chunks",
-        "cost",
+        "_cost",
         "delegated",
         "error",
         "error_type",
         "finish_reasons",
-        "input_cost",
         "input_messages",
         "input_tokens",
         "latency_s",
         "max_output_tokens",
         "operation",
-        "output_cost",
         "output_messages",
         "output_tokens",
         "prompt",
@@ -130,9 +129,8 @@ class LLMCall:
         self.error: BaseException | None = None
         self.rejected = False
         self.delegated = False
-        self.cost: Decimal | None = None
-        self.input_cost: Decimal | None = None
-        self.output_cost: Decimal | None = None
+        # Priced lazily, on first read after the call ended: nobody reading the cost means no pricing work.
+        self._cost: Cost | None | bool = False
         self.latency_s: float | None = None
         self.time_to_first_chunk_s: float | None = None
         self.chunks = 0
@@ -150,6 +148,34 @@ class LLMCall:
     @property
     def ended(self) -> bool:
         return not self._end_guard
+
+    def _priced(self) -> Cost | None:
+        cost = self._cost
+        if cost is False:
+            cost = None
+            if self.ended:
+                try:
+                    cost = _price(self)
+                except Exception as exc:
+                    report_internal_error("call.price", exc)
+                self._cost = cost
+        return cost  # type: ignore[return-value]
+
+    @property
+    def cost(self) -> Decimal | None:
+        """Total cost in USD; ``None`` while in flight or when the model's price is unknown."""
+        cost = self._priced()
+        return None if cost is None else cost.total
+
+    @property
+    def input_cost(self) -> Decimal | None:
+        cost = self._priced()
+        return None if cost is None else cost.input
+
+    @property
+    def output_cost(self) -> Decimal | None:
+        cost = self._priced()
+        return None if cost is None else cost.output
 
     @property
     def total_tokens(self) -> int | None:
@@ -304,10 +330,6 @@ class LLMCall:
                 # Providers do not bill a request that failed before producing anything.
                 self.input_tokens = 0
                 self.output_tokens = 0
-        try:
-            _price(self)
-        except Exception as exc:
-            report_internal_error("call.price", exc)
         for scope in self.scopes:
             try:
                 scope.on_end(self)
@@ -345,13 +367,11 @@ class LLMCall:
         )
 
 
-def _price(call: LLMCall) -> None:
+def _price(call: LLMCall) -> Cost | None:
     model = call.model
     if model is None or call.input_tokens is None or call.output_tokens is None:
-        return
-    from synapsekit._pricing import compute_cost
-
-    cost = compute_cost(
+        return None
+    return compute_cost(
         call.provider,
         model,
         input_tokens=call.input_tokens,
@@ -360,10 +380,6 @@ def _price(call: LLMCall) -> None:
         cache_creation_input_tokens=call.cache_creation_input_tokens,
         reasoning_tokens=call.reasoning_tokens,
     )
-    if cost is not None:
-        call.cost = cost.total
-        call.input_cost = cost.input
-        call.output_cost = cost.output
 
 
 def start_call(

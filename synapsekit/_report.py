@@ -87,9 +87,9 @@ class _DecimalSum:
     def __init__(self) -> None:
         self.total = Decimal(0)
 
-    def step(self, value: str | None) -> None:
+    def step(self, value: object, /) -> None:
         if value is not None:
-            self.total += Decimal(value)
+            self.total += Decimal(str(value))
 
     def finalize(self) -> str:
         return str(self.total)
@@ -121,9 +121,13 @@ def spend_summary(path: str | os.PathLike[str], days: int | None = None) -> Spen
     since = None if days is None else datetime.now(timezone.utc).date() - timedelta(days=days - 1)
     connection = open_ledger(ledger_path, create=False)
     try:
-        connection.create_aggregate("decimal_sum", 1, _DecimalSum)
+        # typeshed declares aggregates as int-only; SQLite returns whatever finalize() gives (here a str).
+        connection.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
         rows = connection.execute(_GROUPED, (UNKNOWN_MODEL, "" if since is None else since.isoformat()))
-        groups = [(date.fromisoformat(day), provider, model, _totals(values)) for day, provider, model, *values in rows]
+        groups = [
+            (date.fromisoformat(day), provider, model, _totals(values))
+            for day, provider, model, *values in rows
+        ]
     except sqlite3.DatabaseError as exc:
         raise SpendLedgerError(f"{ledger_path}: cannot read the spend ledger: {exc}") from exc
     finally:
@@ -339,8 +343,8 @@ def _notes(total: SpendTotals) -> RenderableType | None:
         plural = "s" if total.unknown_cost_calls != 1 else ""
         lines.append(
             (
-                f"* {total.unknown_cost_calls:,} call{plural} with unknown price not included in the costs above"
-                " (set a price with synapsekit.set_price or SYNAPSEKIT_PRICES_FILE).",
+                f"* {total.unknown_cost_calls:,} call{plural} with unknown price not included in the costs"
+                " above (set a price with synapsekit.set_price or SYNAPSEKIT_PRICES_FILE).",
                 "bold yellow",
             )
         )
@@ -353,7 +357,10 @@ def _notes(total: SpendTotals) -> RenderableType | None:
     if total.rejected_calls:
         plural = "s" if total.rejected_calls != 1 else ""
         lines.append(
-            (f"{total.rejected_calls:,} request{plural} rejected by a budget before sending (no cost).", "dim")
+            (
+                f"{total.rejected_calls:,} request{plural} rejected by a budget before sending (no cost).",
+                "dim",
+            )
         )
     if not lines:
         return None

@@ -1,4 +1,4 @@
-"""``SpendLedger``: a persistent record of every LLM call in the process, in SQLite, for ``synapsekit report``.
+"""``SpendLedger``: a persistent SQLite record of every LLM call in the process, for ``synapsekit report``.
 
 It is a process-wide sink: each finished call becomes one row (when, provider, model, tokens, cost as an
 exact decimal string or NULL when the price is unknown, estimated/error/rejected flags).

@@ -94,6 +94,10 @@ def remove_budget_listener(listener: BudgetListener) -> None:
         _listeners = tuple(existing for existing in _listeners if existing != listener)
 
 
+def has_listeners() -> bool:
+    return bool(_listeners)
+
+
 def emit(event: BudgetEvent, call: LLMCall | None) -> None:
     span = call.span if call is not None else None
     if span is not None:

@@ -25,18 +25,20 @@ error on the calls in flight, and the next admission sees the real spend.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import threading
 import time
 import uuid
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from synapsekit._budget._circuit import Admission, CircuitBreaker, CircuitState
-from synapsekit._budget._events import BudgetEvent, emit
+from synapsekit._budget._events import BudgetEvent, emit, has_listeners
 from synapsekit._budget._ledger import (
     Account,
     Ledger,
@@ -61,7 +63,7 @@ from synapsekit._budget._limit import (
     validate_window,
 )
 from synapsekit._budget._tokens import count_input_tokens
-from synapsekit._budget._windows import Clock, bucket_of, retain_until, utc_now
+from synapsekit._budget._windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
 from synapsekit._exceptions import BudgetExceeded
 from synapsekit._scope import Scope
 
@@ -77,6 +79,9 @@ DEFAULT_RESERVATION_TTL_S: Final = 600.0
 # A stream that outruns its reservation grows it by at least this many output tokens at a time, so that a
 # long stream asks the ledger once per so many tokens rather than once per chunk.
 _GROWTH_STEP_TOKENS: Final = 64
+
+# Shorter than any bucket of the window: a moment this far before the bucket's end is surely inside it.
+_WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
 
 _shared_memory_ledger = MemoryLedger()
 
@@ -108,6 +113,7 @@ class _Hold:
     in_ledger: bool = True
     streamed_output_tokens: int = 0
     warned: bool = False
+    cut: bool = False
 
 
 class BudgetScope(Scope):
@@ -169,6 +175,10 @@ class BudgetScope(Scope):
         self._lock = threading.Lock()
         self._breaker = CircuitBreaker()
         self._holds: dict[int, _Hold] = {}
+        # Reservation ids are unique across hosts (random prefix), forked processes (pid) and calls.
+        self._id_prefix = f"{uuid.uuid4().hex}-"
+        self._ids = itertools.count()
+        self._current_account: tuple[Account, datetime | None] | None = None
         self._last_totals: tuple[str, Totals] = ("", Totals())
         self._ledger_error_logged = False
         self.rejections = 0
@@ -225,7 +235,7 @@ class BudgetScope(Scope):
     def admit(self, call: LLMCall) -> None:
         now = self._clock()
         account = self._account(now)
-        hold = _Hold(uuid.uuid4().hex, account, 0, 0, priced=False)
+        hold = _Hold(f"{self._id_prefix}{os.getpid()}-{next(self._ids)}", account, 0, 0, priced=False)
         if self._breaker.enter(account.bucket, hold) is Admission.REFUSE:
             # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
             self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
@@ -299,7 +309,7 @@ class BudgetScope(Scope):
         if totals is None:
             return
         self._emit("settled", call, hold.account.bucket, totals, nano, None)
-        if (nano > hold.nano or tokens > hold.tokens) and self._over(totals):
+        if not hold.cut and (nano > hold.nano or tokens > hold.tokens) and self._over(totals):
             self._emit("exceeded", call, hold.account.bucket, totals, nano, "actual_cost_over_reservation")
 
     # -- internals ---------------------------------------------------------------------------------------
@@ -307,7 +317,15 @@ class BudgetScope(Scope):
         return bucket_of(self.window, self._clock())
 
     def _account(self, now: datetime) -> Account:
-        return Account(self.key, bucket_of(self.window, now), retain_until(self.window, now))
+        # Most calls fall in the same bucket as the previous one: reuse it until the window ends.
+        current = self._current_account
+        if current is not None:
+            account, ends = current
+            if ends is None or (now < ends and as_utc(now) >= ends - _WINDOW_LENGTHS[self.window]):
+                return account
+        account = Account(self.key, bucket_of(self.window, now), retain_until(self.window, now))
+        self._current_account = (account, window_end(self.window, now))
+        return account
 
     @staticmethod
     def _worst_case_nano(call: LLMCall, input_tokens: int, output_tokens: int) -> int | None:
@@ -350,6 +368,7 @@ class BudgetScope(Scope):
                 return
         # The ledger refused even the tokens already streamed: cut the stream here.
         totals = self._cached_totals(hold.account.bucket)
+        hold.cut = True
         with self._lock:
             self.rejections += 1
         self._emit("exceeded", call, hold.account.bucket, totals, None, "stream_cut")
@@ -516,6 +535,8 @@ class BudgetScope(Scope):
     def _emit(
         self, kind: str, call: LLMCall, bucket: str, totals: Totals, nano: int | None, reason: str | None
     ) -> None:
+        if call.span is None and not has_listeners():
+            return
         event = BudgetEvent(
             kind=kind,
             budget_name=self.name,

@@ -102,7 +102,7 @@ class InMemoryVectorStore:
                 list(vector),
                 math.sqrt(sum(value * value for value in vector)),
             )
-            for i, (doc_id, text, vector) in enumerate(zip(new_ids, checked, vectors))
+            for i, (doc_id, text, vector) in enumerate(zip(new_ids, checked, vectors, strict=True))
         ]
         with self._lock:
             existing = {entry.document.id for entry in self._entries}
@@ -135,7 +135,8 @@ class InMemoryVectorStore:
         vector = await self.embeddings.aembed_query(query)
         if len(vector) != len(entries[0].vector):
             raise ValueError(
-                f"query vector of {len(vector)} dimensions does not match the store's {len(entries[0].vector)}"
+                f"query vector of {len(vector)} dimensions does not match"
+                f" the store's {len(entries[0].vector)}"
             )
         query_norm = math.sqrt(sum(value * value for value in vector))
         scored = [(_cosine(vector, query_norm, entry), index) for index, entry in enumerate(entries)]
@@ -149,7 +150,7 @@ class InMemoryVectorStore:
 def _cosine(query: list[float], query_norm: float, entry: _Entry) -> float:
     if query_norm == 0.0 or entry.norm == 0.0:
         return 0.0
-    return sum(a * b for a, b in zip(query, entry.vector)) / (query_norm * entry.norm)
+    return sum(a * b for a, b in zip(query, entry.vector, strict=True)) / (query_norm * entry.norm)
 
 
 def _with_score(document: Document, score: float) -> Document:

@@ -68,7 +68,7 @@ def fake_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
     instrumentor = FakeInstrumentor()
     _instrument.register_instrumentor("fakeclient", instrumentor)
     yield instrumentor
-    instrumentor.uninstrument()
+    synapsekit.uninstrument()  # also the real clients an auto-discovery test activated
     _instrument._instrumentors.pop("fakeclient", None)
     sys.modules.pop("fakeclient", None)
 

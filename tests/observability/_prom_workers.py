@@ -137,3 +137,86 @@ def substitute(expr: str) -> str:
 
 def metric_names_in(expr: str) -> set[str]:
     return set(re.findall(r"\bsynapsekit_[a-zA-Z0-9_]+", expr))
+
+
+# -- a batch of known calls covering every metric ------------------------------------------------------------
+BUDGET_NAME: Final = "team-a"
+BUDGET_LIMIT: Final = 10.0
+ERROR_MODEL: Final = "gpt-4o-mini"
+UNPRICED_PROVIDER: Final = "acme"
+UNPRICED_MODEL: Final = "acme-unpriced"
+
+# Per batch, for OfflineLLM: "What is RAG?" (3 in, 12 out: $4.50), "Explain embeddings." (2 in, 12 out:
+# $4.00) and a stream of "one two three four" with max_tokens=6 (4 in, 6 out: $3.50).
+BATCH_OFFLINE_OK_CALLS: Final = 3
+BATCH_OFFLINE_COST: Final = 4.5 + 4.0 + 3.5
+BATCH_OFFLINE_INPUT_TOKENS: Final = 3 + 2 + 4
+BATCH_OFFLINE_OUTPUT_TOKENS: Final = 12 + 12 + 6
+BATCH_OFFLINE_STREAMS: Final = 1
+# One unpriced call (8 in, 2 out), one failed call and one budget-rejected call.
+BATCH_UNPRICED_TOKENS: Final = 10
+
+
+def budget_event(kind: str, spent: float) -> BudgetEvent:
+    from synapsekit._budget._events import BudgetEvent
+
+    return BudgetEvent(
+        kind=kind,
+        budget_name=BUDGET_NAME,
+        window="day",
+        bucket="2025-01-01",
+        spent_usd=spent,
+        reserved_usd=0.0,
+        limit_usd=BUDGET_LIMIT,
+        remaining_usd=BUDGET_LIMIT - spent,
+        spent_tokens=0,
+        limit_tokens=None,
+        amount_usd=None,
+        provider=OFFLINE_PROVIDER,
+        model=OFFLINE_MODEL,
+    )
+
+
+async def record_known_batch(spent_before: float) -> float:
+    """Make one batch of known calls through the ambient instrumentation; returns the budget's spend after.
+
+    Whatever is attached (``PrometheusMetrics.attach()``) records them. Offline prices must be set.
+    """
+    import warnings
+
+    from synapsekit._budget._events import emit
+    from synapsekit._call import LLMCall, start_call
+    from synapsekit._exceptions import BudgetExceeded
+    from synapsekit._offline import OfflineLLM
+    from synapsekit._pricing import UnknownModelPriceWarning
+    from synapsekit._scope import Scope
+
+    class RejectingScope(Scope):
+        gates_calls = True
+
+        def admit(self, call: LLMCall) -> None:
+            raise BudgetExceeded("over budget", spent=1.0, limit=1.0, budget_name=BUDGET_NAME)
+
+    llm = OfflineLLM()
+    await llm.generate("What is RAG?")
+    await llm.generate("Explain embeddings.")
+    async for _ in llm.stream("one two three four", max_tokens=6):
+        pass
+    spent = spent_before + BATCH_OFFLINE_COST
+    emit(budget_event("settled", spent), None)
+
+    unpriced = start_call(UNPRICED_PROVIDER, "chat", UNPRICED_MODEL)
+    unpriced.record_usage(input_tokens=8, output_tokens=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownModelPriceWarning)
+        unpriced.finish()
+
+    failing = start_call("openai", "chat", ERROR_MODEL)
+    failing.fail(TimeoutError("read timed out"))
+
+    try:
+        with RejectingScope():
+            start_call("openai", "chat", ERROR_MODEL, prompt="hello")
+    except BudgetExceeded:
+        emit(budget_event("rejected", spent), None)
+    return spent

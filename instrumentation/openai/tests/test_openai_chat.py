@@ -7,9 +7,9 @@ from typing import Any
 import openai
 import pydantic
 import pytest
-from conftest import RecordingSink
 
 import synapsekit
+from conftest import RecordingSink
 from synapsekit.testing import LLMTestServer
 
 pytestmark = pytest.mark.usefixtures("instrumented")
@@ -87,7 +87,9 @@ def test_sync_stream_counts_exact_tokens_and_hides_injected_usage_chunk(
     assert call.time_to_first_chunk_s is not None
 
 
-async def test_async_stream_counts_exact_tokens(async_client: openai.AsyncOpenAI, sink: RecordingSink) -> None:
+async def test_async_stream_counts_exact_tokens(
+    async_client: openai.AsyncOpenAI, sink: RecordingSink
+) -> None:
     with synapsekit.track() as tally:
         stream = await async_client.chat.completions.create(
             model="gpt-4o-mini", messages=MESSAGES, stream=True, max_tokens=4
@@ -109,7 +111,9 @@ def _stream_dump(client: openai.OpenAI, **options: Any) -> list[dict[str, Any]]:
     [{}, {"stream_options": {"include_usage": True}}, {"stream_options": {"include_usage": False}}],
     ids=["no-stream-options", "include-usage", "usage-declined"],
 )
-def test_caller_sees_exactly_the_uninstrumented_chunks(client: openai.OpenAI, options: dict[str, Any]) -> None:
+def test_caller_sees_exactly_the_uninstrumented_chunks(
+    client: openai.OpenAI, options: dict[str, Any]
+) -> None:
     instrumented = _stream_dump(client, **options)
     synapsekit.uninstrument("openai")
     try:
@@ -138,7 +142,10 @@ def test_callers_stream_options_are_copied_not_mutated(
     options: dict[str, Any] = {"include_obfuscation": False}
     list(
         client.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options=options  # type: ignore[typeddict-item]
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,
+            stream_options=options,  # type: ignore[typeddict-item]
         )
     )
     assert options == {"include_obfuscation": False}
@@ -178,17 +185,23 @@ class Greeting(pydantic.BaseModel):
 
 
 def test_parse_is_counted(client: openai.OpenAI, sink: RecordingSink) -> None:
-    completion = client.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting)
+    completion = client.chat.completions.parse(
+        model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting
+    )
     assert completion.choices[0].message.parsed == Greeting(greeting="Hello", count=1)
     assert (sink.only.input_tokens, sink.only.output_tokens) == (INPUT_WORDS, 12)
 
 
 async def test_async_parse_is_counted(async_client: openai.AsyncOpenAI, sink: RecordingSink) -> None:
-    await async_client.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting)
+    await async_client.chat.completions.parse(
+        model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting
+    )
     assert (sink.only.input_tokens, sink.only.output_tokens) == (INPUT_WORDS, 12)
 
 
-def test_stream_helper_is_counted_once(client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink) -> None:
+def test_stream_helper_is_counted_once(
+    client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink
+) -> None:
     before = server.request_count
     with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         final = stream.get_final_completion()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import openai
 import pytest
-from conftest import RecordingSink
+from synapsekit_instrumentation_openai import _chat
 
 import synapsekit
+from conftest import RecordingSink
 from synapsekit._errors import set_strict
-from synapsekit_instrumentation_openai import _chat
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 

@@ -6,9 +6,10 @@ import gc
 
 import openai
 import pytest
-from conftest import RecordingSink
 from openai._legacy_response import LegacyAPIResponse
 from openai._response import APIResponse, AsyncAPIResponse
+
+from conftest import RecordingSink
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -33,7 +34,9 @@ async def test_async_raw_response_is_counted(async_client: openai.AsyncOpenAI, s
     assert (sink.only.input_tokens, sink.only.output_tokens) == (2, 0)
 
 
-def test_raw_response_of_a_stream_hands_out_the_stream_proxy(client: openai.OpenAI, sink: RecordingSink) -> None:
+def test_raw_response_of_a_stream_hands_out_the_stream_proxy(
+    client: openai.OpenAI, sink: RecordingSink
+) -> None:
     raw = client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
     )
@@ -51,7 +54,9 @@ def test_raw_response_of_a_stream_hands_out_the_stream_proxy(client: openai.Open
 def test_raw_stream_without_usage_is_not_injected_and_is_estimated(
     client: openai.OpenAI, sink: RecordingSink
 ) -> None:
-    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True
+    )
     lines = [line for line in raw.http_response.iter_lines() if line.startswith("data: {")]
     assert len(lines) == 14  # no usage chunk was asked for on the caller's behalf
     del raw
@@ -60,7 +65,9 @@ def test_raw_stream_without_usage_is_not_injected_and_is_estimated(
 
 
 def test_streaming_response_parse_is_counted_once(client: openai.OpenAI, sink: RecordingSink) -> None:
-    with client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MESSAGES) as response:
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=MESSAGES
+    ) as response:
         assert isinstance(response, APIResponse)
         assert sink.ended == []
         completion = response.parse()
@@ -78,7 +85,9 @@ def test_streaming_response_json_is_counted(client: openai.OpenAI, sink: Recordi
 def test_streaming_response_read_then_close_reads_usage_from_the_body(
     client: openai.OpenAI, sink: RecordingSink
 ) -> None:
-    with client.embeddings.with_streaming_response.create(model="text-embedding-3-small", input="a b c") as response:
+    with client.embeddings.with_streaming_response.create(
+        model="text-embedding-3-small", input="a b c"
+    ) as response:
         response.read()
     assert (sink.only.input_tokens, sink.only.usage_estimated) == (3, False)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import openai
 import pydantic
 import pytest
-from conftest import RecordingSink
 
 import synapsekit
+from conftest import RecordingSink
 from synapsekit.testing import LLMTestServer
 
 pytestmark = pytest.mark.usefixtures("instrumented")
@@ -33,7 +33,9 @@ def test_sync_response_counts_exact_tokens(client: openai.OpenAI, sink: Recordin
     assert call.usage_estimated is False
 
 
-async def test_async_response_counts_exact_tokens(async_client: openai.AsyncOpenAI, sink: RecordingSink) -> None:
+async def test_async_response_counts_exact_tokens(
+    async_client: openai.AsyncOpenAI, sink: RecordingSink
+) -> None:
     await async_client.responses.create(model="gpt-4.1-mini", input="one two three", max_output_tokens=4)
     assert (sink.only.input_tokens, sink.only.output_tokens) == (3, 4)
     assert sink.only.max_output_tokens == 4
@@ -64,9 +66,14 @@ async def test_async_response_stream_counts_exact_tokens(
     assert (sink.only.input_tokens, sink.only.output_tokens) == (3, 3)
 
 
-def test_stream_helper_is_counted_once(client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink) -> None:
+def test_stream_helper_is_counted_once(
+    client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink
+) -> None:
     before = server.request_count
-    with synapsekit.track() as tally, client.responses.stream(model="gpt-4.1-mini", input="one two") as stream:
+    with (
+        synapsekit.track() as tally,
+        client.responses.stream(model="gpt-4.1-mini", input="one two") as stream,
+    ):
         for _event in stream:
             pass
         final = stream.get_final_response()

@@ -6,6 +6,7 @@ import gc
 
 import openai
 import pytest
+
 from conftest import RecordingSink
 
 pytestmark = pytest.mark.usefixtures("instrumented")
@@ -64,9 +65,13 @@ def test_context_manager_exit_finalises_once(client: openai.OpenAI, sink: Record
 def test_exception_in_caller_inside_context_manager_fails_the_call(
     client: openai.OpenAI, sink: RecordingSink
 ) -> None:
-    with pytest.raises(KeyError), _chat_stream(client) as stream:
-        next(iter(stream))
-        raise KeyError("caller bug")
+    def consume_then_fail() -> None:
+        with _chat_stream(client) as stream:
+            next(iter(stream))
+            raise KeyError("caller bug")
+
+    with pytest.raises(KeyError):
+        consume_then_fail()
     assert sink.only.error_type == "KeyError"
 
 
@@ -124,7 +129,9 @@ async def test_async_context_manager_exit_finalises_once(
     assert sink.only.output_tokens == 12
 
 
-async def test_async_dropped_connection_fails_once(async_client: openai.AsyncOpenAI, sink: RecordingSink) -> None:
+async def test_async_dropped_connection_fails_once(
+    async_client: openai.AsyncOpenAI, sink: RecordingSink
+) -> None:
     stream = await async_client.responses.create(
         model="gpt-4.1-mini", input="one two", stream=True, extra_headers={"x-test-drop-after": "2"}
     )

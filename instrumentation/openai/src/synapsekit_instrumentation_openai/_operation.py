@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+from synapsekit.plugin import LLMCall
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,12 @@ class RequestInfo:
     streamed: bool
 
 
+class StreamProxyFactory(Protocol):
+    """A stream proxy class: ``(sdk_stream, call, hide_usage_chunk) -> proxy``."""
+
+    def __call__(self, wrapped: Any, call: LLMCall, hide_usage: bool, /) -> Any: ...
+
+
 class Operation:
     """One endpoint: how to read its request and its response, and which stream proxies wrap its streams.
 
@@ -27,8 +33,8 @@ class Operation:
     """
 
     name: ClassVar[str]
-    sync_stream: ClassVar[type[SyncStreamProxy] | None] = None
-    async_stream: ClassVar[type[AsyncStreamProxy] | None] = None
+    sync_stream: ClassVar[StreamProxyFactory | None] = None
+    async_stream: ClassVar[StreamProxyFactory | None] = None
     injects_stream_usage: ClassVar[bool] = False
 
     def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:

@@ -51,7 +51,11 @@ class Endpoint:
 
 
 def detect_provider(
-    host: str | None, port: int | None, *, overrides: Mapping[str, str] | None = None, azure_client: bool = False
+    host: str | None,
+    port: int | None,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    azure_client: bool = False,
 ) -> str:
     """The provider serving ``host``/``port``.
 

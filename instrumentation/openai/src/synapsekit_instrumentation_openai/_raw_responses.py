@@ -14,6 +14,7 @@ parsed object (the SDK's ``parse()`` caches, so the object the caller gets is th
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -37,7 +38,7 @@ def settle(call: LLMCall, operation: Operation, body: Any) -> None:
     call.finish()
 
 
-class _ResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+class _ResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[type-arg]  # generic only in wrapt's stubs
     def __init__(self, wrapped: Any, call: LLMCall, operation: Operation, streamed: bool, sdk: SDK) -> None:
         super().__init__(wrapped)
         self._self_call = call
@@ -67,7 +68,7 @@ class _ResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
         return self._self_stream
 
     def _self_settle_unparsed(self) -> None:
-        """The response is closed or dropped: read usage from its body if the caller read it, else estimate."""
+        """Closed or dropped: read usage from the body if the caller read it, else estimate it."""
         call = self._self_call
         if call.ended or self._self_stream is not None:
             return
@@ -89,10 +90,9 @@ class _ResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
             call.abandon()
 
     def __del__(self) -> None:
-        try:
+        # Nothing may escape a finaliser.
+        with contextlib.suppress(Exception):
             self._self_settle_unparsed()
-        except Exception:  # noqa: S110 - nothing may escape a finaliser
-            pass
 
 
 class SyncResponseProxy(_ResponseProxyBase):

@@ -1,0 +1,179 @@
+"""Instrumenting: before or after import, after client construction, twice, undone exactly, concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import openai
+import pytest
+from openai.resources import embeddings as embeddings_module
+from openai.resources.chat.completions import completions as completions_module
+from openai.resources.responses import responses as responses_module
+from synapsekit_instrumentation_openai import OpenAIInstrumentor
+
+import synapsekit
+from conftest import RecordingSink
+from synapsekit.plugin import is_synapsekit_wrapper
+from synapsekit.testing import LLMTestServer
+
+MESSAGES = [{"role": "user", "content": "one two three"}]
+PATCHED = [
+    (completions_module.Completions, "create"),
+    (completions_module.Completions, "parse"),
+    (completions_module.AsyncCompletions, "create"),
+    (completions_module.AsyncCompletions, "parse"),
+    (responses_module.Responses, "create"),
+    (responses_module.Responses, "parse"),
+    (responses_module.AsyncResponses, "create"),
+    (responses_module.AsyncResponses, "parse"),
+    (embeddings_module.Embeddings, "create"),
+    (embeddings_module.AsyncEmbeddings, "create"),
+]
+
+
+def test_entry_point_resolves_to_the_instrumentor() -> None:
+    from synapsekit._instrument import available_instrumentors
+
+    assert isinstance(available_instrumentors()["openai"], OpenAIInstrumentor)
+
+
+def test_uninstrument_restores_the_exact_original_functions() -> None:
+    originals = [owner.__dict__[name] for owner, name in PATCHED]
+    synapsekit.instrument("openai")
+    try:
+        assert all(is_synapsekit_wrapper(owner.__dict__[name]) for owner, name in PATCHED)
+    finally:
+        synapsekit.uninstrument("openai")
+    assert all(
+        owner.__dict__[name] is original for (owner, name), original in zip(PATCHED, originals, strict=True)
+    )
+
+
+def test_instrumenting_twice_counts_once(client: openai.OpenAI, sink: RecordingSink) -> None:
+    synapsekit.instrument("openai")
+    synapsekit.instrument("openai")
+    try:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    finally:
+        synapsekit.uninstrument("openai")
+    assert len(sink.ended) == 1
+
+
+def test_uninstrumented_sdk_reports_nothing(client: openai.OpenAI, sink: RecordingSink) -> None:
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert sink.ended == []
+
+
+def test_client_built_before_instrumenting_is_counted(server: LLMTestServer, sink: RecordingSink) -> None:
+    early = openai.OpenAI(base_url=server.openai_base_url, api_key="k", max_retries=0)
+    early.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    synapsekit.instrument("openai")
+    try:
+        early.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        early.embeddings.create(model="text-embedding-3-small", input="x")
+    finally:
+        synapsekit.uninstrument("openai")
+        early.close()
+    assert [call.operation for call in sink.ended] == ["chat", "embeddings"]
+
+
+@pytest.mark.filterwarnings("ignore::synapsekit._pricing.UnknownModelPriceWarning")
+def test_instrumentor_options_name_the_provider(server: LLMTestServer, sink: RecordingSink) -> None:
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(providers={f"127.0.0.1:{server.port}": "vllm"}, include_stream_usage=False)
+    try:
+        with openai.OpenAI(base_url=server.openai_base_url, api_key="k", max_retries=0) as client:
+            list(client.chat.completions.create(model="llama", messages=MESSAGES, stream=True))
+    finally:
+        instrumentor.uninstrument()
+    call = sink.only
+    assert call.provider == "vllm"
+    assert call.usage_estimated is True  # include_stream_usage=False: no usage chunk was asked for
+    assert "stream_options" not in server.requests[-1].json
+
+
+def _httpx() -> Any:
+    """The HTTP package of the installed SDK: openai 3 moved from httpx to httpx2."""
+    return importlib.import_module("httpx2" if int(openai.__version__.split(".")[0]) >= 3 else "httpx")
+
+
+_SCRIPT = """
+import sys
+import synapsekit
+from synapsekit._errors import set_strict
+set_strict(True)
+{before}
+import openai
+{after}
+assert "openai" in sys.modules
+with synapsekit.track() as tally:
+    client = openai.OpenAI(base_url={base_url!r}, api_key="k", max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "a b c"}}])
+    list(client.responses.create(model="gpt-4.1-mini", input="a b", stream=True))
+print(tally.calls, tally.input_tokens, tally.output_tokens)
+"""
+
+
+@pytest.mark.parametrize("when", ["before-import", "after-import"])
+def test_instrument_before_or_after_importing_openai(server: LLMTestServer, when: str) -> None:
+    instrument = 'synapsekit.instrument("openai")'
+    before_import = when == "before-import"
+    script = _SCRIPT.format(
+        before=f'{instrument}\nassert "openai" not in sys.modules' if before_import else "",
+        after="" if before_import else instrument,
+        base_url=server.openai_base_url,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYNAPSEKIT_STRICT": "1"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "5", "24"]
+
+
+async def test_two_hundred_concurrent_async_calls_are_counted_exactly(
+    server: LLMTestServer, sink: RecordingSink
+) -> None:
+    # All 200 calls are in flight in synapsekit at once; the transport queues them on 16 connections
+    # because the test server's listen backlog (socketserver's default, 5) refuses 200 simultaneous connects.
+    async_client = openai.AsyncOpenAI(
+        base_url=server.openai_base_url,
+        api_key="k",
+        max_retries=0,
+        http_client=openai.DefaultAsyncHttpxClient(limits=_httpx().Limits(max_connections=16)),
+    )
+    synapsekit.instrument("openai")
+    try:
+
+        async def one(index: int) -> None:
+            if index % 2:
+                await async_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            else:
+                stream = await async_client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True
+                )
+                async for _chunk in stream:
+                    pass
+
+        with synapsekit.track() as tally:
+            await asyncio.gather(*(one(index) for index in range(200)))
+    finally:
+        synapsekit.uninstrument("openai")
+        await async_client.close()
+    assert (tally.calls, tally.input_tokens, tally.output_tokens, tally.estimated_calls) == (
+        200,
+        600,
+        2400,
+        0,
+    )
+    assert len(sink.ended) == 200

@@ -1,0 +1,103 @@
+"""Budgets around the real openai SDK (instrumented) talking HTTP to the local test server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+import synapsekit
+from synapsekit import BudgetExceeded
+from synapsekit._budget import CircuitState, budget
+from synapsekit.testing import LLMTestServer
+
+from ._support import MODEL, nano, prompt_of, usd
+
+MESSAGES: list[Any] = [{"role": "user", "content": prompt_of(3)}]
+CALL = nano(3, 5)
+
+
+@pytest.fixture(autouse=True)
+def _instrumented() -> Iterator[None]:
+    synapsekit.instrument("openai")
+    yield
+    synapsekit.uninstrument("openai")
+
+
+@pytest.fixture
+def client(server: LLMTestServer) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0) as sdk:
+        yield sdk
+
+
+def test_a_refused_request_never_reaches_the_server(server: LLMTestServer, client: openai.OpenAI) -> None:
+    with budget(max_cost_usd=usd(CALL)) as scope:
+        reply = client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
+        assert reply.usage is not None and reply.usage.completion_tokens == 5
+        with pytest.raises(BudgetExceeded) as caught:
+            client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
+    assert (caught.value.spent, caught.value.limit) == (usd(CALL), usd(CALL))
+    assert server.request_count == 1
+    assert (scope.spent_usd, scope.circuit_state) == (usd(CALL), CircuitState.OPEN)
+
+
+def test_a_stream_is_cut_and_its_http_response_closed(server: LLMTestServer, client: openai.OpenAI) -> None:
+    received: list[str] = []
+    with budget(max_cost_usd=usd(nano(3, 6)), default_max_output_tokens=2) as scope:
+        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        with pytest.raises(BudgetExceeded, match="the stream was cut"):
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    received.append(chunk.choices[0].delta.content)
+    assert received == ["Hello", " from", " the"]
+    assert stream.response.is_closed
+    assert (scope.spent_usd, scope.reserved_usd) == (usd(nano(3, 7)), 0.0)
+    assert server.request_count == 1
+
+
+async def test_concurrent_async_calls_only_the_fitting_ones_are_sent(server: LLMTestServer) -> None:
+    fitting = 9
+    http_client = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_connections=4))
+    sdk = openai.AsyncOpenAI(
+        base_url=server.openai_base_url, api_key="test", max_retries=0, http_client=http_client
+    )
+    scope = budget(max_cost_usd=usd(fitting * CALL))
+
+    async def one() -> Any:
+        async with scope:
+            return await sdk.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
+
+    try:
+        results = await asyncio.gather(*(one() for _ in range(200)), return_exceptions=True)
+    finally:
+        await sdk.close()
+    refused = [r for r in results if isinstance(r, BudgetExceeded)]
+    assert (len(results) - len(refused), len(refused)) == (fitting, 200 - fitting)
+    assert server.request_count == fitting
+    assert (scope.totals().spent_nano, scope.totals().reserved_nano) == (fitting * CALL, 0)
+
+
+async def test_cancelling_an_sdk_call_releases_its_reservation(server: LLMTestServer) -> None:
+    sdk = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0)
+    try:
+        with budget(max_cost_usd=usd(CALL)) as scope:
+            task = asyncio.create_task(
+                sdk.chat.completions.create(
+                    model=MODEL, messages=MESSAGES, max_tokens=5, extra_headers={"x-test-latency-ms": "3000"}
+                )
+            )
+            while server.request_count == 0:
+                await asyncio.sleep(0.005)
+            assert scope.reserved_usd == usd(CALL)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert (scope.spent_usd, scope.reserved_usd) == (0.0, 0.0)
+            await sdk.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
+        assert scope.spent_usd == usd(CALL)
+    finally:
+        await sdk.close()

@@ -1,0 +1,108 @@
+"""Streams: cut when the running output outruns the budget, charged for what they streamed."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from synapsekit import BudgetExceeded
+from synapsekit._budget import (
+    BudgetEvent,
+    BudgetWarning,
+    CircuitState,
+    add_budget_listener,
+    budget,
+    remove_budget_listener,
+)
+from synapsekit.testing import LLMTestServer
+
+from ._support import ServerLLM, nano, prompt_of, usd
+
+PROMPT = prompt_of(3)
+
+
+@pytest.fixture
+def events() -> Iterator[list[BudgetEvent]]:
+    seen: list[BudgetEvent] = []
+    add_budget_listener(seen.append)
+    yield seen
+    remove_budget_listener(seen.append)
+
+
+async def test_a_stream_is_cut_when_the_budget_runs_out(
+    server: LLMTestServer, llm: ServerLLM, events: list[BudgetEvent]
+) -> None:
+    # No max_tokens: 2 output tokens reserved by default here, the server streams 12 words. Output is
+    # counted from the text (4 chars a token): "Hello" 2, " from" 3, " the" 4, " synapsekit" 7 tokens —
+    # the budget allows 6, so the fourth chunk is never delivered.
+    received: list[str] = []
+    with budget(max_cost_usd=usd(nano(3, 6)), default_max_output_tokens=2, name="s") as scope:
+        with pytest.raises(BudgetExceeded) as caught:
+            async for chunk in llm.stream(PROMPT):
+                received.append(chunk)
+        assert received == ["Hello", " from", " the"]
+        # What was streamed was billed, so it is charged: 3 input + 7 output tokens.
+        assert (scope.spent_usd, scope.reserved_usd) == (usd(nano(3, 7)), 0.0)
+        assert scope.circuit_state is CircuitState.OPEN
+    assert str(caught.value) == (
+        "budget 's' (session window) ran out while streaming: the stream was cut (spent $0 + reserved"
+        " $0.000011 + this call up to $0 > limit $0.000015)"
+    )
+    assert (caught.value.limit_kind, scope.rejections, server.request_count) == ("cost", 1, 1)
+    assert [(e.kind, e.reason) for e in events] == [
+        ("reserved", None),
+        ("exceeded", "stream_cut"),
+        ("settled", None),
+    ]
+
+
+async def test_a_stream_within_its_max_tokens_is_never_cut(server: LLMTestServer, llm: ServerLLM) -> None:
+    # The text-based estimate of 5 words is 8 tokens, but the provider stops at max_tokens=5.
+    with budget(max_cost_usd=usd(nano(3, 5))) as scope:
+        chunks = [chunk async for chunk in llm.stream(PROMPT, max_tokens=5)]
+    assert "".join(chunks) == "Hello from the synapsekit test"
+    assert scope.spent_usd == usd(nano(3, 5))
+
+
+async def test_a_long_stream_grows_its_reservation_in_steps(
+    llm: ServerLLM, events: list[BudgetEvent]
+) -> None:
+    with budget(max_cost_usd=1.0, default_max_output_tokens=2) as scope:
+        chunks = [chunk async for chunk in llm.stream(PROMPT)]
+    assert len(chunks) == 12
+    # One growth of 64 tokens covered the rest of the stream; the call then settled to its usage.
+    assert [e.kind for e in events] == ["reserved", "settled"]
+    assert scope.spent_usd == usd(nano(3, 12))
+
+
+async def test_warn_mode_lets_the_stream_finish_and_warns_once(server: LLMTestServer, llm: ServerLLM) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with budget(max_cost_usd=usd(nano(3, 6)), default_max_output_tokens=2, on_exceeded="warn") as scope:
+            chunks = [chunk async for chunk in llm.stream(PROMPT)]
+    assert len(chunks) == 12
+    assert len([w for w in caught if w.category is BudgetWarning]) == 1
+    assert scope.spent_usd == usd(nano(3, 12))
+
+
+async def test_an_abandoned_stream_settles_to_its_estimate(server: LLMTestServer, llm: ServerLLM) -> None:
+    with budget(max_cost_usd=1.0) as scope:
+        async with contextlib.aclosing(llm.stream(PROMPT, max_tokens=5)) as stream:
+            async for chunk in stream:
+                if chunk == " from":
+                    break
+        # "Hello from" is 10 characters: 3 estimated output tokens; the prompt 11 characters: 3.
+        assert (scope.spent_usd, scope.reserved_usd) == (usd(nano(3, 3)), 0.0)
+
+
+async def test_a_stream_dropped_by_the_server_is_charged_for_what_arrived(
+    server: LLMTestServer, llm: ServerLLM
+) -> None:
+    with budget(max_cost_usd=1.0) as scope:
+        with pytest.raises(Exception):  # noqa: B017,PT011 - whatever the HTTP client raises for a cut body
+            async for _ in llm.stream(PROMPT, max_tokens=5, headers={"x-test-drop-after": "2"}):
+                pass
+        assert (scope.spent_usd, scope.reserved_usd) == (usd(nano(3, 3)), 0.0)
