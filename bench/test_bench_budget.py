@@ -42,7 +42,8 @@ def test_call_with_budget_memory_ledger(benchmark: BenchmarkFixture, loop: async
     scope: BudgetScope = budget(max_cost_usd=1_000_000.0, window="day")
     with scope:
         assert benchmark(_call, loop, llm)
-    assert scope.spent_usd > 0 and scope.reserved_usd == 0.0
+    assert scope.spent_usd > 0
+    assert scope.reserved_usd == 0.0
     assert scope.rejections == 0
 
 

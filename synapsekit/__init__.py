@@ -19,11 +19,18 @@ _PUBLIC: dict[str, str] = {
     "BudgetExceeded": "synapsekit._exceptions",
     "ContextThreadPoolExecutor": "synapsekit._context",
     "Cost": "synapsekit._pricing",
+    "Document": "synapsekit.rag._vector_store",
     "Generation": "synapsekit._llm",
+    "InMemoryVectorStore": "synapsekit.rag._vector_store",
     "InstrumentationError": "synapsekit._instrumentor",
     "LLMCall": "synapsekit._call",
     "LLMConfig": "synapsekit._llm",
     "OfflineLLM": "synapsekit._offline",
+    "RAG": "synapsekit.rag._rag",
+    "RAGConfig": "synapsekit.rag._rag",
+    "SpendLedger": "synapsekit._spend_ledger",
+    "SpendLedgerError": "synapsekit._spend_ledger",
+    "SynapsekitEmbeddings": "synapsekit.rag._embeddings",
     "Tally": "synapsekit._scope",
     "UnitPrices": "synapsekit._pricing",
     "UnknownModelPriceWarning": "synapsekit._pricing",
@@ -55,11 +62,18 @@ __all__ = [
     "BudgetExceeded",
     "ContextThreadPoolExecutor",
     "Cost",
+    "Document",
     "Generation",
+    "InMemoryVectorStore",
     "InstrumentationError",
     "LLMCall",
     "LLMConfig",
     "OfflineLLM",
+    "RAG",
+    "RAGConfig",
+    "SpendLedger",
+    "SpendLedgerError",
+    "SynapsekitEmbeddings",
     "Tally",
     "UnitPrices",
     "UnknownModelPriceWarning",
@@ -87,6 +101,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from synapsekit._spend_ledger import SpendLedger, SpendLedgerError
+    from synapsekit.rag._embeddings import SynapsekitEmbeddings
+    from synapsekit.rag._rag import RAG, RAGConfig
+    from synapsekit.rag._vector_store import Document, InMemoryVectorStore
     from synapsekit._anthropic_llm import AnthropicLLM
     from synapsekit._call import LLMCall, current_call
     from synapsekit._config import set_redactor

@@ -245,8 +245,9 @@ def _report_renderables(summary: SpendSummary, period: str) -> list[RenderableTy
     return parts
 
 
-def _share(cost: Decimal, total: Decimal) -> str:
-    if total == 0:
+def _share(totals: SpendTotals, total: Decimal) -> str:
+    cost = totals.cost_usd
+    if total == 0 or (totals.unknown_cost_calls and totals.unknown_cost_calls == totals.calls):
         return "—"
     return f"{(cost * 100 / total).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
@@ -273,7 +274,7 @@ def _model_table(summary: SpendSummary) -> Table:
     table = _table("By model", ("Model", "Provider"))
     table.add_column("Share", justify="right")
     for (provider, model), totals in summary.by_model.items():
-        table.add_row(model, provider, *_numbers(totals), _share(totals.cost_usd, summary.total.cost_usd))
+        table.add_row(model, provider, *_numbers(totals), _share(totals, summary.total.cost_usd))
     return table
 
 
@@ -281,7 +282,7 @@ def _provider_table(summary: SpendSummary) -> Table:
     table = _table("By provider", ("Provider",))
     table.add_column("Share", justify="right")
     for provider, totals in summary.by_provider.items():
-        table.add_row(provider, *_numbers(totals), _share(totals.cost_usd, summary.total.cost_usd))
+        table.add_row(provider, *_numbers(totals), _share(totals, summary.total.cost_usd))
     return table
 
 

@@ -179,7 +179,7 @@ class SpendLedger:
     def __init__(self, path: str | os.PathLike[str], *, flush_interval: float = 0.5) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         self.flush_interval = flush_interval
         self._queue: list[Row] = []
         self._queue_lock = threading.Lock()

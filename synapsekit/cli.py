@@ -44,7 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if days is not None and days <= 0:
             print("synapsekit report: --days must be a positive number", file=sys.stderr)
             return 2
-        render_report(args.ledger or os.environ.get("SYNAPSEKIT_SPEND_LEDGER") or default_ledger_path(), days=days)
+        from synapsekit._spend_ledger import SpendLedgerError
+
+        path = args.ledger or os.environ.get("SYNAPSEKIT_SPEND_LEDGER") or default_ledger_path()
+        try:
+            render_report(path, days=days)
+        except SpendLedgerError as exc:
+            print(f"synapsekit report: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "serve":
         from synapsekit.testing.__main__ import main as serve_main

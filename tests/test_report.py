@@ -149,10 +149,10 @@ def test_report_shows_tables_chart_and_flags_unknown_prices(ledger: SpendLedger)
     ]
     assert "$0.006000" in line_with("synapsekit-offline", "20,000")
     assert "20.0%" in line_with("synapsekit-offline", "20,000")
-    assert "unknown" in line_with("acme-mystery")
+    assert [cell.strip() for cell in line_with("acme-mystery").split("│")[6:8]] == ["unknown", "—"]
     assert "By provider" in text
     assert "$0.0240 *" in line_with("│ acme ", "4,600")
-    assert "$0.0120 *" in line_with("│ " + TODAY.isoformat(), "│     4 ")
+    assert "$0.0120 *" in line_with("│ " + TODAY.isoformat(), "│     3 ")
     # The chart scales to the busiest day: 40 full blocks for $0.012, 20 for $0.006.
     assert line_with("│ " + TODAY.isoformat(), "█").count("█") == 40
     ten_days_ago = line_with("│ " + (TODAY - timedelta(days=10)).isoformat(), "█")

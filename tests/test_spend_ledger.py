@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -98,8 +98,10 @@ async def test_unknown_price_failed_rejected_and_estimated_calls(ledger: SpendLe
             await _Broken(LLMConfig(model="acme-1")).generate(PROMPT)
     with _Reject(), pytest.raises(BudgetExceeded):
         await OfflineLLM().generate(PROMPT)
-    async for _ in OfflineLLM().stream(PROMPT):
-        break  # abandoned after one chunk: usage is estimated
+    stream = OfflineLLM().stream(PROMPT)
+    assert isinstance(stream, AsyncGenerator)
+    await stream.__anext__()
+    await stream.aclose()  # abandoned after one chunk: usage is estimated
     ledger.flush()
     unknown, failed, rejected, estimated = _rows(ledger.path)
     assert (unknown["model"], unknown["cost_usd"], unknown["input_tokens"]) == ("no-such-model", None, 5)

@@ -368,13 +368,13 @@ class PrometheusMetrics:
 
 
 def _subscribe_to_budgets(listener: Any) -> bool:
-    from synapsekit._budget._events import add_budget_listener
+    from synapsekit._budget import add_budget_listener
 
     add_budget_listener(listener)
     return True
 
 
 def _unsubscribe_from_budgets(listener: Any) -> None:
-    from synapsekit._budget._events import remove_budget_listener
+    from synapsekit._budget import remove_budget_listener
 
     remove_budget_listener(listener)

@@ -9,13 +9,16 @@ test server counts.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 
 from synapsekit import BaseLLM, Generation, LLMConfig, Usage
+from synapsekit.testing import LLMTestServer
 
 MODEL = "budget-test-model"
 INPUT_NANO_PER_TOKEN = 1_000
@@ -32,6 +35,22 @@ def nano(input_tokens: int, output_tokens: int) -> int:
 
 def usd(nano_amount: int) -> float:
     return nano_amount / 1_000_000_000
+
+
+async def until_requests(server: LLMTestServer, count: int) -> None:
+    """Wait (at most 10 s) until the server has received ``count`` requests."""
+    deadline = time.monotonic() + 10.0
+    for _ in iter(int, 1):
+        if server.request_count >= count:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server received {server.request_count} requests, expected {count}")
+        await asyncio.sleep(0.005)
+
+
+async def drain(stream: AsyncIterator[str], into: list[str]) -> None:
+    async for chunk in stream:
+        into.append(chunk)
 
 
 class ServerLLM(BaseLLM):

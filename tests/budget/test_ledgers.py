@@ -20,6 +20,7 @@ from synapsekit._budget._ledger import (
     LedgerError,
     Limits,
     Reservation,
+    ReserveOutcome,
     Totals,
     default_ledger,
 )
@@ -185,9 +186,11 @@ async def test_unreachable_ledger_fail_closed_sends_nothing(server: LLMTestServe
     ledger = RedisLedger.from_url(f"redis://127.0.0.1:{_closed_port()}/0", socket_timeout_s=0.2)
     with pytest.raises(LedgerError, match="Redis budget ledger unavailable: ConnectionError"):
         ledger.totals(ACCOUNT)
-    with budget(max_cost_usd=1.0, ledger=ledger, name="r") as scope:
-        with pytest.raises(BudgetLedgerUnavailable) as caught:
-            await llm.generate(prompt_of(3), max_tokens=5)
+    with (
+        budget(max_cost_usd=1.0, ledger=ledger, name="r") as scope,
+        pytest.raises(BudgetLedgerUnavailable) as caught,
+    ):
+        await llm.generate(prompt_of(3), max_tokens=5)
     assert isinstance(caught.value, BudgetExceeded)
     assert str(caught.value).startswith(
         "budget 'r' (session window): the budget ledger is unavailable (Redis"
@@ -199,10 +202,12 @@ async def test_unreachable_ledger_fail_open_lets_calls_through(
     server: LLMTestServer, llm: ServerLLM, caplog: pytest.LogCaptureFixture
 ) -> None:
     ledger = RedisLedger.from_url(f"redis://127.0.0.1:{_closed_port()}/0", socket_timeout_s=0.2)
-    with caplog.at_level(logging.WARNING, logger="synapsekit.budget"):
-        with budget(max_cost_usd=1.0, ledger=ledger, on_ledger_error="fail_open", name="o"):
-            await llm.generate(prompt_of(3), max_tokens=5)
-            await llm.generate(prompt_of(3), max_tokens=5)
+    with (
+        caplog.at_level(logging.WARNING, logger="synapsekit.budget"),
+        budget(max_cost_usd=1.0, ledger=ledger, on_ledger_error="fail_open", name="o"),
+    ):
+        await llm.generate(prompt_of(3), max_tokens=5)
+        await llm.generate(prompt_of(3), max_tokens=5)
     assert server.request_count == 2
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 1
@@ -214,10 +219,12 @@ async def test_fail_open_settles_to_the_ledger_when_it_is_back(llm: ServerLLM) -
     class Flaky(MemoryLedger):
         down = True
 
-        def reserve(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        def reserve(
+            self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
+        ) -> ReserveOutcome:
             if self.down:
                 raise LedgerError("down")
-            return super().reserve(*args, **kwargs)  # type: ignore[arg-type]
+            return super().reserve(account, reservation, limits, force=force)
 
     ledger = Flaky()
     with budget(max_cost_usd=1.0, ledger=ledger, on_ledger_error="fail_open") as scope:

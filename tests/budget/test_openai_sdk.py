@@ -15,7 +15,7 @@ from synapsekit import BudgetExceeded
 from synapsekit._budget import CircuitState, budget
 from synapsekit.testing import LLMTestServer
 
-from ._support import MODEL, nano, prompt_of, usd
+from ._support import MODEL, nano, prompt_of, until_requests, usd
 
 MESSAGES: list[Any] = [{"role": "user", "content": prompt_of(3)}]
 CALL = nano(3, 5)
@@ -37,7 +37,8 @@ def client(server: LLMTestServer) -> Iterator[openai.OpenAI]:
 def test_a_refused_request_never_reaches_the_server(server: LLMTestServer, client: openai.OpenAI) -> None:
     with budget(max_cost_usd=usd(CALL)) as scope:
         reply = client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
-        assert reply.usage is not None and reply.usage.completion_tokens == 5
+        assert reply.usage is not None
+        assert reply.usage.completion_tokens == 5
         with pytest.raises(BudgetExceeded) as caught:
             client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
     assert (caught.value.spent, caught.value.limit) == (usd(CALL), usd(CALL))
@@ -50,10 +51,8 @@ def test_a_stream_is_cut_and_its_http_response_closed(server: LLMTestServer, cli
     with budget(max_cost_usd=usd(nano(3, 6)), default_max_output_tokens=2) as scope:
         stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
         with pytest.raises(BudgetExceeded, match="the stream was cut"):
-            for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    received.append(chunk.choices[0].delta.content)
-    assert received == ["Hello", " from", " the"]
+            received.extend(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert [text for text in received if text] == ["Hello", " from", " the"]
     assert stream.response.is_closed
     assert (scope.spent_usd, scope.reserved_usd) == (usd(nano(3, 7)), 0.0)
     assert server.request_count == 1
@@ -90,8 +89,7 @@ async def test_cancelling_an_sdk_call_releases_its_reservation(server: LLMTestSe
                     model=MODEL, messages=MESSAGES, max_tokens=5, extra_headers={"x-test-latency-ms": "3000"}
                 )
             )
-            while server.request_count == 0:
-                await asyncio.sleep(0.005)
+            await until_requests(server, 1)
             assert scope.reserved_usd == usd(CALL)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
+from typing import cast
 
 import pytest
 
@@ -19,7 +20,7 @@ from synapsekit._budget import (
 )
 from synapsekit.testing import LLMTestServer
 
-from ._support import ServerLLM, nano, prompt_of, usd
+from ._support import ServerLLM, drain, nano, prompt_of, usd
 
 PROMPT = prompt_of(3)
 
@@ -41,8 +42,7 @@ async def test_a_stream_is_cut_when_the_budget_runs_out(
     received: list[str] = []
     with budget(max_cost_usd=usd(nano(3, 6)), default_max_output_tokens=2, name="s") as scope:
         with pytest.raises(BudgetExceeded) as caught:
-            async for chunk in llm.stream(PROMPT):
-                received.append(chunk)
+            await drain(llm.stream(PROMPT), received)
         assert received == ["Hello", " from", " the"]
         # What was streamed was billed, so it is charged: 3 input + 7 output tokens.
         assert (scope.spent_usd, scope.reserved_usd) == (usd(nano(3, 7)), 0.0)
@@ -90,7 +90,8 @@ async def test_warn_mode_lets_the_stream_finish_and_warns_once(server: LLMTestSe
 
 async def test_an_abandoned_stream_settles_to_its_estimate(server: LLMTestServer, llm: ServerLLM) -> None:
     with budget(max_cost_usd=1.0) as scope:
-        async with contextlib.aclosing(llm.stream(PROMPT, max_tokens=5)) as stream:
+        stream = cast("AsyncGenerator[str, None]", llm.stream(PROMPT, max_tokens=5))
+        async with contextlib.aclosing(stream):
             async for chunk in stream:
                 if chunk == " from":
                     break
@@ -103,6 +104,5 @@ async def test_a_stream_dropped_by_the_server_is_charged_for_what_arrived(
 ) -> None:
     with budget(max_cost_usd=1.0) as scope:
         with pytest.raises(Exception):  # noqa: B017,PT011 - whatever the HTTP client raises for a cut body
-            async for _ in llm.stream(PROMPT, max_tokens=5, headers={"x-test-drop-after": "2"}):
-                pass
+            await drain(llm.stream(PROMPT, max_tokens=5, headers={"x-test-drop-after": "2"}), [])
         assert (scope.spent_usd, scope.reserved_usd) == (usd(nano(3, 3)), 0.0)

@@ -113,7 +113,7 @@ def test_a_token_only_budget_is_allowed() -> None:
 
 def test_budget_guard_rejects_bad_arguments() -> None:
     llm = OfflineLLM()
-    with pytest.raises(TypeError, match="limit must be a BudgetLimit, got 1.0"):
+    with pytest.raises(TypeError, match=r"limit must be a BudgetLimit, got 1\.0"):
         BudgetGuard(llm, 1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="on_exceeded must be one of 'raise', 'warn'; got 'log'"):
         BudgetGuard(llm, BudgetLimit(1.0), on_exceeded="log")

@@ -630,7 +630,26 @@ def test_multiprocess_workers_aggregate_to_exact_totals(
     # A worker that exits is marked dead (gunicorn's child_exit hook): its budget gauge goes, counters stay.
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(pids[0], str(tmp_path))
+    multiprocess.mark_process_dead(pids[0], str(tmp_path))  # type: ignore[no-untyped-call]  # unannotated upstream
     after = scraped_values(PrometheusMetrics().expose().decode())
     assert ("synapsekit_budget_remaining_usd", (("budget", "worker-0"), ("window", "day"))) not in after
     assert after[("synapsekit_cost_usd_total", labels)] == 6 * WORKER_CALL_COST
+
+
+# -- with a real budget --------------------------------------------------------------------------------------
+async def test_real_budget_reports_remaining_and_rejection(attached: PrometheusMetrics) -> None:
+    from synapsekit._budget import budget
+
+    llm = OfflineLLM()
+    # Each call costs $2.50 (3 input + 4 output tokens); the budget reserves up to $3 before sending, so the
+    # fourth call (7.50 + 3 > 9) is refused.
+    with budget(max_cost_usd=9.0, window="day", name="e2e"):
+        for _ in range(3):
+            await llm.generate("one two three", max_tokens=4)
+        with pytest.raises(BudgetExceeded):
+            await llm.generate("one two three", max_tokens=4)
+    assert value(attached, "synapsekit_requests_total", outcome="ok", **OFFLINE) == 3.0
+    assert value(attached, "synapsekit_requests_total", outcome="rejected", **OFFLINE) == 1.0
+    assert value(attached, "synapsekit_cost_usd_total", **OFFLINE) == 7.5
+    assert value(attached, "synapsekit_budget_rejections_total", budget="e2e") == 1.0
+    assert value(attached, "synapsekit_budget_remaining_usd", budget="e2e", window="day") == 1.5
