@@ -16,7 +16,9 @@ __version__ = "0.1.0"
 _PUBLIC: dict[str, str] = {
     "AnthropicLLM": "synapsekit._anthropic_llm",
     "BaseLLM": "synapsekit._llm",
+    "BudgetEvent": "synapsekit._budget",
     "BudgetExceeded": "synapsekit._exceptions",
+    "BudgetWarning": "synapsekit._budget",
     "ContextThreadPoolExecutor": "synapsekit._context",
     "Cost": "synapsekit._pricing",
     "Document": "synapsekit.rag._vector_store",
@@ -26,6 +28,7 @@ _PUBLIC: dict[str, str] = {
     "LLMCall": "synapsekit._call",
     "LLMConfig": "synapsekit._llm",
     "OfflineLLM": "synapsekit._offline",
+    "OpenAILLM": "synapsekit._openai_llm",
     "RAG": "synapsekit.rag._rag",
     "RAGConfig": "synapsekit.rag._rag",
     "SpendLedger": "synapsekit._spend_ledger",
@@ -36,6 +39,7 @@ _PUBLIC: dict[str, str] = {
     "UnknownModelPriceWarning": "synapsekit._pricing",
     "Usage": "synapsekit._llm",
     "add_sink": "synapsekit._sinks",
+    "budget": "synapsekit._budget",
     "clear_price_overrides": "synapsekit._pricing",
     "compute_cost": "synapsekit._pricing",
     "current_call": "synapsekit._call",
@@ -59,7 +63,9 @@ _PUBLIC: dict[str, str] = {
 __all__ = [
     "AnthropicLLM",
     "BaseLLM",
+    "BudgetEvent",
     "BudgetExceeded",
+    "BudgetWarning",
     "ContextThreadPoolExecutor",
     "Cost",
     "Document",
@@ -69,6 +75,7 @@ __all__ = [
     "LLMCall",
     "LLMConfig",
     "OfflineLLM",
+    "OpenAILLM",
     "RAG",
     "RAGConfig",
     "SpendLedger",
@@ -80,6 +87,7 @@ __all__ = [
     "Usage",
     "__version__",
     "add_sink",
+    "budget",
     "clear_price_overrides",
     "compute_cost",
     "current_call",
@@ -101,11 +109,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from synapsekit._spend_ledger import SpendLedger, SpendLedgerError
-    from synapsekit.rag._embeddings import SynapsekitEmbeddings
-    from synapsekit.rag._rag import RAG, RAGConfig
-    from synapsekit.rag._vector_store import Document, InMemoryVectorStore
     from synapsekit._anthropic_llm import AnthropicLLM
+    from synapsekit._budget import BudgetEvent, BudgetWarning, budget
     from synapsekit._call import LLMCall, current_call
     from synapsekit._config import set_redactor
     from synapsekit._context import (
@@ -119,6 +124,7 @@ if TYPE_CHECKING:
     from synapsekit._instrumentor import InstrumentationError
     from synapsekit._llm import BaseLLM, Generation, LLMConfig, Usage
     from synapsekit._offline import OfflineLLM
+    from synapsekit._openai_llm import OpenAILLM
     from synapsekit._pricing import (
         Cost,
         UnitPrices,
@@ -134,7 +140,11 @@ if TYPE_CHECKING:
     )
     from synapsekit._scope import Tally, track
     from synapsekit._sinks import add_sink, remove_sink
+    from synapsekit._spend_ledger import SpendLedger, SpendLedgerError
     from synapsekit._traced import traced
+    from synapsekit.rag._embeddings import SynapsekitEmbeddings
+    from synapsekit.rag._rag import RAG, RAGConfig
+    from synapsekit.rag._vector_store import Document, InMemoryVectorStore
 
 __getattr__: Any = lazy_getattr(__name__, _PUBLIC, globals())
 

@@ -70,7 +70,7 @@ def _render_tree(spans: list[Any]) -> Any:
     return root
 
 
-async def _session(questions: int, console: Any, metrics_port: int, server: Any) -> dict[str, Any]:
+async def _session(questions: int, server: Any) -> dict[str, Any]:
     import synapsekit
     from synapsekit import RAG, InMemoryVectorStore, LLMConfig, OpenAILLM, RAGConfig, SynapsekitEmbeddings
     from synapsekit.observability import BudgetGuard, BudgetLimit, CostTracker, TracingMiddleware
@@ -81,32 +81,35 @@ async def _session(questions: int, console: Any, metrics_port: int, server: Any)
     store = InMemoryVectorStore(SynapsekitEmbeddings())
     rag = TracingMiddleware(RAG(RAGConfig(llm=guarded, vector_store=store, top_k=2)))
 
+    rejection: Any = None
+    sent_for_rejected = -1
+
     @synapsekit.traced(name="demo.session")
     async def session() -> list[tuple[str, str]]:
+        nonlocal rejection, sent_for_rejected
         await rag.aadd(DOCUMENTS)
         answers = []
         for question in QUESTIONS[:questions]:
             answers.append((question, await rag.aquery(question)))
-        return answers
-
-    with synapsekit.track() as tally:
-        answers = await session()
-        # A tight budget around one more question: rejected before any request is sent.
-        requests_before = server.request_count
-        rejection: Any = None
+        # A tight budget around one more, long question: rejected before any request is sent.
+        before = server.request_count
         try:
             async with synapsekit.budget(max_cost_usd=0.00001, name="tight"):
                 await llm.generate("Summarise everything above in great detail. " * 20, max_tokens=4000)
         except synapsekit.BudgetExceeded as exc:
             rejection = exc
-        requests_after = server.request_count
+        sent_for_rejected = server.request_count - before
+        return answers
+
+    with synapsekit.track() as tally:
+        answers = await session()
     return {
         "answers": answers,
         "tracker": tracker,
         "guard": guarded,
         "tally": tally,
         "rejection": rejection,
-        "requests_sent_for_rejected": requests_after - requests_before,
+        "requests_sent_for_rejected": sent_for_rejected,
     }
 
 
@@ -138,7 +141,7 @@ def run_demo(*, otlp_endpoint: str | None = None, questions: int = 3) -> int:
                     title="synapsekit demo",
                 )
             )
-            result = asyncio.run(_session(questions, console, metrics_port, server))
+            result = asyncio.run(_session(questions, server))
     finally:
         synapsekit.uninstrument()
 
@@ -187,5 +190,4 @@ def run_demo(*, otlp_endpoint: str | None = None, questions: int = 3) -> int:
         f"[bold]{tally.calls}[/bold] LLM calls, {tally.input_tokens} input + {tally.output_tokens} output tokens,"
         f" [green]${tally.cost_usd_decimal:.6f}[/green]; {tally.rejected_calls} rejected by a budget."
     )
-    metrics.stop_http_server() if hasattr(metrics, "stop_http_server") else None
     return 0

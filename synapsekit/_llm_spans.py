@@ -110,9 +110,12 @@ def end(call: LLMCall) -> None:
         attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
     if call.finish_reasons:
         attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = list(call.finish_reasons)
-    if call.input_tokens is not None:
+    if call.rejected:
+        # Never sent: there is no usage or cost to report, only the rejection (error.type below).
+        pass
+    elif call.input_tokens is not None:
         attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = call.input_tokens
-    if call.output_tokens is not None:
+    if call.output_tokens is not None and not call.rejected:
         attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = call.output_tokens
     if call.cached_input_tokens:
         attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = call.cached_input_tokens
@@ -120,7 +123,9 @@ def end(call: LLMCall) -> None:
         attributes[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = call.cache_creation_input_tokens
     if call.reasoning_tokens:
         attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = call.reasoning_tokens
-    if call.cost is not None:
+    if call.rejected:
+        pass
+    elif call.cost is not None:
         attributes[semconv.GEN_AI_USAGE_COST] = float(call.cost)
     elif not call.rejected:
         attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True

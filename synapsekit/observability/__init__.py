@@ -8,11 +8,15 @@ from synapsekit._lazy import lazy_getattr
 
 _PUBLIC: dict[str, str] = {
     "BudgetExceeded": "synapsekit._exceptions",
+    "BudgetGuard": "synapsekit._budget",
+    "BudgetLimit": "synapsekit._budget",
+    "CircuitState": "synapsekit._budget",
     "CostRecord": "synapsekit.observability._cost_tracker",
     "CostTracker": "synapsekit.observability._cost_tracker",
     "DistributedTracer": "synapsekit.observability._distributed",
     "GenAIMetricsSink": "synapsekit._otel_metrics",
     "OTelExporter": "synapsekit.observability._otel_exporter",
+    "PrometheusMetrics": "synapsekit.observability._prometheus",
     "Span": "synapsekit.observability._span",
     "SpanBuffer": "synapsekit.observability._span",
     "TokenTracer": "synapsekit.observability._token_tracer",
@@ -26,11 +30,15 @@ _PUBLIC: dict[str, str] = {
 
 __all__ = [
     "BudgetExceeded",
+    "BudgetGuard",
+    "BudgetLimit",
+    "CircuitState",
     "CostRecord",
     "CostTracker",
     "DistributedTracer",
     "GenAIMetricsSink",
     "OTelExporter",
+    "PrometheusMetrics",
     "Span",
     "SpanBuffer",
     "TokenTracer",
@@ -43,13 +51,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from synapsekit._budget import BudgetGuard, BudgetLimit, CircuitState
+    from synapsekit._exceptions import BudgetExceeded
     from synapsekit._otel_metrics import GenAIMetricsSink
-    from synapsekit.observability._otel_exporter import OTelExporter
     from synapsekit._propagation import TraceContext
     from synapsekit.observability._asgi import TraceContextMiddleware
-    from synapsekit.observability._distributed import DistributedTracer, TraceSpan, create_propagator
-    from synapsekit._exceptions import BudgetExceeded
     from synapsekit.observability._cost_tracker import CostRecord, CostTracker
+    from synapsekit.observability._distributed import DistributedTracer, TraceSpan, create_propagator
+    from synapsekit.observability._otel_exporter import OTelExporter
+    from synapsekit.observability._prometheus import PrometheusMetrics
     from synapsekit.observability._span import Span, SpanBuffer, span_buffer
     from synapsekit.observability._token_tracer import TokenTracer
     from synapsekit.observability._tracing_middleware import TracingMiddleware

@@ -183,6 +183,14 @@ def test_disabled_is_a_complete_no_op_without_prometheus_client(monkeypatch: pyt
     assert prom.expose() == b""
 
 
+def test_importing_the_module_does_not_import_prometheus_client() -> None:
+    code = (
+        "import sys, synapsekit.observability._prometheus as m; m.PrometheusMetrics(enabled=False); "
+        "assert 'prometheus_client' not in sys.modules, 'imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
 def test_disabled_through_instrument_records_nothing() -> None:
     prom = PrometheusMetrics(enabled=False)
     synapsekit.instrument(metrics=prom)
