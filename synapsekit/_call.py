@@ -330,6 +330,11 @@ class LLMCall:
                 # Providers do not bill a request that failed before producing anything.
                 self.input_tokens = 0
                 self.output_tokens = 0
+        if not self.wire:
+            try:
+                _llm_spans.start_late(self)
+            except Exception as exc:
+                report_internal_error("call.span_start", exc)
         for scope in self.scopes:
             try:
                 scope.on_end(self)

@@ -90,16 +90,17 @@ def detach(token: Any) -> None:
     context.detach(token)
 
 
+def start_late(call: LLMCall) -> None:
+    """An outer layer (a BaseLLM with no instrumented SDK under it) turned out to be the wire: its span
+    starts now, back-dated to the call's start, before the scopes see the call (budget events need it)."""
+    if call.span is None and not call.wire and tracing_active():
+        start(call, start_time_ns=int(call.start_time * 1e9))
+
+
 def end(call: LLMCall) -> None:
     span = call.span
     if span is None:
-        if call.wire or not tracing_active():
-            return
-        # An outer layer (a BaseLLM with no instrumented SDK under it) is the wire: its span starts late.
-        start(call, start_time_ns=int(call.start_time * 1e9))
-        span = call.span
-        if span is None:
-            return
+        return
     if not span.is_recording():
         span.end()
         return

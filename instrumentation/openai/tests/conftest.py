@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -12,6 +14,20 @@ from synapsekit import _sinks
 from synapsekit._call import LLMCall
 from synapsekit._errors import is_strict, set_strict
 from synapsekit.testing import LLMTestServer
+
+OPENAI_MAJOR = int(openai.__version__.split(".")[0])
+
+
+def httpx_module() -> Any:
+    """The HTTP package of the installed SDK: openai 3 moved from httpx to httpx2."""
+    return importlib.import_module("httpx2" if OPENAI_MAJOR >= 3 else "httpx")
+
+
+def dropped_stream_error() -> type[BaseException]:
+    """What a stream raises when the server hangs up mid-body: openai 3 wraps the transport error."""
+    if OPENAI_MAJOR >= 3:
+        return openai.APIConnectionError
+    return httpx_module().RemoteProtocolError  # type: ignore[no-any-return]
 
 
 class RecordingSink:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import subprocess
 import sys
 import textwrap
-from typing import Any
 
 import openai
 import pytest
@@ -18,7 +16,7 @@ from openai.resources.responses import responses as responses_module
 from synapsekit_instrumentation_openai import OpenAIInstrumentor
 
 import synapsekit
-from conftest import RecordingSink
+from conftest import RecordingSink, httpx_module
 from synapsekit.plugin import is_synapsekit_wrapper
 from synapsekit.testing import LLMTestServer
 
@@ -98,11 +96,6 @@ def test_instrumentor_options_name_the_provider(server: LLMTestServer, sink: Rec
     assert "stream_options" not in server.requests[-1].json
 
 
-def _httpx() -> Any:
-    """The HTTP package of the installed SDK: openai 3 moved from httpx to httpx2."""
-    return importlib.import_module("httpx2" if int(openai.__version__.split(".")[0]) >= 3 else "httpx")
-
-
 _SCRIPT = """
 import sys
 import synapsekit
@@ -150,7 +143,7 @@ async def test_two_hundred_concurrent_async_calls_are_counted_exactly(
         base_url=server.openai_base_url,
         api_key="k",
         max_retries=0,
-        http_client=openai.DefaultAsyncHttpxClient(limits=_httpx().Limits(max_connections=16)),
+        http_client=openai.DefaultAsyncHttpxClient(limits=httpx_module().Limits(max_connections=16)),
     )
     synapsekit.instrument("openai")
     try:

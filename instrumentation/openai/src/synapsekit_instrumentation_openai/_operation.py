@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from synapsekit.plugin import LLMCall
 
 
-@dataclass(frozen=True)
-class RequestInfo:
-    """What a request asks for, read from the SDK method's keyword arguments."""
+class RequestInfo(NamedTuple):
+    """What a request asks for, read from the SDK method's keyword arguments (a tuple: built per call)."""
 
     model: str | None
     max_output_tokens: int | None
