@@ -13,14 +13,14 @@ async def main() -> None:
             model="gpt-4o-mini",
             api_key=os.environ.get("OPENAI_API_KEY", "sk-..."),
             base_url=os.environ.get("OPENAI_BASE_URL"),
-            max_tokens=100,
+            max_tokens=20,
         )
     )
     guard = BudgetGuard(
         llm=llm,
-        limit=BudgetLimit(max_cost_usd=0.0002, window="day"),
+        limit=BudgetLimit(max_cost_usd=0.00005, window="day"),
     )
-    for attempt in range(1, 6):
+    for attempt in range(1, 11):
         try:
             await guard.generate("My prompt")
             print(f"call {attempt}: ok, spent ${guard.spent_usd:.6f}")

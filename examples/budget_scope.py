@@ -22,12 +22,15 @@ async def main() -> None:
         return response.choices[0].message.content or ""
 
     with synapsekit.track() as tally:
-        try:
-            async with synapsekit.budget(max_cost_usd=0.0001, name="agent"):
-                await asyncio.gather(*(ask(f"Question number {i}") for i in range(20)))
-        except synapsekit.BudgetExceeded as exc:
-            print(f"stopped: {exc.budget_name} {exc.window}: {exc.spent:.6f} / {exc.limit:.6f} USD")
-    print(f"{tally.calls} calls sent, {tally.rejected_calls} rejected, cost ${tally.cost_usd_decimal:.6f}")
-
+        async with synapsekit.budget(max_cost_usd=0.0001, name="agent") as agent_budget:
+            results = await asyncio.gather(*(ask(f"Question number {i}") for i in range(20)), return_exceptions=True)
+    rejected = [r for r in results if isinstance(r, synapsekit.BudgetExceeded)]
+    answered = [r for r in results if isinstance(r, str)]
+    print(f"{len(answered)} answered, {len(rejected)} rejected before they were sent")
+    if rejected:
+        first = rejected[0]
+        print(f"first rejection: budget {first.budget_name!r} ({first.window}), limit ${first.limit:.6f}")
+    print(f"{tally.calls} calls reached the provider, cost ${tally.cost_usd_decimal:.8f}")
+    print(f"budget spent ${agent_budget.spent_usd:.8f}, remaining ${agent_budget.remaining_usd:.8f}")
 
 asyncio.run(main())

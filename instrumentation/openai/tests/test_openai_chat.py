@@ -7,6 +7,7 @@ from typing import Any
 import openai
 import pydantic
 import pytest
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionStreamOptionsParam
 
 import synapsekit
 from conftest import RecordingSink
@@ -14,7 +15,7 @@ from synapsekit.testing import LLMTestServer
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
-MESSAGES = [
+MESSAGES: list[ChatCompletionMessageParam] = [
     {"role": "system", "content": "You answer briefly"},
     {"role": "user", "content": [{"type": "text", "text": "Say hello to the world"}]},
 ]
@@ -124,7 +125,7 @@ def test_caller_sees_exactly_the_uninstrumented_chunks(
 
 
 def test_caller_who_asked_for_usage_gets_the_usage_chunk(client: openai.OpenAI, sink: RecordingSink) -> None:
-    options = {"include_usage": True}
+    options: ChatCompletionStreamOptionsParam = {"include_usage": True}
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options=options
     )
@@ -139,13 +140,13 @@ def test_caller_who_asked_for_usage_gets_the_usage_chunk(client: openai.OpenAI, 
 def test_callers_stream_options_are_copied_not_mutated(
     client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink
 ) -> None:
-    options: dict[str, Any] = {"include_obfuscation": False}
+    options: ChatCompletionStreamOptionsParam = {"include_obfuscation": False}
     list(
         client.chat.completions.create(
             model="gpt-4o-mini",
             messages=MESSAGES,
             stream=True,
-            stream_options=options,  # type: ignore[typeddict-item]
+            stream_options=options,
         )
     )
     assert options == {"include_obfuscation": False}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from synapsekit_instrumentation_openai import _chat
 
 import synapsekit
@@ -12,7 +13,7 @@ from synapsekit._errors import set_strict
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
-MESSAGES = [{"role": "user", "content": "one two three"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from openai.resources import embeddings as embeddings_module
 from openai.resources.chat.completions import completions as completions_module
 from openai.resources.responses import responses as responses_module
+from openai.types.chat import ChatCompletionMessageParam
 from synapsekit_instrumentation_openai import OpenAIInstrumentor
 
 import synapsekit
@@ -20,7 +21,7 @@ from conftest import RecordingSink, httpx_module
 from synapsekit.plugin import is_synapsekit_wrapper
 from synapsekit.testing import LLMTestServer
 
-MESSAGES = [{"role": "user", "content": "one two three"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
 PATCHED = [
     (completions_module.Completions, "create"),
     (completions_module.Completions, "parse"),

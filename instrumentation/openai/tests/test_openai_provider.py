@@ -51,7 +51,7 @@ def test_resolver_follows_a_changed_base_url() -> None:
     client = openai.OpenAI(base_url="https://api.groq.com/openai/v1", api_key="k")
     resolver = EndpointResolver()
     assert resolver.for_client(client).provider == "groq"
-    client.base_url = "https://api.mistral.ai/v1"  # type: ignore[assignment]
+    client.base_url = "https://api.mistral.ai/v1"
     assert resolver.for_client(client).provider == "mistral"
 
 

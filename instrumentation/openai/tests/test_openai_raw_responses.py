@@ -8,12 +8,13 @@ import openai
 import pytest
 from openai._legacy_response import LegacyAPIResponse
 from openai._response import APIResponse, AsyncAPIResponse
+from openai.types.chat import ChatCompletionMessageParam
 
 from conftest import RecordingSink
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
-MESSAGES = [{"role": "user", "content": "one two three"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
 
 
 def test_raw_response_is_counted_at_once(client: openai.OpenAI, sink: RecordingSink) -> None:

@@ -6,12 +6,13 @@ import gc
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from conftest import RecordingSink, dropped_stream_error
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
-MESSAGES = [{"role": "user", "content": "one two three four"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three four"}]
 
 
 def _chat_stream(client: openai.OpenAI, **headers: str) -> openai.Stream[object]:
