@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("SYNAPSEKIT_STRICT", "1")
 
-from synapsekit._errors import set_strict  # noqa: E402
+from synapsekit._errors import set_strict
 
 set_strict(True)
 

@@ -66,7 +66,9 @@ def e2e(session: nox.Session) -> None:
     """End-to-end export to Arize Phoenix, installed in its own virtualenv."""
     phoenix_venv = ".nox/phoenix-venv"
     session.run("uv", "venv", "--allow-existing", "--python", PYTHON, phoenix_venv, external=True)
-    session.run("uv", "pip", "install", "--python", f"{phoenix_venv}/bin/python", "arize-phoenix", external=True)
+    session.run(
+        "uv", "pip", "install", "--python", f"{phoenix_venv}/bin/python", "arize-phoenix", external=True
+    )
     session.env["PHOENIX_PYTHON"] = f"{phoenix_venv}/bin/python"
     _uv_run(session, "pytest", "-m", "e2e", "tests/e2e", *session.posargs)
 

@@ -23,7 +23,9 @@ async def main() -> None:
 
     with synapsekit.track() as tally:
         async with synapsekit.budget(max_cost_usd=0.0001, name="agent") as agent_budget:
-            results = await asyncio.gather(*(ask(f"Question number {i}") for i in range(20)), return_exceptions=True)
+            results = await asyncio.gather(
+                *(ask(f"Question number {i}") for i in range(20)), return_exceptions=True
+            )
     rejected = [r for r in results if isinstance(r, synapsekit.BudgetExceeded)]
     answered = [r for r in results if isinstance(r, str)]
     print(f"{len(answered)} answered, {len(rejected)} rejected before they were sent")
@@ -32,5 +34,6 @@ async def main() -> None:
         print(f"first rejection: budget {first.budget_name!r} ({first.window}), limit ${first.limit:.6f}")
     print(f"{tally.calls} calls reached the provider, cost ${tally.cost_usd_decimal:.8f}")
     print(f"budget spent ${agent_budget.spent_usd:.8f}, remaining ${agent_budget.remaining_usd:.8f}")
+
 
 asyncio.run(main())

@@ -20,7 +20,9 @@ async def main() -> None:
         await tracker.generate("Short prompt")
     print(f"Total cost: ${tracker.cost_so_far:.4f}")
     last = tracker.records[-1]
-    print(f"Last call: {last.model} {last.input_tokens} in / {last.output_tokens} out = ${last.total_cost_usd:.8f}")
+    print(
+        f"Last call: {last.model} {last.input_tokens} in / {last.output_tokens} out = ${last.total_cost_usd:.8f}"
+    )
 
 
 asyncio.run(main())

@@ -1,7 +1,7 @@
 """A FastAPI service that continues incoming traces (W3C or B3) and answers with an LLM call inside them.
 
-    OPENAI_BASE_URL=... python examples/fastapi_service.py --port 8080
-    curl -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' localhost:8080/ask?q=hi
+OPENAI_BASE_URL=... python examples/fastapi_service.py --port 8080
+curl -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' localhost:8080/ask?q=hi
 """
 
 import argparse
@@ -17,7 +17,9 @@ from synapsekit.observability import DistributedTracer, TraceContextMiddleware, 
 
 span_buffer()  # an OpenTelemetry SDK provider, so spans are recorded (use OTelExporter to export them)
 synapsekit.instrument("openai")
-tracer = DistributedTracer(service_name="rag-service", propagation_format=os.environ.get("PROPAGATION", "w3c"))
+tracer = DistributedTracer(
+    service_name="rag-service", propagation_format=os.environ.get("PROPAGATION", "w3c")
+)
 llm = OpenAILLM(
     LLMConfig(
         model="gpt-4o-mini",

@@ -35,10 +35,11 @@ async def main():
             latency_ms=None,  # CostTracker does not record latency; use TracingMiddleware if needed
         )
     print(f"Total cost: ${tracker.cost_so_far:.4f}")
-    with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics") as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(("synapsekit_cost_usd_total{", "synapsekit_tokens_total{")):
-                print(line)
+    # Prometheus scrape endpoint is now live at http://127.0.0.1:PORT/metrics
 
 
 asyncio.run(main())
+with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics") as response:
+    for line in response.read().decode().splitlines():
+        if line.startswith(("synapsekit_cost_usd_total{", "synapsekit_tokens_total{")):
+            print(line)

@@ -8,7 +8,9 @@ import os
 
 import openai
 
-client = openai.OpenAI(api_key=os.environ.get("OPENAI_API_KEY", "sk-..."), base_url=os.environ.get("OPENAI_BASE_URL"))
+client = openai.OpenAI(
+    api_key=os.environ.get("OPENAI_API_KEY", "sk-..."), base_url=os.environ.get("OPENAI_BASE_URL")
+)
 answered = 0
 for question in ["What is RAG?", "What are embeddings?", "What is a vector store?", "Why budgets?"] * 3:
     try:

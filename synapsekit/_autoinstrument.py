@@ -86,7 +86,9 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> AutoInstrume
         from synapsekit.observability._prometheus import PrometheusMetrics
 
         setup.metrics = PrometheusMetrics(
-            start_server=True, host=env.get("SYNAPSEKIT_PROMETHEUS_HOST", "0.0.0.0"), port=int(prometheus_port)
+            start_server=True,
+            host=env.get("SYNAPSEKIT_PROMETHEUS_HOST", "0.0.0.0"),
+            port=int(prometheus_port),
         )
 
     if _flag(env.get("SYNAPSEKIT_SUMMARY")):

@@ -51,6 +51,7 @@ class LLMCall:
 
     __slots__ = (
         "_admitted",
+        "_cost",
         "_end_guard",
         "_enter_tokens",
         "_streamed_chars",
@@ -58,7 +59,6 @@ class LLMCall:
         "cache_creation_input_tokens",
         "cached_input_tokens",
         "chunks",
-        "_cost",
         "delegated",
         "error",
         "error_type",
@@ -130,7 +130,7 @@ class LLMCall:
         self.rejected = False
         self.delegated = False
         # Priced lazily, on first read after the call ended: nobody reading the cost means no pricing work.
-        self._cost: Cost | None | bool = False
+        self._cost: Cost | bool | None = False
         self.latency_s: float | None = None
         self.time_to_first_chunk_s: float | None = None
         self.chunks = 0

@@ -100,16 +100,17 @@ def propagate_context_to_thread_pools() -> None:
     global _original_submit
     if _original_submit is not None:
         return
-    original = concurrent.futures.ThreadPoolExecutor.submit
+    original: Any = concurrent.futures.ThreadPoolExecutor.submit
     _original_submit = original
 
-    @functools.wraps(original)
     def submit_in_context(
         self: concurrent.futures.ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[Any]:
-        return original(self, contextvars.copy_context().run, fn, *args, **kwargs)
+        future: concurrent.futures.Future[Any] = original(self, contextvars.copy_context().run, fn, *args, **kwargs)
+        return future
 
-    concurrent.futures.ThreadPoolExecutor.submit = submit_in_context  # type: ignore[method-assign]
+    submit_in_context.__doc__ = original.__doc__
+    concurrent.futures.ThreadPoolExecutor.submit = submit_in_context  # type: ignore[method-assign,assignment]
 
 
 def stop_propagating_context_to_thread_pools() -> None:

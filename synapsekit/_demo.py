@@ -75,7 +75,9 @@ async def _session(questions: int, server: Any) -> dict[str, Any]:
     from synapsekit import RAG, InMemoryVectorStore, LLMConfig, OpenAILLM, RAGConfig, SynapsekitEmbeddings
     from synapsekit.observability import BudgetGuard, BudgetLimit, CostTracker, TracingMiddleware
 
-    llm = OpenAILLM(LLMConfig(model=MODEL, api_key="sk-demo-offline", base_url=server.openai_base_url, max_tokens=64))
+    llm = OpenAILLM(
+        LLMConfig(model=MODEL, api_key="sk-demo-offline", base_url=server.openai_base_url, max_tokens=64)
+    )
     tracker = CostTracker(llm)
     guarded = BudgetGuard(llm=tracker, limit=BudgetLimit(max_cost_usd=0.05, window="day"))
     store = InMemoryVectorStore(SynapsekitEmbeddings())
@@ -182,7 +184,9 @@ def run_demo(*, otlp_endpoint: str | None = None, questions: int = 3) -> int:
     sample = [
         line
         for line in exposition.splitlines()
-        if line.startswith(("synapsekit_cost_usd_total", "synapsekit_tokens_total", "synapsekit_requests_total"))
+        if line.startswith(
+            ("synapsekit_cost_usd_total", "synapsekit_tokens_total", "synapsekit_requests_total")
+        )
     ]
     console.print(Panel("\n".join(sample[:8]), title=f"Prometheus endpoint {url} (sample)"))
     tally = result["tally"]

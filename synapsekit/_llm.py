@@ -9,7 +9,7 @@ instrumented SDK, the SDK-level call is authoritative and the ``BaseLLM`` layer 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +126,7 @@ class BaseLLM(abc.ABC):
             prompt=prompt,
             wire=False,
         )
-        chunks = self._stream(prompt, **kwargs)
+        chunks: AsyncGenerator[str | Usage, None] = self._stream(prompt, **kwargs)  # type: ignore[assignment]
         completed = False
         try:
             while True:

@@ -14,9 +14,7 @@ from synapsekit._llm import BaseLLM, Generation, LLMConfig, Usage
 
 OFFLINE_MODEL = "synapsekit-offline"
 DEFAULT_OUTPUT_TOKENS = 12
-_VOCABULARY = (
-    "synapsekit counts every token prices every call and stops spending before the budget runs out"
-).split()
+_VOCABULARY = ["synapsekit", "counts", "every", "token", "prices", "every", "call", "and", "stops", "spending", "before", "the", "budget", "runs", "out"]
 
 
 class OfflineLLM(BaseLLM):

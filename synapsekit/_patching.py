@@ -46,7 +46,7 @@ def wrap_method(owner: Any, attribute: str, wrapper: Wrapper) -> bool:
             return wrapper(wrapped, instance, args, kwargs)
 
         proxy = wrapt.FunctionWrapper(original, guarded)
-        proxy._self_synapsekit_wrapper = True
+        proxy._self_synapsekit_wrapper = True  # type: ignore[attr-defined]  # wrapt keeps _self_ attributes on the proxy
         patch.proxy = proxy
         setattr(owner, attribute, proxy)
         _patches[key] = patch
@@ -60,7 +60,9 @@ def unwrap_method(owner: Any, attribute: str) -> bool:
         if patch is None:
             return False
         patch.active = False
-        current = owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
+        current = (
+            owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
+        )
         if current is patch.proxy:
             setattr(owner, attribute, patch.original)
             return True

@@ -9,6 +9,7 @@ sees it (an injected usage-only chunk is hidden).
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +20,7 @@ from synapsekit._errors import report_internal_error
 from synapsekit._exceptions import BudgetExceeded
 
 
-class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, wrapped: Any, call: LLMCall) -> None:
         super().__init__(wrapped)
         self._self_call = call
@@ -56,10 +57,8 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __del__(self) -> None:
         # Garbage collection of an abandoned stream: finalise, and never raise from here.
-        try:
+        with contextlib.suppress(Exception):
             self._self_call.abandon()
-        except Exception:  # noqa: S110 - nothing may escape a finaliser
-            pass
 
 
 class SyncStreamProxy(_StreamProxyBase):

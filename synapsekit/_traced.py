@@ -41,7 +41,9 @@ class _SpanFactory:
             attributes[semconv.SYNAPSEKIT_FUNCTION_ARGUMENTS] = _truncate({"args": args, "kwargs": kwargs})
         return get_tracer().start_span(self.name, attributes=attributes)
 
-    def end(self, span: Any, exc: BaseException | None, result: Any = None, *, has_result: bool = False) -> None:
+    def end(
+        self, span: Any, exc: BaseException | None, result: Any = None, *, has_result: bool = False
+    ) -> None:
         if exc is not None:
             from opentelemetry.trace import Status, StatusCode
 
@@ -223,9 +225,9 @@ def traced(
         spans = _SpanFactory(name or function.__qualname__, base, record_args, record_result)
         wrapped: Callable[..., Any]
         if inspect.isasyncgenfunction(function):
-            wrapped = _wrap_async_generator(function, spans)  # type: ignore[arg-type]
+            wrapped = _wrap_async_generator(function, spans)
         elif inspect.isgeneratorfunction(function):
-            wrapped = _wrap_generator(function, spans)  # type: ignore[arg-type]
+            wrapped = _wrap_generator(function, spans)
         elif inspect.iscoroutinefunction(function):
             wrapped = _wrap_coroutine(function, spans)
         else:

@@ -12,17 +12,24 @@ from synapsekit import __version__
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synapsekit", description="Observability and spend control for LLM apps.")
+    parser = argparse.ArgumentParser(
+        prog="synapsekit", description="Observability and spend control for LLM apps."
+    )
     parser.add_argument("--version", action="version", version=f"synapsekit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run the offline demo: a RAG session under a budget, fully observed")
+    demo = commands.add_parser(
+        "demo", help="run the offline demo: a RAG session under a budget, fully observed"
+    )
     demo.add_argument("--otlp", metavar="URL", help="also export spans and metrics to this OTLP endpoint")
     demo.add_argument("--questions", type=int, default=3, help="how many questions to ask (default 3)")
 
     report = commands.add_parser("report", help="spend by model, provider and day from a spend ledger")
-    report.add_argument("--ledger", metavar="PATH", help="SQLite spend ledger (default: SYNAPSEKIT_SPEND_LEDGER or"
-                        " ~/.local/share/synapsekit/spend.db)")
+    report.add_argument(
+        "--ledger",
+        metavar="PATH",
+        help="SQLite spend ledger (default: SYNAPSEKIT_SPEND_LEDGER or ~/.local/share/synapsekit/spend.db)",
+    )
     report.add_argument("--days", type=int, default=None, help="only the last N days")
 
     serve = commands.add_parser("serve", help="serve the local OpenAI/Anthropic-compatible test server")

@@ -38,9 +38,18 @@ def _free_port() -> int:
 
 
 def run_example(
-    name: str, server: LLMTestServer, *args: str, extra_env: dict[str, str] | None = None, prefix: list[str] | None = None
+    name: str,
+    server: LLMTestServer,
+    *args: str,
+    extra_env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OPENAI_BASE_URL": server.openai_base_url, "OPENAI_API_KEY": "sk-test", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": server.openai_base_url,
+        "OPENAI_API_KEY": "sk-test",
+        **(extra_env or {}),
+    }
     command = [*(prefix or []), sys.executable, str(EXAMPLES / name), *args]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -52,7 +61,10 @@ def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def test_token_tracer(server: LLMTestServer) -> None:
-    assert lines(run_example("token_tracer.py", server)) == [SENTENCE, "{'input': 5, 'output': 12, 'total': 17}"]
+    assert lines(run_example("token_tracer.py", server)) == [
+        SENTENCE,
+        "{'input': 5, 'output': 12, 'total': 17}",
+    ]
 
 
 def test_cost_tracker(server: LLMTestServer) -> None:
@@ -111,7 +123,9 @@ def test_distributed_tracing(server: LLMTestServer, propagation: str, header: st
 
 def test_prometheus_metrics(server: LLMTestServer) -> None:
     # "What is RAG?" 3 words, "Explain embeddings." 2, "What is an LLM?" 4 → 9 input + 36 output tokens.
-    output = lines(run_example("prometheus_metrics.py", server, extra_env={"PROMETHEUS_PORT": str(_free_port())}))
+    output = lines(
+        run_example("prometheus_metrics.py", server, extra_env={"PROMETHEUS_PORT": str(_free_port())})
+    )
     assert output == [
         "Total cost: $0.0000",
         'synapsekit_cost_usd_total{model="gpt-4o-mini",provider="openai"} 2.295e-05',

@@ -60,7 +60,11 @@ def span_from_otel(readable: Any) -> Span:
         duration_ms=(end_ns - start_ns) / 1e6 if end_ns is not None and start_ns is not None else None,
         attributes=dict(readable.attributes or {}),
         events=[
-            {"name": event.name, "timestamp": _time(event.timestamp), "attributes": dict(event.attributes or {})}
+            {
+                "name": event.name,
+                "timestamp": _time(event.timestamp),
+                "attributes": dict(event.attributes or {}),
+            }
             for event in readable.events
         ],
         status=status_code if status_code in {"ok", "error"} else "unset",

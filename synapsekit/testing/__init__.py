@@ -72,11 +72,11 @@ Run one by hand with ``python -m synapsekit.testing [--port N]``; it prints its 
 
 from __future__ import annotations
 
-from ._server import LLMTestServer, RecordedRequest
 from typing import TYPE_CHECKING, Any
 
 from synapsekit._lazy import lazy_getattr
 
+from ._server import LLMTestServer, RecordedRequest
 from ._span_capture import install_global_span_capture
 from ._text import SENTENCE, completion_text
 
@@ -96,7 +96,9 @@ __all__ = [
 
 # The OTLP receiver needs grpc and protobuf: load it only when asked for.
 _OTLP = "synapsekit.testing._otlp"
-_PUBLIC = {name: _OTLP for name in __all__ if name.startswith(("OTLP", "Received")) and name != "RecordedRequest"}
+_PUBLIC = {
+    name: _OTLP for name in __all__ if name.startswith(("OTLP", "Received")) and name != "RecordedRequest"
+}
 
 if TYPE_CHECKING:
     from ._otlp import (

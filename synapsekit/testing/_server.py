@@ -6,8 +6,8 @@ import collections
 import contextlib
 import json
 import socket
-import sys
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping

@@ -80,8 +80,14 @@ def test_racing_ends_from_threads_dispatch_exactly_once(sink: RecordingSink) -> 
 def test_inner_wire_call_supersedes_outer_layer(sink: RecordingSink) -> None:
     tally = Tally()
     with tally:
-        outer = start_call("synapsekit", "chat", "outer-model", prompt="hello there", wire=False,
-                           attributes={"synapsekit.component": "MyLLM"})
+        outer = start_call(
+            "synapsekit",
+            "chat",
+            "outer-model",
+            prompt="hello there",
+            wire=False,
+            attributes={"synapsekit.component": "MyLLM"},
+        )
         with outer:
             inner = start_call("openai", "chat", "gpt-4o-mini")
             with inner:
@@ -193,9 +199,7 @@ def test_content_is_recorded_only_when_opted_in_and_after_redaction(span_exporte
             '[{"role": "user", "parts": [{"type": "text", "content": "my card is 4111"}]}]'
         )
         _config.set_redactor(
-            lambda messages: [
-                {**m, "parts": [{"type": "text", "content": "[redacted]"}]} for m in messages
-            ]
+            lambda messages: [{**m, "parts": [{"type": "text", "content": "[redacted]"}]} for m in messages]
         )
         attributes = run()
         assert "4111" not in str(attributes["gen_ai.input.messages"])

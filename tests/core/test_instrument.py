@@ -88,7 +88,9 @@ def test_instrument_before_the_client_is_imported(fake_client: FakeInstrumentor)
     assert tally.tokens == {"input": 3, "output": 2, "total": 5}
 
 
-def test_instrument_after_import_twice_and_uninstrument_restores_exactly(fake_client: FakeInstrumentor) -> None:
+def test_instrument_after_import_twice_and_uninstrument_restores_exactly(
+    fake_client: FakeInstrumentor,
+) -> None:
     module = importlib.import_module("fakeclient")
     original = module.Client.__dict__["complete"]
     client = module.Client()

@@ -29,7 +29,15 @@ def test_lazy_table_and_all_agree(module_name: str) -> None:
 
 
 def test_import_synapsekit_is_light() -> None:
-    heavy = ["openai", "anthropic", "pydantic", "grpc", "prometheus_client", "opentelemetry.sdk", "genai_prices"]
+    heavy = [
+        "openai",
+        "anthropic",
+        "pydantic",
+        "grpc",
+        "prometheus_client",
+        "opentelemetry.sdk",
+        "genai_prices",
+    ]
     code = (
         "import sys, synapsekit, synapsekit.observability\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"

@@ -59,7 +59,9 @@ def _generate_in_thread(prompt: str) -> str:
 
 def test_thread_pool_with_the_propagation_helper() -> None:
     with synapsekit.track() as tally, concurrent.futures.ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(synapsekit.with_current_context(_generate_in_thread), "a b c") for _ in range(8)]
+        futures = [
+            pool.submit(synapsekit.with_current_context(_generate_in_thread), "a b c") for _ in range(8)
+        ]
         for future in futures:
             future.result()
     assert tally.tokens == {"input": 24, "output": 96, "total": 120}

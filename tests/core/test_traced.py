@@ -116,7 +116,8 @@ async def test_async_generator_span_and_children(span_exporter: Any) -> None:
     assert len(chunks) == 12
     assert [n async for n in async_numbers(2)] == [0, 1]
     spans = _by_name(span_exporter.get_finished_spans())
-    assert spans["chat synapsekit-offline"].parent.span_id == spans[
-        "test_async_generator_span_and_children.<locals>.stream_answer"
-    ].context.span_id
+    assert (
+        spans["chat synapsekit-offline"].parent.span_id
+        == spans["test_async_generator_span_and_children.<locals>.stream_answer"].context.span_id
+    )
     assert "async_numbers" in spans
