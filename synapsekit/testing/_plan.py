@@ -166,14 +166,21 @@ def plan_usage(
     wanted_output = overrides.output_tokens if overrides.output_tokens is not None else config.output_tokens
     capped = cap is not None and wanted_output > cap
     response_models = config.response_models or {}
+    output_tokens = cap if capped and cap is not None else wanted_output
+    # Like a real provider, the parts never exceed the whole: reasoning within the output, cache reads and
+    # writes within the input.
+    cached = min(_pick(overrides.cached_tokens, config.cached_tokens), input_tokens)
+    cache_creation = min(
+        _pick(overrides.cache_creation_tokens, config.cache_creation_tokens), input_tokens - cached
+    )
     return UsagePlan(
         model=response_models.get(model, model),
         input_tokens=input_tokens,
-        output_tokens=cap if capped and cap is not None else wanted_output,
+        output_tokens=output_tokens,
         capped=capped,
-        cached_tokens=_pick(overrides.cached_tokens, config.cached_tokens),
-        reasoning_tokens=_pick(overrides.reasoning_tokens, config.reasoning_tokens),
-        cache_creation_tokens=_pick(overrides.cache_creation_tokens, config.cache_creation_tokens),
+        cached_tokens=cached,
+        reasoning_tokens=min(_pick(overrides.reasoning_tokens, config.reasoning_tokens), output_tokens),
+        cache_creation_tokens=cache_creation,
     )
 
 

@@ -137,11 +137,12 @@ def test_input_tokens_exclude_cache_reads_and_writes() -> None:
     assert message.usage.output_tokens_details.thinking_tokens == 3
 
 
-def test_cache_larger_than_input_clamps_input_to_zero(client: anthropic.Anthropic) -> None:
+def test_cache_larger_than_input_is_capped_at_the_input(client: anthropic.Anthropic) -> None:
+    # The prompt has 4 words: a cache read can cover all of them, never more.
     message = client.messages.create(
         model="claude-x", max_tokens=100, messages=USER, extra_headers={"x-test-cached-tokens": "10"}
     )
-    assert _usage_numbers(message.usage) == (0, 12, 10, 0)
+    assert _usage_numbers(message.usage) == (0, 12, 4, 0)
 
 
 def test_per_request_header_overrides(client: anthropic.Anthropic) -> None:

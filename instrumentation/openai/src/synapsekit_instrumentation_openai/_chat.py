@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy, capture_content
 
-from ._fields import field, int_field, int_param, messages_text, str_param
+from ._fields import chat_messages, field, int_field, int_param, messages_text, output_message, str_param
 from ._operation import Operation, RequestInfo
 
 
@@ -33,6 +33,16 @@ def record_chat_completion(call: LLMCall, completion: Any) -> None:
     call.record_response(
         model=field(completion, "model"), response_id=field(completion, "id"), finish_reasons=reasons
     )
+    if capture_content():
+        call.output_messages = [
+            output_message("".join(content_of(field(choice, "message"))), field(choice, "finish_reason"))
+            for choice in field(completion, "choices") or ()
+        ]
+
+
+def content_of(message: Any) -> list[str]:
+    content = field(message, "content")
+    return [content] if isinstance(content, str) else []
 
 
 def _delta_text(delta: Any) -> str:
@@ -57,6 +67,7 @@ class _ChatChunkReader:
     _self_call: LLMCall
     _self_hide_usage: bool
     _self_finish_reasons: tuple[str, ...]
+    _self_text: list[str] | None  # the streamed text, kept only when content capture is on
 
     def _on_item(self, chunk: Any) -> bool:
         call = self._self_call
@@ -78,7 +89,16 @@ class _ChatChunkReader:
                 self._self_finish_reasons = (*self._self_finish_reasons, choice.finish_reason)
                 call.record_response(finish_reasons=self._self_finish_reasons)
         call.chunk(text)
+        if self._self_text is not None:
+            self._self_text.append(text)
         return True
+
+    def _on_complete(self) -> None:
+        call = self._self_call
+        if self._self_text is not None:
+            reason = self._self_finish_reasons[0] if self._self_finish_reasons else None
+            call.output_messages = [output_message("".join(self._self_text), reason)]
+        call.estimate_missing_usage()
 
 
 class ChatStream(_ChatChunkReader, SyncStreamProxy):
@@ -86,6 +106,7 @@ class ChatStream(_ChatChunkReader, SyncStreamProxy):
         super().__init__(wrapped, call)
         self._self_hide_usage = hide_usage
         self._self_finish_reasons = ()
+        self._self_text = [] if capture_content() else None
 
 
 class AsyncChatStream(_ChatChunkReader, AsyncStreamProxy):
@@ -93,6 +114,7 @@ class AsyncChatStream(_ChatChunkReader, AsyncStreamProxy):
         super().__init__(wrapped, call)
         self._self_hide_usage = hide_usage
         self._self_finish_reasons = ()
+        self._self_text = [] if capture_content() else None
 
 
 class ChatOperation(Operation):
@@ -109,6 +131,9 @@ class ChatOperation(Operation):
             prompt=lambda: messages_text(messages),
             streamed=kwargs.get("stream") is True,
         )
+
+    def input_messages(self, kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        return chat_messages(kwargs.get("messages"))
 
     def record(self, call: LLMCall, result: Any) -> None:
         record_chat_completion(call, result)

@@ -55,3 +55,23 @@ def messages_text(messages: Any) -> str:
     if not isinstance(messages, Iterable) or isinstance(messages, (str, bytes, Mapping)):
         return ""
     return "\n".join(text for message in messages for text in content_text(field(message, "content")))
+
+
+def chat_messages(messages: Any) -> list[dict[str, Any]]:
+    """Chat messages in the GenAI conventions' structure, for content capture (text parts only)."""
+    if not isinstance(messages, Iterable) or isinstance(messages, (str, bytes, Mapping)):
+        return []
+    return [
+        {
+            "role": str(field(message, "role") or "user"),
+            "parts": [{"type": "text", "content": text} for text in content_text(field(message, "content"))],
+        }
+        for message in messages
+    ]
+
+
+def output_message(text: str, finish_reason: str | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "parts": [{"type": "text", "content": text}]}
+    if finish_reason:
+        message["finish_reason"] = finish_reason
+    return message

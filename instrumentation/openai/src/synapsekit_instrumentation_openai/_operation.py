@@ -38,6 +38,10 @@ class Operation:
     def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
         raise NotImplementedError
 
+    def input_messages(self, kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """The request's messages for content capture (only asked when the user opted in)."""
+        return None
+
     def record(self, call: LLMCall, result: Any) -> None:
         """Record usage, model, id and finish reasons from a complete response (SDK model or dict)."""
         raise NotImplementedError

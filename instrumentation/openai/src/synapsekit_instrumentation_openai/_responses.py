@@ -11,7 +11,7 @@ from typing import Any
 
 from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
 
-from ._fields import content_text, field, int_field, int_param, str_param
+from ._fields import chat_messages, content_text, field, int_field, int_param, str_param
 from ._operation import Operation, RequestInfo
 
 # Events that carry the final response object, usage included.
@@ -96,8 +96,21 @@ class ResponsesOperation(Operation):
             streamed=kwargs.get("stream") is True,
         )
 
+    def input_messages(self, kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        instructions, items = kwargs.get("instructions"), kwargs.get("input")
+        messages = [] if not isinstance(instructions, str) else [_text_message("system", instructions)]
+        if isinstance(items, str):
+            messages.append(_text_message("user", items))
+        else:
+            messages.extend(chat_messages(items))
+        return messages
+
     def record(self, call: LLMCall, result: Any) -> None:
         record_response(call, result)
 
 
 RESPONSES = ResponsesOperation()
+
+
+def _text_message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": text}]}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from synapsekit.plugin import LLMCall, report_internal_error, start_call
+from synapsekit.plugin import LLMCall, capture_content, report_internal_error, start_call
 
 from ._operation import Operation
 from ._provider import EndpointResolver
@@ -73,6 +73,11 @@ def _begin(
         max_output_tokens=request.max_output_tokens,
         prompt=request.prompt,
     )
+    if capture_content():
+        try:
+            call.input_messages = operation.input_messages(kwargs)
+        except Exception as exc:
+            report_internal_error(f"openai.content:{operation.name}", exc)
     return call, send_kwargs, hide_usage
 
 
