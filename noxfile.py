@@ -6,6 +6,8 @@ environment run through ``uv run --frozen``; the version-matrix sessions build t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -64,7 +66,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def e2e(session: nox.Session) -> None:
     """End-to-end export to Arize Phoenix, installed in its own virtualenv."""
-    phoenix_venv = ".nox/phoenix-venv"
+    phoenix_venv = str(Path(".nox/phoenix-venv").resolve())
     session.run("uv", "venv", "--allow-existing", "--python", PYTHON, phoenix_venv, external=True)
     session.run(
         "uv", "pip", "install", "--python", f"{phoenix_venv}/bin/python", "arize-phoenix", external=True
