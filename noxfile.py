@@ -79,7 +79,9 @@ def e2e(session: nox.Session) -> None:
 @nox.parametrize("openai", OPENAI_VERSIONS)
 def openai_versions(session: nox.Session, openai: str) -> None:
     """The OpenAI instrumentor's tests against the oldest and newest supported openai."""
-    session.install("-e", ".", "-e", "instrumentation/openai", f"openai=={openai}", *TEST_TOOLS)
+    session.install(
+        "-e", ".", "-e", "instrumentation/openai", f"openai=={openai}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
     session.run("pytest", "instrumentation/openai/tests", "-p", "no:cacheprovider", *session.posargs)
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from synapsekit.plugin import BudgetExceeded, LLMCall, report_internal_error
+from synapsekit.plugin import BudgetExceeded, LLMCall, capture_content, report_internal_error
 from synapsekit_instrumentation_anthropic import _sdk_spans
-from synapsekit_instrumentation_anthropic._request import start_messages_call
+from synapsekit_instrumentation_anthropic._request import _texts, output_messages, start_messages_call
 from synapsekit_instrumentation_anthropic._streams import AsyncMessageEventStream, MessageEventStream
 from synapsekit_instrumentation_anthropic._usage import UsageCounts
 
@@ -47,6 +47,10 @@ def _finish_message(call: LLMCall, message: Any) -> None:
         response_id=getattr(message, "id", None),
         finish_reasons=(stop_reason,) if isinstance(stop_reason, str) else None,
     )
+    if capture_content():
+        call.output_messages = output_messages(
+            _texts(getattr(message, "content", None)), stop_reason if isinstance(stop_reason, str) else None
+        )
     if usage is None:
         # A streaming-response wrapper hides the usage: the counts are estimated from the prompt.
         call.abandon()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from synapsekit.plugin import LLMCall, start_call
+from synapsekit.plugin import LLMCall, capture_content, start_call
 from synapsekit_instrumentation_anthropic import _sdk_spans
 
 OPERATION = "chat"
@@ -71,7 +71,7 @@ def start_messages_call(resource: Any, kwargs: dict[str, Any], *, streamed: bool
     host, port = server_of(client)
     model = kwargs.get("model")
     max_tokens = kwargs.get("max_tokens")
-    return start_call(
+    call = start_call(
         provider_name(client),
         OPERATION,
         model if isinstance(model, str) else None,
@@ -83,3 +83,31 @@ def start_messages_call(resource: Any, kwargs: dict[str, Any], *, streamed: bool
         # When the SDK emits its own span for this request, that span becomes the call's (see _sdk_spans).
         wire=not _sdk_spans.sdk_emits_span(client),
     )
+    if capture_content():
+        call.input_messages = input_messages(kwargs)
+    return call
+
+
+def _text_message(role: str, texts: Iterable[str]) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": text} for text in texts]}
+
+
+def input_messages(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """System prompt and messages in the GenAI conventions' structure, for opted-in content capture."""
+    system, messages = kwargs.get("system"), kwargs.get("messages")
+    structured = [_text_message("system", _texts(system))] if system is not None else []
+    if isinstance(messages, Iterable):
+        for message in messages:
+            get = message.get if isinstance(message, dict) else lambda name, m=message: getattr(m, name, None)
+            role = get("role")
+            structured.append(
+                _text_message(role if isinstance(role, str) else "user", _texts(get("content")))
+            )
+    return structured
+
+
+def output_messages(texts: Iterable[str], stop_reason: str | None) -> list[dict[str, Any]]:
+    message = _text_message("assistant", ["".join(texts)])
+    if stop_reason:
+        message["finish_reason"] = stop_reason
+    return [message]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy, capture_content
+from synapsekit_instrumentation_anthropic._request import output_messages
 from synapsekit_instrumentation_anthropic._usage import UsageCounts
 
 
@@ -38,6 +39,20 @@ def read_event(event: Any, call: LLMCall, usage: UsageCounts) -> None:
         stop_reason = getattr(getattr(event, "delta", None), "stop_reason", None)
         if isinstance(stop_reason, str):
             call.record_response(finish_reasons=(stop_reason,))
+
+
+def collect_text(event: Any, texts: list[str]) -> None:
+    """Keep the streamed text (content capture only)."""
+    if getattr(event, "type", None) == "content_block_delta":
+        text = getattr(getattr(event, "delta", None), "text", None)
+        if isinstance(text, str):
+            texts.append(text)
+
+
+def complete_content(call: LLMCall, texts: list[str] | None) -> None:
+    if texts is not None:
+        call.output_messages = output_messages(texts, call.finish_reasons[0] if call.finish_reasons else None)
+    call.estimate_missing_usage()
 
 
 class _EstimateOnFailure:
@@ -83,10 +98,16 @@ class MessageEventStream(SyncStreamProxy):
         super().__init__(wrapped, call)
         self._self_usage = UsageCounts()
         self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
+        self._self_text: list[str] | None = [] if capture_content() else None
 
     def _on_item(self, item: Any) -> bool:
         read_event(item, self._self_call, self._self_usage)
+        if self._self_text is not None:
+            collect_text(item, self._self_text)
         return True
+
+    def _on_complete(self) -> None:
+        complete_content(self._self_call, self._self_text)
 
 
 class AsyncMessageEventStream(AsyncStreamProxy):
@@ -96,7 +117,13 @@ class AsyncMessageEventStream(AsyncStreamProxy):
         super().__init__(wrapped, call)
         self._self_usage = UsageCounts()
         self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
+        self._self_text: list[str] | None = [] if capture_content() else None
 
     def _on_item(self, item: Any) -> bool:
         read_event(item, self._self_call, self._self_usage)
+        if self._self_text is not None:
+            collect_text(item, self._self_text)
         return True
+
+    def _on_complete(self) -> None:
+        complete_content(self._self_call, self._self_text)
