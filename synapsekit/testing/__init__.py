@@ -76,12 +76,14 @@ from typing import TYPE_CHECKING, Any
 
 from synapsekit._lazy import lazy_getattr
 
+from ._recorder import CallRecorder
 from ._server import LLMTestServer, RecordedRequest
 from ._span_capture import install_global_span_capture
 from ._text import SENTENCE, completion_text
 
 __all__ = [
     "SENTENCE",
+    "CallRecorder",
     "LLMTestServer",
     "OTLPReceiver",
     "ReceivedDataPoint",

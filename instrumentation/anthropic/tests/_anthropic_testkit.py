@@ -6,7 +6,7 @@ from typing import Any
 
 import anthropic
 
-from synapsekit._call import LLMCall
+from synapsekit.testing import CallRecorder
 
 # Non-deprecated model names: the SDK warns on deprecated ones, and the tests make that warning an error.
 MODEL = "claude-haiku-4-5"
@@ -27,17 +27,7 @@ def request(**overrides: Any) -> dict[str, Any]:
     return kwargs
 
 
-class RecordingSink:
-    """Keeps every call handed to the process-wide sinks."""
-
-    def __init__(self) -> None:
-        self.ended: list[LLMCall] = []
-
-    def on_call_start(self, call: LLMCall) -> None:
-        pass
-
-    def on_call_end(self, call: LLMCall) -> None:
-        self.ended.append(call)
+RecordingSink = CallRecorder
 
 
 def consume(client: anthropic.Anthropic, mode: str, **overrides: Any) -> list[str]:

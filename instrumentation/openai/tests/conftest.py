@@ -11,9 +11,8 @@ import pytest
 
 import synapsekit
 from synapsekit import _sinks
-from synapsekit._call import LLMCall
 from synapsekit._errors import is_strict, set_strict
-from synapsekit.testing import LLMTestServer
+from synapsekit.testing import CallRecorder, LLMTestServer
 
 OPENAI_MAJOR = int(openai.__version__.split(".")[0])
 
@@ -30,24 +29,7 @@ def dropped_stream_error() -> type[BaseException]:
     return httpx_module().RemoteProtocolError  # type: ignore[no-any-return]
 
 
-class RecordingSink:
-    """Keeps every call handed to it: ``ended`` counts how many times calls were finalised."""
-
-    def __init__(self) -> None:
-        self.started: list[LLMCall] = []
-        self.ended: list[LLMCall] = []
-
-    def on_call_start(self, call: LLMCall) -> None:
-        self.started.append(call)
-
-    def on_call_end(self, call: LLMCall) -> None:
-        self.ended.append(call)
-
-    @property
-    def only(self) -> LLMCall:
-        """The one call that ended; fails unless exactly one did."""
-        assert len(self.ended) == 1, self.ended
-        return self.ended[0]
+RecordingSink = CallRecorder
 
 
 @pytest.fixture(autouse=True)
