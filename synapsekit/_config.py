@@ -18,11 +18,21 @@ def set_capture_content(capture: bool) -> None:
     _capture_content = capture
 
 
+_capture_content_env: bool | None = None
+
+
 def capture_content() -> bool:
-    """Whether prompt/completion content may be recorded on spans: the explicit setting, else the env var."""
+    """Whether prompt/completion content may be recorded on spans: the explicit setting, else the env var.
+
+    The environment variable is read once (this runs on every call); set it before the first LLM call, or
+    use ``synapsekit.instrument(capture_content=...)``.
+    """
+    global _capture_content_env
     if _capture_content is not None:
         return _capture_content
-    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in {"1", "true", "yes"}
+    if _capture_content_env is None:
+        _capture_content_env = os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in {"1", "true", "yes"}
+    return _capture_content_env
 
 
 def set_redactor(redactor: Redactor | None) -> None:
