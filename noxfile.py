@@ -59,6 +59,18 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def bench_peers(session: nox.Session) -> None:
+    """Overhead against the established OpenAI instrumentations, each in its own venv (.nox/peers/)."""
+    _uv_run(session, "python", "bench/peers/run.py", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def bench_callgrind(session: nox.Session) -> None:
+    """Instructions per operation under valgrind's callgrind, every scenario x configuration."""
+    _uv_run(session, "python", "bench/callgrind/run.py", *session.posargs)
+
+
+@nox.session(venv_backend="none")
 def demo(session: nox.Session) -> None:
     _uv_run(session, "synapsekit", "demo", *session.posargs)
 

@@ -1,0 +1,82 @@
+"""Run a Python command under ``valgrind --tool=callgrind`` and read instruction counts per phase.
+
+The measured program separates its phases with :func:`os.getppid` calls, and callgrind is started with
+``--dump-before=getppid``: each call writes the counters gathered since the previous one to a new file and
+resets them. Phase ``i`` (between marker ``i`` and ``i + 1``) is then exactly the instructions of that
+stretch of code: interpreter start-up, imports and warm-up fall into phase 0 and cancel out, which is the
+"(N + M iterations) - (N iterations)" difference taken inside a single process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+MARKER_FUNCTION = "getppid"
+_TOTALS = re.compile(rb"^totals:\s+(\d+)", re.MULTILINE)
+_PART = re.compile(rb"^part:\s+(\d+)", re.MULTILINE)
+
+
+class CallgrindError(RuntimeError):
+    pass
+
+
+def valgrind() -> str:
+    path = shutil.which("valgrind")
+    if path is None:
+        raise CallgrindError("valgrind is not installed (Debian: apt-get install -y valgrind)")
+    return path
+
+
+def checked_python(python: str) -> str:
+    """``python`` itself when it is a binary (or a venv's symlink to one, which keeps the venv).
+
+    A shim script (pyenv's) would be what valgrind measures, not the interpreter it starts.
+    """
+    with open(os.path.realpath(python), "rb") as binary:
+        if binary.read(2) == b"#!":
+            raise CallgrindError(f"{python} is a script, not an interpreter: pass a venv's bin/python")
+    return python
+
+
+def phase_instructions(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    timeout_s: float = 3600,
+) -> list[int]:
+    """Instructions executed in each phase of ``command`` (the first element: a Python interpreter)."""
+    with tempfile.TemporaryDirectory(prefix="callgrind-") as directory:
+        out = Path(directory) / "callgrind.out"
+        completed = subprocess.run(
+            [
+                valgrind(),
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                f"--dump-before={MARKER_FUNCTION}",
+                checked_python(command[0]),
+                *command[1:],
+            ],
+            env=None if env is None else dict(env),
+            cwd=cwd,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if completed.returncode != 0:
+            tail = completed.stderr.decode(errors="replace").strip().splitlines()[-5:]
+            raise CallgrindError(f"exit {completed.returncode}: {' | '.join(tail)}")
+        parts: dict[int, int] = {}
+        for path in Path(directory).glob("callgrind.out*"):
+            data = path.read_bytes()
+            part, totals = _PART.search(data), _TOTALS.search(data)
+            if part is None or totals is None:
+                raise CallgrindError(f"unreadable callgrind output {path.name}")
+            parts[int(part.group(1))] = int(totals.group(1))
+    return [parts[index] for index in sorted(parts)]

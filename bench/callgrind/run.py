@@ -1,0 +1,90 @@
+"""Instructions per operation under callgrind for every scenario x configuration (``nox -s bench_callgrind``).
+
+Deterministic where wall-clock is not: the counts are the same on a busy 2-core machine, so a regression of
+a few hundred instructions per call is visible. Prints a markdown table (per operation, overhead against
+the scenario's baseline, and the ratio) and writes it with the raw counts to ``.benchmarks/``.
+
+    uv run --frozen python bench/callgrind/run.py [--jobs 2] [--scenarios call_sync stream ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Final
+
+from _callgrind import CallgrindError, phase_instructions
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+DRIVER: Final = Path(__file__).resolve().parent / "driver.py"
+CONFIGURATIONS: Final = ("baseline", "accounting", "full", "disabled")
+# (N, M) per scenario: enough that M dominates any one-off, small enough for valgrind (~50x slower).
+COUNTS: Final = {
+    "call_sync": (20, 100),
+    "call_async": (20, 100),
+    "stream": (4, 20),
+    "traced": (1000, 5000),
+    "budget": (20, 100),
+    "cost": (20, 100),
+    "metrics": (20, 100),
+}
+
+
+def measure(scenario: str, name: str) -> tuple[str, str, float | str]:
+    n, m = COUNTS[scenario]
+    command = [sys.executable, str(DRIVER), scenario, name, str(n), str(m)]
+    try:
+        phases = phase_instructions(command, cwd=str(ROOT))
+    except (CallgrindError, OSError) as exc:
+        return scenario, name, f"failed: {exc}"
+    # phases: start-up and warm-up, N operations, M operations, the exit.
+    return scenario, name, phases[2] / m
+
+
+def table(results: dict[str, dict[str, float | str]]) -> str:
+    lines = [
+        "| scenario | configuration | instructions / op | overhead / op | ratio |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for scenario, by_name in results.items():
+        base = by_name.get("baseline")
+        for name in CONFIGURATIONS:
+            value = by_name.get(name)
+            if not isinstance(value, float):
+                lines.append(f"| {scenario} | {name} | {value} | | |")
+                continue
+            if isinstance(base, float) and name != "baseline":
+                overhead, ratio = f"{value - base:+,.0f}", f"{value / base:.4f}"
+            else:
+                overhead = ratio = ""
+            lines.append(f"| {scenario} | {name} | {value:,.0f} | {overhead} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="parallel valgrind runs (counts do not depend on it)"
+    )
+    parser.add_argument("--scenarios", nargs="*", default=list(COUNTS), choices=list(COUNTS))
+    parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "callgrind"))
+    args = parser.parse_args()
+    jobs = [(scenario, name) for scenario in args.scenarios for name in CONFIGURATIONS]
+    results: dict[str, dict[str, float | str]] = {scenario: {} for scenario in args.scenarios}
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for scenario, name, value in pool.map(lambda job: measure(*job), jobs):
+            results[scenario][name] = value
+            print(f"{scenario:<11} {name:<11} {value}", file=sys.stderr, flush=True)
+    markdown = table(results)
+    print(markdown)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(markdown + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"counts": COUNTS, "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
