@@ -53,6 +53,15 @@ class BudgetEvent:
     reason: str | None = None
 
     def span_attributes(self) -> dict[str, Any]:
+        if self.kind in _ROUTINE_KINDS:
+            # Every admitted call has a reservation and a settlement: keep those events small (each span
+            # attribute costs the OpenTelemetry SDK a validation). Refusals carry the full picture below.
+            routine: dict[str, Any] = {"synapsekit.budget.name": self.budget_name}
+            if self.amount_usd is not None:
+                routine["synapsekit.budget.amount_usd"] = self.amount_usd
+            if self.remaining_usd is not None:
+                routine["synapsekit.budget.remaining_usd"] = self.remaining_usd
+            return routine
         attributes: dict[str, Any] = {
             "synapsekit.budget.name": self.budget_name,
             "synapsekit.budget.window": self.window,
@@ -73,6 +82,7 @@ class BudgetEvent:
         return attributes
 
 
+_ROUTINE_KINDS = frozenset({"reserved", "settled"})
 BudgetListener = Callable[[BudgetEvent], None]
 
 _lock = threading.Lock()
