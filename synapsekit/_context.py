@@ -106,7 +106,9 @@ def propagate_context_to_thread_pools() -> None:
     def submit_in_context(
         self: concurrent.futures.ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = original(self, contextvars.copy_context().run, fn, *args, **kwargs)
+        future: concurrent.futures.Future[Any] = original(
+            self, contextvars.copy_context().run, fn, *args, **kwargs
+        )
         return future
 
     submit_in_context.__doc__ = original.__doc__

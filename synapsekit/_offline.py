@@ -14,7 +14,23 @@ from synapsekit._llm import BaseLLM, Generation, LLMConfig, Usage
 
 OFFLINE_MODEL = "synapsekit-offline"
 DEFAULT_OUTPUT_TOKENS = 12
-_VOCABULARY = ["synapsekit", "counts", "every", "token", "prices", "every", "call", "and", "stops", "spending", "before", "the", "budget", "runs", "out"]
+_VOCABULARY = [
+    "synapsekit",
+    "counts",
+    "every",
+    "token",
+    "prices",
+    "every",
+    "call",
+    "and",
+    "stops",
+    "spending",
+    "before",
+    "the",
+    "budget",
+    "runs",
+    "out",
+]
 
 
 class OfflineLLM(BaseLLM):
