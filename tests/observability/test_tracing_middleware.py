@@ -135,3 +135,50 @@ async def test_span_buffer_converts_and_stays_bounded(span_exporter: Any) -> Non
     assert child.parent_span_id is not None
     with pytest.raises(ValueError, match="maxlen"):
         SpanBuffer(0)
+
+
+async def test_span_tree_traced_pipeline_middleware_instrumented_sdk(span_exporter: Any) -> None:
+    import synapsekit
+    from synapsekit import LLMConfig, OpenAILLM
+    from synapsekit.testing import LLMTestServer
+
+    with LLMTestServer() as server:
+        synapsekit.instrument("openai")
+        try:
+            llm = TracingMiddleware(
+                OpenAILLM(LLMConfig(model="gpt-4o-mini", api_key="sk-test", base_url=server.openai_base_url))
+            )
+
+            @traced(name="pipeline")
+            async def pipeline(question: str) -> str:
+                return await llm.generate(question)
+
+            await pipeline("What is a span tree?")
+        finally:
+            synapsekit.uninstrument()
+    spans = _by_name(span_exporter)
+    assert set(spans) == {"pipeline", "llm.generate", "chat gpt-4o-mini"}
+    ids = {name: span.context.span_id for name, span in spans.items()}
+    parents = {name: (span.parent.span_id if span.parent else None) for name, span in spans.items()}
+    assert parents == {
+        "pipeline": None,
+        "llm.generate": ids["pipeline"],
+        "chat gpt-4o-mini": ids["llm.generate"],
+    }
+    chat = spans["chat gpt-4o-mini"]
+    assert chat.kind.name == "CLIENT"
+    assert {key: chat.attributes[key] for key in (
+        "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "server.address",
+        "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.response.finish_reasons",
+    )} == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "server.address": "127.0.0.1",
+        "gen_ai.usage.input_tokens": 5,
+        "gen_ai.usage.output_tokens": 12,
+        "gen_ai.response.finish_reasons": ("stop",),
+    }  # fmt: skip
+    # 5 input tokens at $0.15/M + 12 output tokens at $0.60/M.
+    assert chat.attributes["gen_ai.usage.cost"] == pytest.approx(0.00000795, abs=1e-12)
+    assert spans["llm.generate"].attributes["gen_ai.usage.cost"] == pytest.approx(0.00000795, abs=1e-12)
