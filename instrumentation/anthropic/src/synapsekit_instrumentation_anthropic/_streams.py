@@ -91,39 +91,39 @@ class _EstimateOnFailure:
             raise
 
 
-class MessageEventStream(SyncStreamProxy):
+class _MessageEventReader:
+    """Reads each raw event into the call; shared by the sync and async proxies (listed first in their MRO)."""
+
+    _self_call: LLMCall
+    _self_usage: UsageCounts
+    _self_text: list[str] | None  # the streamed text, kept only when content capture is on
+
+    def _start_reading(self, wrapped: Any, call: LLMCall) -> None:
+        self._self_usage = UsageCounts()
+        self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
+        self._self_text = [] if capture_content() else None
+
+    def _on_item(self, item: Any) -> bool:
+        read_event(item, self._self_call, self._self_usage)
+        if self._self_text is not None:
+            collect_text(item, self._self_text)
+        return True
+
+    def _on_complete(self) -> None:
+        complete_content(self._self_call, self._self_text)
+
+
+class MessageEventStream(_MessageEventReader, SyncStreamProxy):
     """``anthropic.Stream[RawMessageStreamEvent]``, instrumented."""
 
     def __init__(self, wrapped: Any, call: LLMCall) -> None:
         super().__init__(wrapped, call)
-        self._self_usage = UsageCounts()
-        self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
-        self._self_text: list[str] | None = [] if capture_content() else None
-
-    def _on_item(self, item: Any) -> bool:
-        read_event(item, self._self_call, self._self_usage)
-        if self._self_text is not None:
-            collect_text(item, self._self_text)
-        return True
-
-    def _on_complete(self) -> None:
-        complete_content(self._self_call, self._self_text)
+        self._start_reading(wrapped, call)
 
 
-class AsyncMessageEventStream(AsyncStreamProxy):
+class AsyncMessageEventStream(_MessageEventReader, AsyncStreamProxy):
     """``anthropic.AsyncStream[RawMessageStreamEvent]``, instrumented."""
 
     def __init__(self, wrapped: Any, call: LLMCall) -> None:
         super().__init__(wrapped, call)
-        self._self_usage = UsageCounts()
-        self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
-        self._self_text: list[str] | None = [] if capture_content() else None
-
-    def _on_item(self, item: Any) -> bool:
-        read_event(item, self._self_call, self._self_usage)
-        if self._self_text is not None:
-            collect_text(item, self._self_text)
-        return True
-
-    def _on_complete(self) -> None:
-        complete_content(self._self_call, self._self_text)
+        self._start_reading(wrapped, call)
