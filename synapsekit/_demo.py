@@ -8,7 +8,6 @@ reports usage like the real API. Costs are priced from the bundled price data fo
 from __future__ import annotations
 
 import asyncio
-import socket
 import urllib.request
 from collections import defaultdict
 from decimal import Decimal
@@ -29,13 +28,6 @@ QUESTIONS = [
     "Which calls are counted?",
 ]
 MODEL = "gpt-4o-mini"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _render_tree(spans: list[Any]) -> Any:
@@ -131,8 +123,8 @@ def run_demo(*, otlp_endpoint: str | None = None, questions: int = 3) -> int:
 
         OTelExporter(endpoint=otlp_endpoint, service_name="synapsekit-demo", insecure=True).install()
     buffer = span_buffer()
-    metrics_port = _free_port()
-    metrics = PrometheusMetrics(start_server=True, host="127.0.0.1", port=metrics_port)
+    # Port 0: the OS picks a free port, so two demos (or a demo beside a real app) never collide.
+    metrics = PrometheusMetrics(start_server=True, host="127.0.0.1", port=0)
     synapsekit.instrument("openai", metrics=metrics)
     try:
         with LLMTestServer() as server:
@@ -178,7 +170,7 @@ def run_demo(*, otlp_endpoint: str | None = None, questions: int = 3) -> int:
         )
     console.print(Panel("\n".join(budget_lines), title="Budgets"))
 
-    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    url = f"http://127.0.0.1:{metrics.http_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         exposition = response.read().decode()
     sample = [

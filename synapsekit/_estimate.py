@@ -16,4 +16,4 @@ def estimate_tokens_from_chars(chars: int) -> int:
 
 
 def estimate_tokens(text: str) -> int:
-    return -(-len(text) // CHARS_PER_TOKEN)
+    return estimate_tokens_from_chars(len(text))
