@@ -56,6 +56,7 @@ class LLMCall:
         "_enter_tokens",
         "_streamed_chars",
         "attributes",
+        "budget_attributes",
         "cache_creation_input_tokens",
         "cached_input_tokens",
         "chunks",
@@ -136,6 +137,8 @@ class LLMCall:
         self.chunks = 0
         self.scopes: tuple[Scope, ...] = ()
         self.span: Any = None
+        # Routine budget outcomes for the span (see synapsekit._budget._events.note_on_span).
+        self.budget_attributes: dict[str, Any] | None = None
         self.start_time = time.time()
         self.start_ns = time.perf_counter_ns()
         self._admitted: list[Scope] = []

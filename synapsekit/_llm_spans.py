@@ -19,6 +19,23 @@ TRACER_NAME = "synapsekit"
 _tracer_cache: dict[int, Any] = {}
 
 
+class _API:
+    """The OpenTelemetry API pieces a span needs, imported once (an import statement per call costs more
+    than setting an attribute)."""
+
+    trace: Any = None
+    context: Any = None
+    client_kind: Any = None
+
+    @classmethod
+    def load(cls) -> type[_API]:
+        if cls.trace is None:
+            from opentelemetry import context, trace
+
+            cls.context, cls.client_kind, cls.trace = context, trace.SpanKind.CLIENT, trace
+        return cls
+
+
 def tracing_active() -> bool:
     """True when an OpenTelemetry SDK tracer provider is installed (spans would be recorded)."""
     trace = sys.modules.get("opentelemetry.trace")
@@ -29,8 +46,7 @@ def tracing_active() -> bool:
 
 
 def get_tracer() -> Any:
-    from opentelemetry import trace
-
+    trace = _API.load().trace
     provider = trace.get_tracer_provider()
     key = id(provider)
     tracer = _tracer_cache.get(key)
@@ -71,23 +87,21 @@ def span_name(call: LLMCall) -> str:
 def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
     if not tracing_active():
         return
-    from opentelemetry.trace import SpanKind
-
     call.span = get_tracer().start_span(
-        span_name(call), kind=SpanKind.CLIENT, attributes=_start_attributes(call), start_time=start_time_ns
+        span_name(call),
+        kind=_API.load().client_kind,
+        attributes=_start_attributes(call),
+        start_time=start_time_ns,
     )
 
 
 def attach(span: Any) -> Any:
-    from opentelemetry import context, trace
-
-    return context.attach(trace.set_span_in_context(span))
+    api = _API.load()
+    return api.context.attach(api.trace.set_span_in_context(span))
 
 
 def detach(token: Any) -> None:
-    from opentelemetry import context
-
-    context.detach(token)
+    _API.load().context.detach(token)
 
 
 def start_late(call: LLMCall) -> None:
@@ -134,6 +148,8 @@ def end(call: LLMCall) -> None:
         attributes[semconv.SYNAPSEKIT_USAGE_ESTIMATED] = True
     if call.time_to_first_chunk_s is not None:
         attributes[semconv.SYNAPSEKIT_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk_s
+    if call.budget_attributes:
+        attributes.update(call.budget_attributes)
     if call.input_messages is not None or call.output_messages is not None:
         _add_content(attributes, call)
     if call.error_type is not None:

@@ -40,6 +40,10 @@ SYNAPSEKIT_INPUT: Final = "synapsekit.input"
 SYNAPSEKIT_OUTPUT: Final = "synapsekit.output"
 SYNAPSEKIT_FUNCTION_ARGUMENTS: Final = "synapsekit.function.arguments"
 SYNAPSEKIT_FUNCTION_RESULT: Final = "synapsekit.function.result"
+# A budgeted call's span: its reservation, and the tightest budget in scope with what it had left after.
+SYNAPSEKIT_BUDGET_NAME: Final = "synapsekit.budget.name"
+SYNAPSEKIT_BUDGET_RESERVED_USD: Final = "synapsekit.budget.reserved_usd"
+SYNAPSEKIT_BUDGET_REMAINING_USD: Final = "synapsekit.budget.remaining_usd"
 
 # -- span events -------------------------------------------------------------------------------------------
 EVENT_FIRST_CHUNK: Final = "gen_ai.first_chunk"

@@ -8,6 +8,7 @@ scenario works; ``run.py`` runs it under ``valgrind --tool=callgrind --dump-befo
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -63,6 +64,13 @@ def main() -> None:
         run = operation(args.scenario, args.configuration, stack)
         for _ in range(WARMUP):
             run()
+        # The heap built by start-up, imports and warm-up (hundreds of thousands of objects: the SDKs,
+        # pydantic, OpenTelemetry) leaves the collector's generations. Otherwise whether an occasional
+        # full collection lands inside the measured phase decides hundreds of thousands of instructions
+        # per operation, and configurations stop adding up. What the operations allocate is still
+        # collected, and counted.
+        gc.collect()
+        gc.freeze()
         for count in (args.n, args.m):
             os.getppid()  # phase marker: callgrind dumps its counters here
             for _ in range(count):

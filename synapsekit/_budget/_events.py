@@ -1,15 +1,21 @@
-"""Budget events: on the LLM call's span, and to process-wide listeners (metrics).
+"""Budget events: to process-wide listeners (metrics), and on the LLM call's span.
 
 Kinds: ``"reserved"`` (a call was admitted and its worst case set aside), ``"settled"`` (a finished call's
 reservation was replaced by what it actually cost), ``"rejected"`` (a call was refused before it was
 sent), ``"exceeded"`` (the limit was crossed anyway: a stream cut short, a call let through in ``"warn"``
 mode, or a call whose real cost overran its reservation).
+
+Every admitted call is reserved and settled, so those two routine kinds never become span events (each
+costs the OpenTelemetry SDK an event object and an attribute validation per field): their outcome is a
+few attributes on the call's span instead (:func:`note_on_span`). Refusals and overruns, which someone
+reading a trace needs to see, are span events with the full picture. A listener may ask for some kinds
+only, so an event nobody wants is never built.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -53,15 +59,6 @@ class BudgetEvent:
     reason: str | None = None
 
     def span_attributes(self) -> dict[str, Any]:
-        if self.kind in _ROUTINE_KINDS:
-            # Every admitted call has a reservation and a settlement: keep those events small (each span
-            # attribute costs the OpenTelemetry SDK a validation). Refusals carry the full picture below.
-            routine: dict[str, Any] = {"synapsekit.budget.name": self.budget_name}
-            if self.amount_usd is not None:
-                routine["synapsekit.budget.amount_usd"] = self.amount_usd
-            if self.remaining_usd is not None:
-                routine["synapsekit.budget.remaining_usd"] = self.remaining_usd
-            return routine
         attributes: dict[str, Any] = {
             "synapsekit.budget.name": self.budget_name,
             "synapsekit.budget.window": self.window,
@@ -82,40 +79,82 @@ class BudgetEvent:
         return attributes
 
 
-_ROUTINE_KINDS = frozenset({"reserved", "settled"})
+ROUTINE_KINDS: Final = frozenset({"reserved", "settled"})
+ALL_KINDS: Final = frozenset(EVENT_NAMES)
 BudgetListener = Callable[[BudgetEvent], None]
 
 _lock = threading.Lock()
 # Replaced, never mutated, so emitting iterates a snapshot without taking the lock.
-_listeners: tuple[BudgetListener, ...] = ()
+_listeners: tuple[tuple[BudgetListener, frozenset[str]], ...] = ()
+_wanted: frozenset[str] = frozenset()  # the kinds at least one listener asked for
 
 
-def add_budget_listener(listener: BudgetListener) -> None:
-    """Call ``listener(event)`` for every budget event in this process (idempotent)."""
-    global _listeners
+def add_budget_listener(listener: BudgetListener, kinds: Iterable[str] | None = None) -> None:
+    """Call ``listener(event)`` for every budget event of ``kinds`` (default: all) in this process.
+
+    Idempotent: adding a listener again replaces the kinds it listens to.
+    """
+    wanted = ALL_KINDS if kinds is None else frozenset(kinds)
+    unknown = wanted - ALL_KINDS
+    if unknown:
+        raise ValueError(
+            f"unknown budget event kinds {sorted(unknown)}; expected some of {sorted(ALL_KINDS)}"
+        )
     with _lock:
-        if listener not in _listeners:
-            _listeners = (*_listeners, listener)
+        _replace((*((other, k) for other, k in _listeners if other != listener), (listener, wanted)))
 
 
 def remove_budget_listener(listener: BudgetListener) -> None:
-    global _listeners
     with _lock:
-        _listeners = tuple(existing for existing in _listeners if existing != listener)
+        _replace(tuple((other, k) for other, k in _listeners if other != listener))
 
 
-def has_listeners() -> bool:
-    return bool(_listeners)
+def _replace(listeners: tuple[tuple[BudgetListener, frozenset[str]], ...]) -> None:
+    global _listeners, _wanted
+    _listeners = listeners
+    _wanted = frozenset().union(*(kinds for _, kinds in listeners))
+
+
+def has_listeners(kind: str | None = None) -> bool:
+    """True when some listener wants events of ``kind`` (of any kind when ``None``)."""
+    return bool(_listeners) if kind is None else kind in _wanted
+
+
+def note_on_span(
+    call: LLMCall, kind: str, budget_name: str, amount_usd: float | None, remaining_usd: float | None
+) -> None:
+    """Record a routine event as span attributes: the reservation, and the tightest budget after settling.
+
+    With several budgets in scope the span names the one with the least left, which is the one a reader
+    of the trace needs to know about.
+    """
+    notes = call.budget_attributes
+    if notes is None:
+        notes = call.budget_attributes = {}
+    if kind == "reserved":
+        if amount_usd is not None and amount_usd > notes.get(semconv.SYNAPSEKIT_BUDGET_RESERVED_USD, -1.0):
+            notes[semconv.SYNAPSEKIT_BUDGET_RESERVED_USD] = amount_usd
+        return
+    tightest = notes.get(semconv.SYNAPSEKIT_BUDGET_REMAINING_USD)
+    if remaining_usd is not None and (tightest is None or remaining_usd < tightest):
+        notes[semconv.SYNAPSEKIT_BUDGET_NAME] = budget_name
+        notes[semconv.SYNAPSEKIT_BUDGET_REMAINING_USD] = remaining_usd
+    elif semconv.SYNAPSEKIT_BUDGET_NAME not in notes:
+        notes[semconv.SYNAPSEKIT_BUDGET_NAME] = budget_name  # a token-only budget has no USD left to report
 
 
 def emit(event: BudgetEvent, call: LLMCall | None) -> None:
-    span = call.span if call is not None else None
+    """Give ``event`` to the listeners that want its kind; a non-routine event also goes on ``call``'s span."""
+    span = call.span if call is not None and event.kind not in ROUTINE_KINDS else None
     if span is not None:
         try:
             span.add_event(EVENT_NAMES[event.kind], attributes=event.span_attributes())
         except Exception as exc:
             report_internal_error("budget.span_event", exc)
-    for listener in _listeners:
+    kind = event.kind
+    for listener, kinds in _listeners:
+        if kind not in kinds:
+            continue
         try:
             listener(event)
         except Exception as exc:

@@ -132,8 +132,10 @@ class MemoryLedger:
     ) -> ReserveOutcome:
         with self._lock:
             entry = self._entry(account)
-            if not force and not limits.admits(entry.totals(), reservation.nano, reservation.tokens):
-                return ReserveOutcome(False, entry.totals())
+            if not force and not limits.admits(
+                totals := entry.totals(), reservation.nano, reservation.tokens
+            ):
+                return ReserveOutcome(False, totals)
             held_nano, held_tokens = entry.reservations.get(reservation.id, (0, 0))
             entry.reservations[reservation.id] = (
                 held_nano + reservation.nano,

@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from synapsekit._budget._circuit import Admission, CircuitBreaker, CircuitState
-from synapsekit._budget._events import BudgetEvent, emit, has_listeners
+from synapsekit._budget._events import ROUTINE_KINDS, BudgetEvent, emit, has_listeners, note_on_span
 from synapsekit._budget._ledger import (
     Account,
     Ledger,
@@ -65,6 +65,7 @@ from synapsekit._budget._limit import (
 from synapsekit._budget._tokens import count_input_tokens
 from synapsekit._budget._windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
 from synapsekit._exceptions import BudgetExceeded
+from synapsekit._pricing import compute_cost, estimate_max_cost
 from synapsekit._scope import Scope
 
 if TYPE_CHECKING:
@@ -331,8 +332,6 @@ class BudgetScope(Scope):
     def _worst_case_nano(call: LLMCall, input_tokens: int, output_tokens: int) -> int | None:
         if call.request_model is None:
             return None
-        from synapsekit._pricing import estimate_max_cost
-
         cost = estimate_max_cost(
             call.provider, call.request_model, input_tokens=input_tokens, max_output_tokens=output_tokens
         )
@@ -396,8 +395,6 @@ class BudgetScope(Scope):
 
     @staticmethod
     def _price(call: LLMCall, input_tokens: int, output_tokens: int) -> Decimal | None:
-        from synapsekit._pricing import compute_cost
-
         for model in (call.model, call.request_model):
             if model is None:
                 continue
@@ -535,7 +532,14 @@ class BudgetScope(Scope):
     def _emit(
         self, kind: str, call: LLMCall, bucket: str, totals: Totals, nano: int | None, reason: str | None
     ) -> None:
-        if call.span is None and not has_listeners():
+        routine = kind in ROUTINE_KINDS
+        if routine:
+            if call.span is not None:
+                amount = None if nano is None else nano_to_usd(nano)
+                note_on_span(call, kind, self.name, amount, self._remaining(totals))
+            if not has_listeners(kind):
+                return
+        elif call.span is None and not has_listeners(kind):
             return
         event = BudgetEvent(
             kind=kind,

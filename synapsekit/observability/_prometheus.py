@@ -41,6 +41,10 @@ __all__ = ["INSTALL_HINT", "LLM_SPAN_NAME", "BudgetEventLike", "PrometheusMetric
 INSTALL_HINT: Final = 'pip install "synapsekit[observe]"'
 LLM_SPAN_NAME: Final = "llm.generate"
 UNNAMED_BUDGET: Final = "unnamed"
+# Raw (model, provider) pairs whose label values are remembered; past this, labels are computed per call.
+_MAX_CACHED_LABEL_KEYS: Final = 1024
+# Settlements carry the remaining USD; a reservation's figure is superseded when its call settles.
+_BUDGET_EVENT_KINDS: Final = ("settled", "rejected", "exceeded")
 
 _Child = TypeVar("_Child")
 
@@ -147,6 +151,7 @@ class PrometheusMetrics:
         self._budget_listener_added = False
         self._registry: CollectorRegistry | None = None
         self._instruments: Instruments | None = None
+        self._label_keys: dict[tuple[str | None, str | None], tuple[str, str]] = {}
         if not enabled:
             return
         _import_prometheus_client()
@@ -339,8 +344,16 @@ class PrometheusMetrics:
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _model_provider(self, model: str | None, provider: str | None) -> tuple[str, str]:
-        limit = self._labels.limit
-        return limit("model", model_label(model)), limit("provider", plain_label(provider))
+        raw = (model, provider)
+        key = self._label_keys.get(raw)
+        if key is None:
+            # Normalising a model name costs more than the rest of a call's recording. The answer for a raw
+            # pair never changes (the label limiter only ever admits more values, and rejects for good).
+            limit = self._labels.limit
+            key = limit("model", model_label(model)), limit("provider", plain_label(provider))
+            if len(self._label_keys) < _MAX_CACHED_LABEL_KEYS:
+                self._label_keys[raw] = key
+        return key
 
     def _budget_label(self, name: str | None) -> str:
         return self._labels.limit("budget", (name or "").strip() or UNNAMED_BUDGET)
@@ -370,7 +383,7 @@ class PrometheusMetrics:
 def _subscribe_to_budgets(listener: Any) -> bool:
     from synapsekit._budget import add_budget_listener
 
-    add_budget_listener(listener)
+    add_budget_listener(listener, kinds=_BUDGET_EVENT_KINDS)
     return True
 
 

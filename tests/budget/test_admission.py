@@ -309,6 +309,32 @@ def test_listener_failures_surface_in_strict_mode() -> None:
         remove_budget_listener(broken)
 
 
+async def test_a_listener_can_ask_for_some_kinds_only(llm: ServerLLM) -> None:
+    settlements: list[BudgetEvent] = []
+    add_budget_listener(settlements.append, kinds=["settled", "rejected"])
+    try:
+        with budget(max_cost_usd=usd(CALL), name="kinds"):
+            await llm.generate(PROMPT, max_tokens=5)
+            with pytest.raises(BudgetExceeded):
+                await llm.generate(PROMPT, max_tokens=5)
+        # Adding it again replaces its kinds.
+        add_budget_listener(settlements.append, kinds=["reserved"])
+        with budget(max_cost_usd=1.0, name="again"):
+            await llm.generate(PROMPT, max_tokens=5)
+    finally:
+        remove_budget_listener(settlements.append)
+    assert [(e.kind, e.budget_name) for e in settlements] == [
+        ("settled", "kinds"),
+        ("rejected", "kinds"),
+        ("reserved", "again"),
+    ]
+
+
+def test_listening_to_an_unknown_kind_is_an_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown budget event kinds \['reservd'\]"):
+        add_budget_listener(print, kinds=["reservd", "settled"])
+
+
 def _span_recorder() -> tuple[Any, Any]:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -320,20 +346,27 @@ def _span_recorder() -> tuple[Any, Any]:
     return provider.get_tracer("test"), exporter
 
 
-async def test_budget_events_are_recorded_on_the_call_span(llm: ServerLLM) -> None:
+class _SpanGivingSink:
+    # Stands in for the SDK instrumentation, which starts the call's span before admission.
+    def __init__(self, tracer: Any) -> None:
+        self.tracer = tracer
+
+    def on_call_start(self, call: Any) -> None:
+        call.span = self.tracer.start_span("chat budget-test-model")
+
+    def on_call_end(self, call: Any) -> None:
+        """Nothing to do."""
+
+
+def _budget_attributes(span: Any) -> dict[str, Any]:
+    return {k: v for k, v in (span.attributes or {}).items() if k.startswith("synapsekit.budget.")}
+
+
+async def test_budget_outcomes_are_recorded_on_the_call_span(llm: ServerLLM) -> None:
     from synapsekit import add_sink, remove_sink
 
     tracer, exporter = _span_recorder()
-
-    class SpanGivingSink:
-        # Stands in for the SDK instrumentation, which starts the call's span before admission.
-        def on_call_start(self, call: Any) -> None:
-            call.span = tracer.start_span("chat budget-test-model")
-
-        def on_call_end(self, call: Any) -> None:
-            """Nothing to do."""
-
-    sink = SpanGivingSink()
+    sink = _SpanGivingSink(tracer)
     add_sink(sink)
     try:
         with budget(max_cost_usd=usd(CALL), name="spans"):
@@ -343,17 +376,18 @@ async def test_budget_events_are_recorded_on_the_call_span(llm: ServerLLM) -> No
     finally:
         remove_sink(sink)
     spans = exporter.get_finished_spans()
+    # Routine outcomes (every admitted call is reserved and settled) are span attributes, not events;
+    # a refusal is an event carrying the whole picture.
     assert [[event.name for event in span.events] for span in spans] == [
-        ["synapsekit.budget.reserved", "synapsekit.budget.settled"],
+        [],
         ["synapsekit.budget.rejected", "exception"],
     ]
-    # Routine events (every admitted call has two) stay small; a refusal carries the whole picture.
-    settled = dict(spans[0].events[1].attributes or {})
-    assert settled == {
+    assert _budget_attributes(spans[0]) == {
         "synapsekit.budget.name": "spans",
+        "synapsekit.budget.reserved_usd": usd(CALL),
         "synapsekit.budget.remaining_usd": 0.0,
-        "synapsekit.budget.amount_usd": usd(CALL),
     }
+    assert _budget_attributes(spans[1]) == {}
     rejected = dict(spans[1].events[0].attributes or {})
     assert {key: rejected[key] for key in ("synapsekit.budget.window", "synapsekit.budget.spent_usd")} == {
         "synapsekit.budget.window": "session",
@@ -361,3 +395,29 @@ async def test_budget_events_are_recorded_on_the_call_span(llm: ServerLLM) -> No
     }
     assert rejected["synapsekit.budget.limit_usd"] == usd(CALL)
     assert dict(spans[1].events[0].attributes or {})["synapsekit.budget.reason"] == "circuit_open"
+
+
+async def test_with_nested_budgets_the_span_names_the_tightest(llm: ServerLLM) -> None:
+    from synapsekit import add_sink, remove_sink
+
+    tracer, exporter = _span_recorder()
+    sink = _SpanGivingSink(tracer)
+    add_sink(sink)
+    try:
+        with budget(max_cost_usd=1.0, name="outer"), budget(max_cost_usd=0.5, name="inner"):
+            await llm.generate(PROMPT, max_tokens=50, headers={"x-test-output-tokens": "5"})
+        with budget(max_tokens=100, name="tokens-only"):
+            await llm.generate(PROMPT, max_tokens=5)
+    finally:
+        remove_sink(sink)
+    first, second = exporter.get_finished_spans()
+    assert _budget_attributes(first) == {
+        "synapsekit.budget.name": "inner",
+        "synapsekit.budget.reserved_usd": usd(nano(3, 50)),
+        "synapsekit.budget.remaining_usd": 0.5 - usd(CALL),
+    }
+    # A token-only budget has no USD left to report: the span still names it (the call is priced all the same).
+    assert _budget_attributes(second) == {
+        "synapsekit.budget.name": "tokens-only",
+        "synapsekit.budget.reserved_usd": usd(CALL),
+    }

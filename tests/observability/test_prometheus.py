@@ -455,6 +455,8 @@ def test_budget_events_update_remaining_and_rejections(attached: PrometheusMetri
         )
 
     emit(event("reserved", 4.5), None)
+    # A reservation's remaining figure is superseded by its settlement: metrics listen to settlements only.
+    assert series(attached, "synapsekit_budget_remaining_usd") == []
     emit(event("settled", 4.75), None)
     emit(event("rejected", 4.75), None)
     emit(event("rejected", None, name="tokens-only"), None)
