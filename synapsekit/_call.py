@@ -348,10 +348,11 @@ class LLMCall:
                 sink.on_call_end(self)
             except Exception as exc:
                 report_internal_error(f"sink.on_call_end:{type(sink).__name__}", exc)
-        try:
-            _llm_spans.end(self)
-        except Exception as exc:
-            report_internal_error("call.span_end", exc)
+        if self.span is not None:
+            try:
+                _llm_spans.end(self)
+            except Exception as exc:
+                report_internal_error("call.span_end", exc)
 
     def _take_over_from(self, outer: LLMCall) -> None:
         """``self`` is the wire-level view of the request ``outer`` started: ``outer`` reports nothing."""

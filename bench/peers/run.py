@@ -66,6 +66,11 @@ PEERS: Final = (
         ("-e", str(ROOT), "-e", str(ROOT / "instrumentation" / "openai")),
     ),
     Peer(
+        "synapsekit_spans",
+        "peer_synapsekit_spans.py",
+        ("-e", str(ROOT), "-e", str(ROOT / "instrumentation" / "openai"), "opentelemetry-sdk"),
+    ),
+    Peer(
         "synapsekit_full",
         "peer_synapsekit_full.py",
         (

@@ -7,32 +7,44 @@ from typing import Any
 
 from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy, capture_content
 
-from ._fields import chat_messages, field, int_field, int_param, messages_text, output_message, str_param
+from ._fields import (
+    chat_messages,
+    field,
+    fields,
+    int_field,
+    int_fields,
+    int_param,
+    messages_text,
+    output_message,
+    str_param,
+)
 from ._operation import Operation, RequestInfo
 
 
 def record_chat_usage(call: LLMCall, usage: Any) -> None:
-    prompt_details = field(usage, "prompt_tokens_details")
-    completion_details = field(usage, "completion_tokens_details")
+    prompt_tokens, completion_tokens, prompt_details, completion_details = fields(
+        usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"
+    )
+    cached_tokens, cache_write_tokens = int_fields(prompt_details, "cached_tokens", "cache_write_tokens")
     call.record_usage(
-        input_tokens=int_field(usage, "prompt_tokens"),
-        output_tokens=int_field(usage, "completion_tokens"),
-        cached_input_tokens=int_field(prompt_details, "cached_tokens"),
-        cache_creation_input_tokens=int_field(prompt_details, "cache_write_tokens"),
+        input_tokens=prompt_tokens if type(prompt_tokens) is int else None,
+        output_tokens=completion_tokens if type(completion_tokens) is int else None,
+        cached_input_tokens=cached_tokens,
+        cache_creation_input_tokens=cache_write_tokens,
         reasoning_tokens=int_field(completion_details, "reasoning_tokens"),
     )
 
 
 def record_chat_completion(call: LLMCall, completion: Any) -> None:
-    usage = field(completion, "usage")
+    usage, choices, model, response_id = fields(completion, "usage", "choices", "model", "id")
     if usage is not None:
         record_chat_usage(call, usage)
-    reasons = tuple(
-        reason for choice in field(completion, "choices") or () if (reason := field(choice, "finish_reason"))
-    )
-    call.record_response(
-        model=field(completion, "model"), response_id=field(completion, "id"), finish_reasons=reasons
-    )
+    reasons = []
+    for choice in choices or ():
+        reason = field(choice, "finish_reason")
+        if reason:
+            reasons.append(reason)
+    call.record_response(model=model, response_id=response_id, finish_reasons=tuple(reasons))
     if capture_content():
         call.output_messages = [
             output_message("".join(content_of(field(choice, "message"))), field(choice, "finish_reason"))

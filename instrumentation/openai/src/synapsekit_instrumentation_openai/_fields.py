@@ -25,6 +25,30 @@ def int_field(obj: Any, name: str) -> int | None:
     return value if type(value) is int else None
 
 
+def fields(obj: Any, *names: str) -> list[Any]:
+    """:func:`field` for several names in one call (a response is read on every request: calls add up).
+
+    Plain loops rather than comprehensions: before Python 3.12 each comprehension is a call of its own.
+    """
+    values = []
+    if type(obj) is dict:
+        for name in names:
+            values.append(obj.get(name))
+    else:
+        for name in names:
+            values.append(getattr(obj, name, None))
+    return values
+
+
+def int_fields(obj: Any, *names: str) -> list[int | None]:
+    """:func:`int_field` for several names in one call."""
+    values = fields(obj, *names)
+    for index, value in enumerate(values):
+        if type(value) is not int:
+            values[index] = None
+    return values
+
+
 def int_param(kwargs: Mapping[str, Any], *names: str) -> int | None:
     """The first of ``names`` given as an int (``max_completion_tokens`` wins over ``max_tokens``)."""
     for name in names:
