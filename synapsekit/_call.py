@@ -20,6 +20,7 @@ in another task, or in the garbage collector) and to the process-wide sinks.
 from __future__ import annotations
 
 import contextvars
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -434,7 +435,7 @@ def start_call(
             sink.on_call_start(call)
         except Exception as exc:
             report_internal_error(f"sink.on_call_start:{type(sink).__name__}", exc)
-    if wire:
+    if wire and _llm_spans.OTEL_TRACE_MODULE in sys.modules:  # no OpenTelemetry imported: no span to start
         try:
             _llm_spans.start(call)
         except Exception as exc:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from synapsekit._call import LLMCall
 
 TRACER_NAME = "synapsekit"
+OTEL_TRACE_MODULE = "opentelemetry.trace"
 _tracer_cache: dict[int, Any] = {}
 
 
@@ -38,7 +39,7 @@ class _API:
 
 def tracing_active() -> bool:
     """True when an OpenTelemetry SDK tracer provider is installed (spans would be recorded)."""
-    trace = sys.modules.get("opentelemetry.trace")
+    trace = sys.modules.get(OTEL_TRACE_MODULE)
     if trace is None:
         return False
     provider = trace.get_tracer_provider()
