@@ -39,15 +39,6 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         """The stream was exhausted normally; by default, counts the provider did not send are estimated."""
         self._self_call.estimate_missing_usage()
 
-    def _self_read(self, item: Any) -> bool:
-        try:
-            return self._on_item(item)
-        except BudgetExceeded:
-            raise
-        except Exception as exc:
-            report_internal_error(f"stream.on_item:{type(self).__name__}", exc)
-            return True
-
     def _self_complete(self) -> None:
         try:
             self._on_complete()
@@ -80,11 +71,16 @@ class SyncStreamProxy(_StreamProxyBase):
             except BaseException as exc:
                 call.fail(exc)
                 raise
+            # Our own failure reading an item is reported and the item delivered; a budget cut ends the
+            # stream. Inline rather than a helper: this runs once per chunk, and a call per chunk adds up.
             try:
-                deliver = self._self_read(item)
+                deliver = self._on_item(item)
             except BudgetExceeded as exc:
                 self._self_cut(exc)
                 raise
+            except Exception as exc:
+                report_internal_error(f"stream.on_item:{type(self).__name__}", exc)
+                deliver = True
             if deliver:
                 return item
 
@@ -135,10 +131,13 @@ class AsyncStreamProxy(_StreamProxyBase):
                 call.fail(exc)
                 raise
             try:
-                deliver = self._self_read(item)
+                deliver = self._on_item(item)
             except BudgetExceeded as exc:
                 await self._self_cut(exc)
                 raise
+            except Exception as exc:
+                report_internal_error(f"stream.on_item:{type(self).__name__}", exc)
+                deliver = True
             if deliver:
                 return item
 

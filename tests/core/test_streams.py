@@ -196,3 +196,28 @@ async def test_base_llm_stream_reports_usage_from_subclass() -> None:
         10,
         1,
     )
+
+
+class BrokenReaderProxy(SyncStreamProxy):
+    """An instrumentor bug: reading every item fails."""
+
+    def _on_item(self, item: Any) -> bool:
+        raise RuntimeError("reader bug")
+
+
+def test_a_failing_item_reader_is_reported_and_the_caller_still_gets_every_item(
+    sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    from synapsekit._errors import set_strict
+
+    call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
+    stream = BrokenReaderProxy(FakeSDKStream(["ab", "cd"]), call)
+    set_strict(False)
+    try:
+        assert list(stream) == ["ab", "cd"]
+    finally:
+        set_strict(True)
+    assert len(sink.ended) == 1
+    assert "stream.on_item:BrokenReaderProxy" in caplog.text
+    with pytest.raises(RuntimeError, match="reader bug"):
+        next(iter(BrokenReaderProxy(FakeSDKStream(["ab"]), start_call("openai", "chat", "m", streamed=True))))

@@ -96,7 +96,11 @@ class _ChatChunkReader:
         for choice in choices:
             delta = choice.delta
             if delta is not None:
-                text += _delta_text(delta)
+                content = delta.content
+                if type(content) is str and not delta.tool_calls and not getattr(delta, "refusal", None):
+                    text += content  # the common chunk: plain content, no helper call
+                else:
+                    text += _delta_text(delta)
             if choice.finish_reason:
                 self._self_finish_reasons = (*self._self_finish_reasons, choice.finish_reason)
                 call.record_response(finish_reasons=self._self_finish_reasons)
