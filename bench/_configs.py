@@ -25,19 +25,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx2
 import openai
+from peers._dropping import DroppingSpanExporter, dropping_tracer_provider
 
 import synapsekit
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExportResult
+    from opentelemetry.sdk.trace import TracerProvider
 
     from synapsekit._budget import BudgetScope
     from synapsekit._scope import Tally
@@ -183,33 +183,8 @@ traced_function: Callable[[int], int] = synapsekit.traced(plain_function)
 
 
 # -- tracing ------------------------------------------------------------------------------------------------
-class DroppingSpanExporter:
-    """A span exporter that keeps nothing and sends nothing: the SDK's full path up to the wire."""
-
-    def __init__(self) -> None:
-        self.exported = 0
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        self.exported += len(spans)
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
-
-
 def sdk_tracer_provider(*, sampled: bool = True) -> tuple[TracerProvider, DroppingSpanExporter]:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
-
-    provider = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
-    exporter = DroppingSpanExporter()
-    provider.add_span_processor(BatchSpanProcessor(exporter))  # type: ignore[arg-type]
+    provider, exporter = dropping_tracer_provider(sampled=sampled)
     return provider, exporter
 
 

@@ -29,6 +29,7 @@ from typing import Any
 # httpx (openai 2.x's transport) is installed in the peers' venvs, not in the workspace's.
 import httpx  # type: ignore[import-not-found,unused-ignore]
 import openai
+from _dropping import DroppingSpanExporter, dropping_tracer_provider
 
 MODEL = "gpt-4o-mini"
 STREAM_CHUNKS = 50
@@ -125,34 +126,11 @@ def stream(client: openai.OpenAI) -> None:
 
 
 # -- span counting (OpenTelemetry peers) ----------------------------------------------------------------
-class DroppingSpanExporter:
-    """Counts the spans it is given and sends nothing anywhere."""
-
-    def __init__(self) -> None:
-        self.exported = 0
-
-    def export(self, spans: Sequence[Any]) -> Any:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        self.exported += len(spans)
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
-
-
 def install_dropping_tracer_provider() -> tuple[Any, DroppingSpanExporter]:
-    """The OpenTelemetry SDK as an application would run it: batch processor, exporter on a worker thread."""
+    """:func:`dropping_tracer_provider`, installed as the global tracer provider."""
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider()
-    exporter = DroppingSpanExporter()
-    provider.add_span_processor(BatchSpanProcessor(exporter))  # type: ignore[arg-type]
+    provider, exporter = dropping_tracer_provider()
     trace.set_tracer_provider(provider)
     return provider, exporter
 
