@@ -115,9 +115,9 @@ def _replace(listeners: tuple[tuple[BudgetListener, frozenset[str]], ...]) -> No
     _wanted = frozenset().union(*(kinds for _, kinds in listeners))
 
 
-def has_listeners(kind: str | None = None) -> bool:
-    """True when some listener wants events of ``kind`` (of any kind when ``None``)."""
-    return bool(_listeners) if kind is None else kind in _wanted
+def has_listeners(kind: str) -> bool:
+    """True when some listener wants events of ``kind``."""
+    return kind in _wanted
 
 
 def note_on_span(

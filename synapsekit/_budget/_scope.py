@@ -532,15 +532,15 @@ class BudgetScope(Scope):
     def _emit(
         self, kind: str, call: LLMCall, bucket: str, totals: Totals, nano: int | None, reason: str | None
     ) -> None:
-        routine = kind in ROUTINE_KINDS
-        if routine:
-            if call.span is not None:
-                amount = None if nano is None else nano_to_usd(nano)
-                note_on_span(call, kind, self.name, amount, self._remaining(totals))
-            if not has_listeners(kind):
-                return
-        elif call.span is None and not has_listeners(kind):
+        to_listeners = has_listeners(kind)
+        if call.span is None and not to_listeners:
             return
+        amount_usd = None if nano is None else nano_to_usd(nano)
+        remaining_usd = self._remaining(totals)
+        if kind in ROUTINE_KINDS and call.span is not None:
+            note_on_span(call, kind, self.name, amount_usd, remaining_usd)
+            if not to_listeners:
+                return
         event = BudgetEvent(
             kind=kind,
             budget_name=self.name,
@@ -549,10 +549,10 @@ class BudgetScope(Scope):
             spent_usd=nano_to_usd(totals.spent_nano),
             reserved_usd=nano_to_usd(totals.reserved_nano),
             limit_usd=self.limit_usd,
-            remaining_usd=self._remaining(totals),
+            remaining_usd=remaining_usd,
             spent_tokens=totals.spent_tokens,
             limit_tokens=self._limits.tokens,
-            amount_usd=None if nano is None else nano_to_usd(nano),
+            amount_usd=amount_usd,
             provider=call.provider,
             model=call.model,
             reason=reason,
