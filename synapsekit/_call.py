@@ -26,8 +26,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from synapsekit import _llm_spans, _sinks
-from synapsekit._context import active_scopes
+from synapsekit import _context, _llm_spans, _sinks
+from synapsekit._context import active_scopes_var
 from synapsekit._errors import report_internal_error
 from synapsekit._estimate import estimate_tokens_from_chars
 from synapsekit._exceptions import BudgetExceeded
@@ -104,6 +104,32 @@ class LLMCall:
         prompt: str | Callable[[], str] | None = None,
         attributes: dict[str, Any] | None = None,
         wire: bool = True,
+    ) -> None:
+        self._fill(
+            provider,
+            operation,
+            request_model,
+            streamed,
+            server_address,
+            server_port,
+            max_output_tokens,
+            prompt,
+            attributes,
+            wire,
+        )
+
+    def _fill(
+        self,
+        provider: str,
+        operation: str,
+        request_model: str | None,
+        streamed: bool,
+        server_address: str | None,
+        server_port: int | None,
+        max_output_tokens: int | None,
+        prompt: str | Callable[[], str] | None,
+        attributes: dict[str, Any] | None,
+        wire: bool,
     ) -> None:
         self.provider = provider
         self.operation = operation
@@ -392,6 +418,9 @@ def _price(call: LLMCall) -> Cost | None:
     )
 
 
+_new_call = object.__new__
+
+
 def start_call(
     provider: str,
     operation: str,
@@ -414,22 +443,26 @@ def start_call(
     Raises :class:`BudgetExceeded` when a budget in scope rejects the request; the rejected call is
     reported (``rejected=True``) and nothing was sent.
     """
-    call = LLMCall(
+    # Built as new-then-fill rather than LLMCall(...): calling a class with keyword arguments makes the
+    # interpreter build a kwargs dict for __init__, a measurable share of an instrumented call's overhead.
+    call = _new_call(LLMCall)
+    call._fill(
         provider,
         operation,
         request_model,
-        streamed=streamed,
-        server_address=server_address,
-        server_port=server_port,
-        max_output_tokens=max_output_tokens,
-        prompt=prompt,
-        attributes=attributes,
-        wire=wire,
+        streamed,
+        server_address,
+        server_port,
+        max_output_tokens,
+        prompt,
+        attributes,
+        wire,
     )
     outer = active_call_var.get()
     if outer is not None and not outer.ended:
         call._take_over_from(outer)
-    call.scopes = scopes = active_scopes()
+    # active_scopes() inlined for the common case of no process-wide scope: this runs on every call.
+    call.scopes = scopes = _context.active_scopes() if _context.global_scopes else active_scopes_var.get()
     for sink in _sinks.sinks:
         try:
             sink.on_call_start(call)

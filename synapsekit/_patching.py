@@ -23,7 +23,14 @@ class _Patch:
     attribute: str
     original: Any
     proxy: Any
-    active: bool = True
+    # wrapt's ``enabled`` switch: while this list is non-empty calls go through our wrapper, once emptied
+    # they go straight to the original. A list because wrapt tests its truth in C — a Python guard function
+    # here would cost a call on every wrapped call.
+    enabled: list[bool]
+
+    @property
+    def active(self) -> bool:
+        return bool(self.enabled)
 
 
 _patches: dict[tuple[int, str], _Patch] = {}
@@ -38,14 +45,8 @@ def wrap_method(owner: Any, attribute: str, wrapper: Wrapper) -> bool:
         if existing is not None and existing.active:
             return False
         original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
-        patch = _Patch(owner, attribute, original, None)
-
-        def guarded(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if not patch.active:
-                return wrapped(*args, **kwargs)
-            return wrapper(wrapped, instance, args, kwargs)
-
-        proxy = wrapt.FunctionWrapper(original, guarded)
+        patch = _Patch(owner, attribute, original, None, [True])
+        proxy = wrapt.FunctionWrapper(original, wrapper, enabled=patch.enabled)  # type: ignore[arg-type]  # truthy by len()
         proxy._self_synapsekit_wrapper = True  # type: ignore[attr-defined]  # wrapt keeps _self_ attributes on the proxy
         patch.proxy = proxy
         setattr(owner, attribute, proxy)
@@ -59,7 +60,7 @@ def unwrap_method(owner: Any, attribute: str) -> bool:
         patch = _patches.pop((id(owner), attribute), None)
         if patch is None:
             return False
-        patch.active = False
+        patch.enabled.clear()
         current = (
             owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
         )

@@ -64,6 +64,7 @@ from synapsekit._budget._limit import (
 )
 from synapsekit._budget._tokens import count_input_tokens
 from synapsekit._budget._windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
+from synapsekit._estimate import CHARS_PER_TOKEN
 from synapsekit._exceptions import BudgetExceeded
 from synapsekit._pricing import compute_cost, estimate_max_cost
 from synapsekit._scope import Scope
@@ -276,14 +277,21 @@ class BudgetScope(Scope):
         hold = self._holds.get(id(call))
         if hold is None:
             return
-        output_tokens = call.output_tokens_so_far
-        if call.output_tokens is None and call.max_output_tokens is not None:
-            # Counted from the text (an estimate), but the provider stops at the request's max_tokens.
-            output_tokens = min(output_tokens, call.max_output_tokens)
+        # call.output_tokens_so_far, inlined: this runs on every streamed chunk, and two calls per chunk add up.
+        output_tokens = call.output_tokens
+        if output_tokens is None:
+            output_tokens = -(-call._streamed_chars // CHARS_PER_TOKEN)
+            max_output_tokens = call.max_output_tokens
+            if max_output_tokens is not None and output_tokens > max_output_tokens:
+                # Counted from the text (an estimate), but the provider stops at the request's max_tokens.
+                output_tokens = max_output_tokens
         hold.streamed_output_tokens = output_tokens
-        input_tokens = max(call.input_tokens or 0, hold.input_tokens)
-        if output_tokens <= hold.output_tokens and input_tokens <= hold.input_tokens:
+        reported_input = call.input_tokens
+        if output_tokens <= hold.output_tokens and (
+            reported_input is None or reported_input <= hold.input_tokens
+        ):
             return  # still inside what was reserved: the common case costs two comparisons
+        input_tokens = max(reported_input or 0, hold.input_tokens)
         if not hold.in_ledger or (hold.warned and self.on_exceeded == "warn"):
             return
         self._grow(call, hold, input_tokens, output_tokens)

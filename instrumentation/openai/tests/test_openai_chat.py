@@ -154,6 +154,33 @@ def test_callers_stream_options_are_copied_not_mutated(
     assert sink.only.output_tokens == 12
 
 
+def test_callers_extra_body_is_copied_and_kept(
+    client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink
+) -> None:
+    extra_body = {"user_tag": "a7"}
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_body=extra_body
+        )
+    )
+    assert extra_body == {"user_tag": "a7"}
+    sent = server.requests[-1].json
+    assert (sent["user_tag"], sent["stream_options"]) == ("a7", {"include_usage": True})
+    assert all(chunk.choices for chunk in chunks)
+    assert (sink.only.input_tokens, sink.only.output_tokens) == (INPUT_WORDS, 12)
+
+
+def test_usage_asked_for_in_callers_extra_body_is_theirs(client: openai.OpenAI, sink: RecordingSink) -> None:
+    extra_body = {"stream_options": {"include_usage": True}}
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_body=extra_body
+        )
+    )
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert (sink.only.input_tokens, sink.only.output_tokens) == (INPUT_WORDS, 12)
+
+
 def test_declined_usage_is_estimated(client: openai.OpenAI, sink: RecordingSink) -> None:
     list(
         client.chat.completions.create(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
-from synapsekit_instrumentation_openai import _chat
+from synapsekit_instrumentation_openai import _chat, _chat_usage
 
 import synapsekit
 from conftest import RecordingSink
@@ -59,7 +59,7 @@ def _explode(call: object, result: object) -> None:
 def test_exploding_extractor_leaves_the_call_working_when_not_strict(
     client: openai.OpenAI, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_chat, "record_chat_completion", _explode)
+    monkeypatch.setattr(_chat.ChatOperation, "record", staticmethod(_explode))
     set_strict(False)
     completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert completion.choices[0].message.content is not None
@@ -69,7 +69,7 @@ def test_exploding_extractor_leaves_the_call_working_when_not_strict(
 def test_exploding_extractor_raises_in_strict_mode(
     client: openai.OpenAI, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_chat, "record_chat_completion", _explode)
+    monkeypatch.setattr(_chat.ChatOperation, "record", staticmethod(_explode))
     with pytest.raises(RuntimeError, match="extractor bug"):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert len(sink.ended) == 1
@@ -78,10 +78,12 @@ def test_exploding_extractor_raises_in_strict_mode(
 def test_exploding_chunk_reader_leaves_the_stream_working_when_not_strict(
     client: openai.OpenAI, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_chat_usage, "record_chat_usage", _explode)
     monkeypatch.setattr(_chat, "record_chat_usage", _explode)
     set_strict(False)
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
-    # The reader failed on the usage chunk, so it is delivered rather than risk hiding a real one.
+    # Reading the usage chunk's text failed, so the SDK parsed it; the chunk reader failed on it too, so it
+    # is delivered rather than risk hiding a real one.
     assert len(chunks) == 15
     assert len(sink.ended) == 1
 

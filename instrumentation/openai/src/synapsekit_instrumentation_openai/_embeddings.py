@@ -25,12 +25,7 @@ class EmbeddingsOperation(Operation):
 
     def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
         items = kwargs.get("input")
-        return RequestInfo(
-            model=str_param(kwargs, "model"),
-            max_output_tokens=None,
-            prompt=lambda: embedding_input_text(items),
-            streamed=False,
-        )
+        return str_param(kwargs, "model"), None, lambda: embedding_input_text(items), False
 
     def record(self, call: LLMCall, result: Any) -> None:
         usage = field(result, "usage")

@@ -42,10 +42,11 @@ def fields(obj: Any, *names: str) -> list[Any]:
 
 def int_fields(obj: Any, *names: str) -> list[int | None]:
     """:func:`int_field` for several names in one call."""
-    values = fields(obj, *names)
-    for index, value in enumerate(values):
-        if type(value) is not int:
-            values[index] = None
+    values: list[int | None] = []
+    is_dict = type(obj) is dict
+    for name in names:
+        value = obj.get(name) if is_dict else getattr(obj, name, None)
+        values.append(value if type(value) is int else None)
     return values
 
 

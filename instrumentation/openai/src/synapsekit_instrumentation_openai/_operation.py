@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Protocol
 
 from synapsekit.plugin import LLMCall
 
-
-class RequestInfo(NamedTuple):
-    """What a request asks for, read from the SDK method's keyword arguments (a tuple: built per call)."""
-
-    model: str | None
-    max_output_tokens: int | None
-    prompt: Callable[[], str]
-    streamed: bool
+# What a request asks for, read from the SDK method's keyword arguments:
+# (model, max_output_tokens, prompt text as a callable, streamed).
+# A plain tuple, built on every request: a NamedTuple's constructor is one more Python call per request.
+RequestInfo = tuple[str | None, int | None, Callable[[], str], bool]
 
 
 class StreamProxyFactory(Protocol):

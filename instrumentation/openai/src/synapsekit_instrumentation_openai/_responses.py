@@ -89,11 +89,11 @@ class ResponsesOperation(Operation):
 
     def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
         instructions, items = kwargs.get("instructions"), kwargs.get("input")
-        return RequestInfo(
-            model=str_param(kwargs, "model"),
-            max_output_tokens=int_param(kwargs, "max_output_tokens"),
-            prompt=lambda: input_text(instructions, items),
-            streamed=kwargs.get("stream") is True,
+        return (
+            str_param(kwargs, "model"),
+            int_param(kwargs, "max_output_tokens"),
+            lambda: input_text(instructions, items),
+            kwargs.get("stream") is True,
         )
 
     def input_messages(self, kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:

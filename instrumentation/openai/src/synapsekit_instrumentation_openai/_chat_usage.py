@@ -1,0 +1,136 @@
+"""A chat call's token usage, and the usage-only chunk we ask a stream for, read before the SDK parses it.
+
+When the caller left ``stream_options.include_usage`` out, we ask for it (exact counts for the stream) and
+hide the extra chunk from them. Left alone, the SDK builds a pydantic model from that chunk like from every
+other — by far the costliest step per chunk — only for the proxy to drop it. So the stream's source of
+server-sent events is filtered instead: an event whose text shows empty ``choices`` is parsed with
+``json.loads``; when it is the usage-only chunk, its usage is recorded and the SDK never sees it.
+
+Everything else takes the ordinary path, and so does every chunk when the SDK does not read its events
+through ``_iter_events`` (the replacement is then simply never called): the proxy reads the parsed usage
+chunk and hides it, as before. A failure of ours here is reported and the event passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from operator import attrgetter
+from typing import Any
+
+from synapsekit.plugin import LLMCall, report_internal_error
+
+from ._fields import fields, int_fields
+
+_ERROR_KEY = "openai.stream_usage_chunk"
+
+
+_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+# An SDK model's fields read in C, all at once; fields() is the fallback for dicts and incomplete objects.
+_read_usage = attrgetter(*_USAGE_FIELDS)
+
+
+def record_chat_usage(call: LLMCall, usage: Any) -> None:
+    """Record a ``usage`` object: an SDK model (completion, parsed chunk) or the plain dict of a raw chunk."""
+    if type(usage) is dict:
+        prompt_tokens, completion_tokens, prompt_details, completion_details = fields(usage, *_USAGE_FIELDS)
+    else:
+        try:
+            prompt_tokens, completion_tokens, prompt_details, completion_details = _read_usage(usage)
+        except AttributeError:
+            prompt_tokens, completion_tokens, prompt_details, completion_details = fields(
+                usage, *_USAGE_FIELDS
+            )
+    cached_tokens = cache_write_tokens = reasoning_tokens = None
+    if prompt_details is not None:
+        cached_tokens, cache_write_tokens = int_fields(prompt_details, "cached_tokens", "cache_write_tokens")
+    if completion_details is not None:
+        (reasoning_tokens,) = int_fields(completion_details, "reasoning_tokens")
+    call.record_usage(
+        input_tokens=prompt_tokens if type(prompt_tokens) is int else None,
+        output_tokens=completion_tokens if type(completion_tokens) is int else None,
+        cached_input_tokens=cached_tokens,
+        cache_creation_input_tokens=cache_write_tokens,
+        reasoning_tokens=reasoning_tokens,
+    )
+
+
+def _take_usage(call: LLMCall, sse: Any) -> bool:
+    """Record the usage of a usage-only chunk; True when ``sse`` was one (and must not reach the SDK)."""
+    if sse.event:
+        return False
+    try:
+        payload = json.loads(sse.data)
+    except ValueError:
+        return False  # not ours to judge: the SDK raises on it exactly as it would uninstrumented
+    if type(payload) is not dict or payload.get("choices") != [] or "error" in payload:
+        return False
+    usage = payload.get("usage")
+    if type(usage) is not dict:
+        return False
+    if call.response_id is None:
+        model, response_id = payload.get("model"), payload.get("id")
+        call.record_response(
+            model=model if type(model) is str else None,
+            response_id=response_id if type(response_id) is str else None,
+        )
+    record_chat_usage(call, usage)
+    return True
+
+
+def _taken(call: LLMCall, sse: Any) -> bool:
+    try:
+        return _take_usage(call, sse)
+    except Exception as exc:
+        report_internal_error(_ERROR_KEY, exc)
+        return False
+
+
+# Every chunk passes the filters below, so they test the text first, inline: json.loads on each would cost
+# what the SDK's own parsing does, and a helper call per chunk adds up. Both spellings occur (compact JSON
+# from OpenAI, spaced from some compatible servers); a chunk spelled otherwise simply takes the SDK path.
+# The text is read from the event's ``_data`` slot rather than its ``data`` property (a Python call per
+# chunk); should an SDK name it otherwise, getattr answers None and every chunk takes the SDK path.
+
+
+def _sync_filter(source: Callable[[], Iterator[Any]], call: LLMCall) -> Callable[[], Iterator[Any]]:
+    def events() -> Iterator[Any]:
+        for sse in source():
+            data = getattr(sse, "_data", None)
+            if (
+                type(data) is str
+                and ('"choices":[]' in data or '"choices": []' in data)
+                and _taken(call, sse)
+            ):
+                continue
+            yield sse
+
+    return events
+
+
+def _async_filter(
+    source: Callable[[], AsyncIterator[Any]], call: LLMCall
+) -> Callable[[], AsyncIterator[Any]]:
+    async def events() -> AsyncIterator[Any]:
+        async for sse in source():
+            data = getattr(sse, "_data", None)
+            if (
+                type(data) is str
+                and ('"choices":[]' in data or '"choices": []' in data)
+                and _taken(call, sse)
+            ):
+                continue
+            yield sse
+
+    return events
+
+
+def read_usage_chunk_as_text(stream: Any, call: LLMCall, *, is_async: bool) -> None:
+    """Filter the usage-only chunk out of ``stream``'s events (an unstarted ``openai.Stream``/``AsyncStream``)."""
+    try:
+        source = getattr(stream, "_iter_events", None)
+        if not callable(source):
+            return
+        stream._iter_events = _async_filter(source, call) if is_async else _sync_filter(source, call)
+    except Exception as exc:
+        report_internal_error(_ERROR_KEY, exc)

@@ -1,0 +1,233 @@
+"""The injected usage-only chunk is read from the event text and never parsed by the SDK; every other event
+(and every SDK that does not read events through ``_iter_events``) takes the ordinary path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import openai
+import pytest
+from openai._streaming import ServerSentEvent
+from openai.types.chat import ChatCompletionMessageParam
+from synapsekit_instrumentation_openai import _chat, _chat_usage
+
+from conftest import RecordingSink
+from synapsekit._errors import set_strict
+from synapsekit.plugin import start_call
+
+pytestmark = pytest.mark.usefixtures("instrumented")
+
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello to the world"}]
+USAGE_CHUNK = (
+    '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini-2024-07-18",'
+    '"choices":[],"usage":{"prompt_tokens":31,"completion_tokens":9,"total_tokens":40,'
+    '"prompt_tokens_details":{"cached_tokens":16},"completion_tokens_details":{"reasoning_tokens":4}}}'
+)
+CONTENT_CHUNK = (
+    '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini-2024-07-18",'
+    '"choices":[{"index":0,"delta":{"content":"\\"choices\\":[]"},"finish_reason":null}],"usage":null}'
+)
+
+
+def _count_parsed(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every payload the SDK turns into a model, in order."""
+    parsed: list[Any] = []
+    original = client._process_response_data
+
+    def counting(*, data: Any, **kwargs: Any) -> Any:
+        parsed.append(data)
+        return original(data=data, **kwargs)
+
+    monkeypatch.setattr(client, "_process_response_data", counting)
+    return parsed
+
+
+def test_sync_usage_chunk_is_never_parsed_by_the_sdk(
+    client: openai.OpenAI, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = _count_parsed(client, monkeypatch)
+    chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
+    # role chunk + 12 words + finish chunk reach the SDK's parser; the usage chunk does not.
+    assert len(parsed) == len(chunks) == 14
+    assert all(payload["choices"] for payload in parsed)
+    call = sink.only
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (5, 12, False)
+    assert call.response_id is not None and call.response_id.startswith("chatcmpl-")
+    assert call.finish_reasons == ("stop",)
+
+
+async def test_async_usage_chunk_is_never_parsed_by_the_sdk(
+    async_client: openai.AsyncOpenAI, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = _count_parsed(async_client, monkeypatch)
+    stream = await async_client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, max_tokens=4
+    )
+    chunks = [chunk async for chunk in stream]
+    assert len(parsed) == len(chunks) == 6
+    assert (sink.only.input_tokens, sink.only.output_tokens, sink.only.finish_reasons) == (5, 4, ("length",))
+
+
+def test_callers_own_usage_chunk_is_parsed_and_delivered(
+    client: openai.OpenAI, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = _count_parsed(client, monkeypatch)
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert len(parsed) == len(chunks) == 15
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 12
+    assert (sink.only.input_tokens, sink.only.output_tokens) == (5, 12)
+
+
+def test_without_the_event_filter_the_parsed_usage_chunk_is_hidden(
+    client: openai.OpenAI, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SDK that does not read through ``_iter_events``: the proxy reads the parsed chunk and hides it."""
+    monkeypatch.setattr(_chat, "read_usage_chunk_as_text", lambda *args, **kwargs: None)
+    parsed = _count_parsed(client, monkeypatch)
+    headers = {"x-test-cached-tokens": "3", "x-test-reasoning-tokens": "2"}
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_headers=headers
+        )
+    )
+    assert (len(parsed), len(chunks)) == (15, 14)
+    call = sink.only
+    assert (call.input_tokens, call.cached_input_tokens, call.output_tokens, call.reasoning_tokens) == (
+        5,
+        3,
+        12,
+        2,
+    )
+
+
+def test_text_path_counts_cached_and_reasoning_tokens(client: openai.OpenAI, sink: RecordingSink) -> None:
+    headers = {"x-test-cached-tokens": "3", "x-test-reasoning-tokens": "2"}
+    list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_headers=headers
+        )
+    )
+    call = sink.only
+    assert (call.input_tokens, call.cached_input_tokens, call.output_tokens, call.reasoning_tokens) == (
+        5,
+        3,
+        12,
+        2,
+    )
+
+
+# The filter on hand-made events: what is taken, what passes through untouched.
+
+
+def _filtered(events: list[ServerSentEvent]) -> tuple[list[ServerSentEvent], Any]:
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    passed = list(_chat_usage._sync_filter(lambda: iter(events), call)())
+    call.finish()
+    return passed, call
+
+
+def test_usage_only_chunk_is_taken_and_recorded() -> None:
+    content = ServerSentEvent(data=CONTENT_CHUNK)
+    passed, call = _filtered([content, ServerSentEvent(data=USAGE_CHUNK), ServerSentEvent(data="[DONE]")])
+    assert [event.data for event in passed] == [CONTENT_CHUNK, "[DONE]"]
+    assert (call.input_tokens, call.cached_input_tokens, call.output_tokens, call.reasoning_tokens) == (
+        31,
+        16,
+        9,
+        4,
+    )
+    assert (call.response_id, call.response_model) == ("chatcmpl-1", "gpt-4o-mini-2024-07-18")
+
+
+def test_spaced_usage_only_chunk_is_taken() -> None:
+    spaced = '{"id": "c", "model": "gpt-4o-mini", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 3}}'
+    passed, call = _filtered([ServerSentEvent(data=spaced)])
+    assert passed == []
+    assert (call.input_tokens, call.output_tokens) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"id":"c","choices":[],"usage":null,"prompt_filter_results":[]}',  # Azure's filter results chunk
+        '{"id":"c","choices":[],"usage":{"prompt_tokens":2},"error":{"message":"boom"}}',  # the SDK raises it
+        '{"choices":[],"usage":',  # malformed: the SDK raises on it as it would uninstrumented
+        '["choices":[]]',
+        '{"id":"c","choices":[],"usage":[1,2]}',
+    ],
+    ids=["usage-null", "error", "malformed", "not-an-object", "usage-not-an-object"],
+)
+def test_other_events_pass_through_untouched(data: str) -> None:
+    event = ServerSentEvent(data=data)
+    passed, call = _filtered([event])
+    assert passed == [event]
+    assert (call.input_tokens, call.response_id) == (None, None)
+
+
+def test_named_events_pass_through() -> None:
+    event = ServerSentEvent(event="thread.message.delta", data=USAGE_CHUNK)
+    passed, call = _filtered([event])
+    assert passed == [event]
+    assert call.input_tokens is None
+
+
+def test_events_shaped_otherwise_pass_through() -> None:
+    """An SDK whose events keep their text elsewhere: nothing is taken, the proxy path reads every chunk."""
+    event = SimpleNamespace(event=None, data=USAGE_CHUNK)
+    passed, call = _filtered([event])  # type: ignore[list-item]
+    assert passed == [event]
+    assert call.input_tokens is None
+
+
+def test_response_id_already_known_is_kept() -> None:
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    call.record_response(model="gpt-4o", response_id="first-id")
+    assert list(_chat_usage._sync_filter(lambda: iter([ServerSentEvent(data=USAGE_CHUNK)]), call)()) == []
+    call.finish()
+    assert (call.response_id, call.response_model, call.output_tokens) == ("first-id", "gpt-4o", 9)
+
+
+def test_our_failure_is_reported_and_the_event_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(call: Any, usage: Any) -> None:
+        raise RuntimeError("usage reader bug")
+
+    monkeypatch.setattr(_chat_usage, "record_chat_usage", explode)
+    event = ServerSentEvent(data=USAGE_CHUNK)
+    set_strict(False)
+    passed, _ = _filtered([event])
+    assert passed == [event]
+    set_strict(True)
+    with pytest.raises(RuntimeError, match="usage reader bug"):
+        _filtered([event])
+
+
+async def test_async_filter_takes_the_usage_chunk() -> None:
+    events = [ServerSentEvent(data=CONTENT_CHUNK), ServerSentEvent(data=USAGE_CHUNK)]
+
+    async def source() -> AsyncIterator[ServerSentEvent]:
+        for event in events:
+            yield event
+
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    passed = [event async for event in _chat_usage._async_filter(source, call)()]
+    call.finish()
+    assert passed == events[:1]
+    assert (call.input_tokens, call.output_tokens) == (31, 9)
+
+
+def test_stream_without_an_event_source_is_left_alone() -> None:
+    class NotAnSdkStream:
+        def __iter__(self) -> Iterator[int]:
+            return iter([1])
+
+    stream = NotAnSdkStream()
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    _chat_usage.read_usage_chunk_as_text(stream, call, is_async=False)
+    call.finish()
+    assert vars(stream) == {}
