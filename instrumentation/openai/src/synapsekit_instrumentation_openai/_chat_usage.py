@@ -41,17 +41,24 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
             prompt_tokens, completion_tokens, prompt_details, completion_details = fields(
                 usage, *_USAGE_FIELDS
             )
+    # The details read with getattr in place (int_fields inlined for SDK models): this runs on every response.
     cached_tokens = cache_write_tokens = reasoning_tokens = None
-    if prompt_details is not None:
+    if type(prompt_details) is dict:
         cached_tokens, cache_write_tokens = int_fields(prompt_details, "cached_tokens", "cache_write_tokens")
-    if completion_details is not None:
+    elif prompt_details is not None:
+        cached_tokens = getattr(prompt_details, "cached_tokens", None)
+        # cache_write_tokens is absent from older SDKs' models (openai 2.0): None then.
+        cache_write_tokens = getattr(prompt_details, "cache_write_tokens", None)
+    if type(completion_details) is dict:
         (reasoning_tokens,) = int_fields(completion_details, "reasoning_tokens")
+    elif completion_details is not None:
+        reasoning_tokens = getattr(completion_details, "reasoning_tokens", None)
     call.record_usage(
         input_tokens=prompt_tokens if type(prompt_tokens) is int else None,
         output_tokens=completion_tokens if type(completion_tokens) is int else None,
-        cached_input_tokens=cached_tokens,
-        cache_creation_input_tokens=cache_write_tokens,
-        reasoning_tokens=reasoning_tokens,
+        cached_input_tokens=cached_tokens if type(cached_tokens) is int else None,
+        cache_creation_input_tokens=cache_write_tokens if type(cache_write_tokens) is int else None,
+        reasoning_tokens=reasoning_tokens if type(reasoning_tokens) is int else None,
     )
 
 
