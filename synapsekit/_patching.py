@@ -28,10 +28,6 @@ class _Patch:
     # here would cost a call on every wrapped call.
     enabled: list[bool]
 
-    @property
-    def active(self) -> bool:
-        return bool(self.enabled)
-
 
 _patches: dict[tuple[int, str], _Patch] = {}
 _lock = threading.Lock()
@@ -41,8 +37,7 @@ def wrap_method(owner: Any, attribute: str, wrapper: Wrapper) -> bool:
     """Wrap ``owner.attribute`` (a class or module attribute) with ``wrapper``; False if already ours."""
     with _lock:
         key = (id(owner), attribute)
-        existing = _patches.get(key)
-        if existing is not None and existing.active:
+        if key in _patches:  # unwrapping removes the entry: one here is ours and switched on
             return False
         original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
         patch = _Patch(owner, attribute, original, None, [True])

@@ -64,7 +64,7 @@ from synapsekit._budget._limit import (
 )
 from synapsekit._budget._tokens import count_input_tokens
 from synapsekit._budget._windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
-from synapsekit._estimate import CHARS_PER_TOKEN
+from synapsekit._estimate import estimate_tokens_from_chars
 from synapsekit._exceptions import BudgetExceeded
 from synapsekit._pricing import compute_cost, estimate_max_cost
 from synapsekit._scope import Scope
@@ -277,10 +277,10 @@ class BudgetScope(Scope):
         hold = self._holds.get(id(call))
         if hold is None:
             return
-        # call.output_tokens_so_far, inlined: this runs on every streamed chunk, and two calls per chunk add up.
+        # call.output_tokens_so_far without the property: this runs on every streamed chunk.
         output_tokens = call.output_tokens
         if output_tokens is None:
-            output_tokens = -(-call._streamed_chars // CHARS_PER_TOKEN)
+            output_tokens = estimate_tokens_from_chars(call._streamed_chars)
             max_output_tokens = call.max_output_tokens
             if max_output_tokens is not None and output_tokens > max_output_tokens:
                 # Counted from the text (an estimate), but the provider stops at the request's max_tokens.

@@ -152,6 +152,20 @@ def test_spaced_usage_only_chunk_is_taken() -> None:
     assert (call.input_tokens, call.output_tokens) == (2, 3)
 
 
+def test_counts_that_are_not_ints_are_left_unknown() -> None:
+    data = (
+        '{"id":"c","choices":[],"usage":{"prompt_tokens":"31","completion_tokens":9,'
+        '"prompt_tokens_details":{"cached_tokens":"16","cache_write_tokens":2.5},'
+        '"completion_tokens_details":{"reasoning_tokens":null}}}'
+    )
+    passed, call = _filtered([ServerSentEvent(data=data)])
+    assert passed == []
+    # The string prompt count is not trusted; with no prompt text to estimate from, it stays unknown.
+    assert call.input_tokens is None
+    assert (call.output_tokens, call.cached_input_tokens, call.cache_creation_input_tokens) == (9, 0, 0)
+    assert call.reasoning_tokens == 0
+
+
 @pytest.mark.parametrize(
     "data",
     [

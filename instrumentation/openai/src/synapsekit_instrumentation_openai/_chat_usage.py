@@ -20,7 +20,7 @@ from typing import Any
 
 from synapsekit.plugin import LLMCall, report_internal_error
 
-from ._fields import fields, int_fields
+from ._fields import fields
 
 _ERROR_KEY = "openai.stream_usage_chunk"
 
@@ -41,16 +41,17 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
             prompt_tokens, completion_tokens, prompt_details, completion_details = fields(
                 usage, *_USAGE_FIELDS
             )
-    # The details read with getattr in place (int_fields inlined for SDK models): this runs on every response.
+    # The details of an SDK model read with getattr in place rather than through fields(): this runs on
+    # every response. Whatever is not an int is dropped below.
     cached_tokens = cache_write_tokens = reasoning_tokens = None
     if type(prompt_details) is dict:
-        cached_tokens, cache_write_tokens = int_fields(prompt_details, "cached_tokens", "cache_write_tokens")
+        cached_tokens, cache_write_tokens = fields(prompt_details, "cached_tokens", "cache_write_tokens")
     elif prompt_details is not None:
         cached_tokens = getattr(prompt_details, "cached_tokens", None)
         # cache_write_tokens is absent from older SDKs' models (openai 2.0): None then.
         cache_write_tokens = getattr(prompt_details, "cache_write_tokens", None)
     if type(completion_details) is dict:
-        (reasoning_tokens,) = int_fields(completion_details, "reasoning_tokens")
+        reasoning_tokens = completion_details.get("reasoning_tokens")
     elif completion_details is not None:
         reasoning_tokens = getattr(completion_details, "reasoning_tokens", None)
     call.record_usage(

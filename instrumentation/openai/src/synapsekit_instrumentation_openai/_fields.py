@@ -40,16 +40,6 @@ def fields(obj: Any, *names: str) -> list[Any]:
     return values
 
 
-def int_fields(obj: Any, *names: str) -> list[int | None]:
-    """:func:`int_field` for several names in one call."""
-    values: list[int | None] = []
-    is_dict = type(obj) is dict
-    for name in names:
-        value = obj.get(name) if is_dict else getattr(obj, name, None)
-        values.append(value if type(value) is int else None)
-    return values
-
-
 def int_param(kwargs: Mapping[str, Any], *names: str) -> int | None:
     """The first of ``names`` given as an int (``max_completion_tokens`` wins over ``max_tokens``)."""
     for name in names:
