@@ -26,7 +26,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from synapsekit import _context, _llm_spans, _sinks
+from synapsekit import _config, _context, _llm_spans, _sinks
 from synapsekit._context import active_scopes_var
 from synapsekit._errors import report_internal_error
 from synapsekit._estimate import estimate_tokens_from_chars
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 active_call_var: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar(
     "synapsekit_active_call", default=None
 )
+# A stream's chunk allowance when no admitted scope asked for one: scopes are not told about chunks.
+_NO_ALLOWANCE_LIMIT = sys.maxsize
 
 
 class LLMCall:
@@ -48,10 +50,13 @@ class LLMCall:
 
     Token counts follow the OpenTelemetry GenAI conventions: ``input_tokens`` includes cached-read and
     cache-creation tokens, ``output_tokens`` includes reasoning tokens. ``None`` means not known.
+    ``capture_content``: whether prompt and completion content may be recorded for this call (the
+    process-wide setting when the call started); instrumentors read it rather than the setting.
     """
 
     __slots__ = (
         "_admitted",
+        "_chunk_allowance",
         "_cost",
         "_end_guard",
         "_enter_tokens",
@@ -60,6 +65,7 @@ class LLMCall:
         "budget_attributes",
         "cache_creation_input_tokens",
         "cached_input_tokens",
+        "capture_content",
         "chunks",
         "delegated",
         "error",
@@ -149,7 +155,10 @@ class LLMCall:
         self.reasoning_tokens = 0
         self.usage_estimated = False
         self.finish_reasons: tuple[str, ...] = ()
-        # Prompt/completion content, set by instrumentors only when content capture is on (see _config).
+        # Prompt/completion content, set by instrumentors only when content capture is on (see _config);
+        # decided once per call, read as an attribute (a settings call per read adds up on every request).
+        capture = _config.capture_content_resolved
+        self.capture_content: bool = _config.capture_content() if capture is None else capture
         self.input_messages: list[dict[str, Any]] | None = None
         self.output_messages: list[dict[str, Any]] | None = None
         self.response_id: str | None = None
@@ -170,6 +179,9 @@ class LLMCall:
         self.start_ns = time.perf_counter_ns()
         self._admitted: list[Scope] = []
         self._streamed_chars = 0
+        # Admitted scopes hear about a chunk only once the streamed text passes this many characters (or
+        # usage is reported mid-stream): see watch_chunks_past.
+        self._chunk_allowance = _NO_ALLOWANCE_LIMIT
         self._enter_tokens: list[tuple[contextvars.Token[LLMCall | None], Any]] = []
         # Popping from a one-element list is atomic, so exactly one of several racing ends wins.
         self._end_guard: list[None] = [None]
@@ -183,7 +195,7 @@ class LLMCall:
         cost = self._cost
         if cost is False:
             cost = None
-            if self.ended:
+            if not self._end_guard:  # self.ended
                 try:
                     cost = _price(self)
                 except Exception as exc:
@@ -262,6 +274,8 @@ class LLMCall:
             self.reasoning_tokens = reasoning_tokens
         if estimated:
             self.usage_estimated = True
+        if self._admitted:
+            self._chunk_allowance = -1  # reported counts may overrun a reservation: check at the next chunk
 
     def record_response(
         self,
@@ -284,9 +298,23 @@ class LLMCall:
         self.chunks += 1
         if text:
             self._streamed_chars += len(text)
-        if self._admitted:
+        if self._admitted and self._streamed_chars > self._chunk_allowance:
+            # Each scope asks again (watch_chunks_past) for the allowance it can absorb from here on.
+            self._chunk_allowance = _NO_ALLOWANCE_LIMIT
             for scope in self._admitted:
+                if not scope.sets_chunk_allowance:
+                    self._chunk_allowance = -1
                 scope.on_chunk(self)
+
+    def watch_chunks_past(self, chars: int) -> None:
+        """An admitted scope asks to hear about chunks only once the streamed text exceeds ``chars``.
+
+        Budgets know how much text their reservation covers; below that a chunk cannot change anything,
+        and a stream of many chunks should not pay for asking. ``-1`` asks for every chunk. Reported
+        usage (:meth:`record_usage`) always triggers the next chunk's check.
+        """
+        if chars < self._chunk_allowance:
+            self._chunk_allowance = chars
 
     # -- in flight ----------------------------------------------------------------------------------------
     def __enter__(self) -> LLMCall:
@@ -404,7 +432,7 @@ class LLMCall:
 
 
 def _price(call: LLMCall) -> Cost | None:
-    model = call.model
+    model = call.response_model or call.request_model  # call.model
     if model is None or call.input_tokens is None or call.output_tokens is None:
         return None
     return compute_cost(
@@ -463,7 +491,7 @@ def start_call(
         call._take_over_from(outer)
     # active_scopes() inlined for the common case of no process-wide scope: this runs on every call.
     call.scopes = scopes = _context.active_scopes() if _context.global_scopes else active_scopes_var.get()
-    for sink in _sinks.sinks:
+    for sink in _sinks.start_sinks:
         try:
             sink.on_call_start(call)
         except Exception as exc:
@@ -489,6 +517,8 @@ def start_call(
             report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
             continue
         call._admitted.append(scope)
+        if not scope.sets_chunk_allowance:
+            call._chunk_allowance = -1  # it hears about every chunk
     return call
 
 

@@ -17,3 +17,8 @@ def estimate_tokens_from_chars(chars: int) -> int:
 
 def estimate_tokens(text: str) -> int:
     return estimate_tokens_from_chars(len(text))
+
+
+def max_chars_within_tokens(tokens: int) -> int:
+    """The most characters whose estimate stays within ``tokens``."""
+    return tokens * CHARS_PER_TOKEN

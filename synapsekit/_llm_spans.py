@@ -17,56 +17,71 @@ if TYPE_CHECKING:
 
 TRACER_NAME = "synapsekit"
 OTEL_TRACE_MODULE = "opentelemetry.trace"
-_tracer_cache: dict[int, Any] = {}
+
+# The OpenTelemetry API pieces a span needs, imported once on first use (an import statement, or a lookup
+# through a loader function, on every call costs more than setting an attribute).
+_trace: Any = None
+_context: Any = None
+_client_kind: Any = None
+# (provider, its tracer) for the last tracer provider seen: the global one rarely changes.
+_last_tracer: tuple[Any, Any] = (None, None)
 
 
-class _API:
-    """The OpenTelemetry API pieces a span needs, imported once (an import statement per call costs more
-    than setting an attribute)."""
+def _load_api() -> None:
+    global _trace, _context, _client_kind
+    from opentelemetry import context, trace
 
-    trace: Any = None
-    context: Any = None
-    client_kind: Any = None
+    _context, _client_kind, _trace = context, trace.SpanKind.CLIENT, trace
 
-    @classmethod
-    def load(cls) -> type[_API]:
-        if cls.trace is None:
-            from opentelemetry import context, trace
 
-            cls.context, cls.client_kind, cls.trace = context, trace.SpanKind.CLIENT, trace
-        return cls
+def active_tracer() -> Any:
+    """Our tracer from the installed OpenTelemetry SDK tracer provider; ``None`` when none is installed."""
+    global _last_tracer
+    trace = sys.modules.get(OTEL_TRACE_MODULE)
+    if trace is None:
+        return None
+    provider = trace.get_tracer_provider()
+    last_provider, tracer = _last_tracer
+    if provider is last_provider:
+        return tracer
+    if isinstance(provider, trace.ProxyTracerProvider):
+        return None
+    from synapsekit import __version__
+
+    tracer = trace.get_tracer(TRACER_NAME, __version__, tracer_provider=provider)
+    _last_tracer = (provider, tracer)
+    return tracer
 
 
 def tracing_active() -> bool:
     """True when an OpenTelemetry SDK tracer provider is installed (spans would be recorded)."""
-    trace = sys.modules.get(OTEL_TRACE_MODULE)
-    if trace is None:
-        return False
-    provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider)
+    return active_tracer() is not None
 
 
 def get_tracer() -> Any:
-    trace = _API.load().trace
-    provider = trace.get_tracer_provider()
-    key = id(provider)
-    tracer = _tracer_cache.get(key)
+    """Our tracer from the global tracer provider (a no-op tracer when no SDK is installed)."""
+    tracer = active_tracer()
     if tracer is None:
-        from synapsekit import __version__
-
-        tracer = trace.get_tracer(TRACER_NAME, __version__, tracer_provider=provider)
-        _tracer_cache.clear()
-        _tracer_cache[key] = tracer
+        if _trace is None:
+            _load_api()
+        tracer = _trace.get_tracer(TRACER_NAME)
     return tracer
 
 
-def _start_attributes(call: LLMCall) -> dict[str, Any]:
+def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
+    tracer = active_tracer()
+    if tracer is None:
+        return
+    if _trace is None:
+        _load_api()
+    # The request's attributes, built here rather than in helpers: this runs on every traced call.
     attributes: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: call.operation,
         semconv.GEN_AI_PROVIDER_NAME: call.provider,
     }
-    if call.request_model:
-        attributes[semconv.GEN_AI_REQUEST_MODEL] = call.request_model
+    model = call.request_model
+    if model:
+        attributes[semconv.GEN_AI_REQUEST_MODEL] = model
     if call.server_address:
         attributes[semconv.SERVER_ADDRESS] = call.server_address
     if call.server_port is not None:
@@ -75,34 +90,27 @@ def _start_attributes(call: LLMCall) -> dict[str, Any]:
         attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = call.max_output_tokens
     if call.streamed:
         attributes[semconv.SYNAPSEKIT_STREAMED] = True
-    for key, value in call.attributes.items():
-        if isinstance(value, (str, bool, int, float)):
-            attributes[key] = value
-    return attributes
-
-
-def span_name(call: LLMCall) -> str:
-    return f"{call.operation} {call.request_model}" if call.request_model else call.operation
-
-
-def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
-    if not tracing_active():
-        return
-    call.span = get_tracer().start_span(
-        span_name(call),
-        kind=_API.load().client_kind,
-        attributes=_start_attributes(call),
+    if call.attributes:
+        for key, value in call.attributes.items():
+            if isinstance(value, (str, bool, int, float)):
+                attributes[key] = value
+    call.span = tracer.start_span(
+        f"{call.operation} {model}" if model else call.operation,
+        kind=_client_kind,
+        attributes=attributes,
         start_time=start_time_ns,
     )
 
 
 def attach(span: Any) -> Any:
-    api = _API.load()
-    return api.context.attach(api.trace.set_span_in_context(span))
+    """Make ``span`` the current span (it may come from elsewhere than :func:`start`, e.g. an SDK's own)."""
+    if _trace is None:
+        _load_api()
+    return _context.attach(_trace.set_span_in_context(span))
 
 
 def detach(token: Any) -> None:
-    _API.load().context.detach(token)
+    _context.detach(token)  # a token comes from attach: the API is loaded
 
 
 def start_late(call: LLMCall) -> None:
@@ -168,7 +176,7 @@ def _add_content(attributes: dict[str, Any], call: LLMCall) -> None:
     """Prompt and completion content, only when the user opted in, after their redaction hook."""
     from synapsekit import _config
 
-    if not _config.capture_content():
+    if not call.capture_content:
         return
     import json
 

@@ -152,6 +152,8 @@ class GenAIMetricsSink:
     ``synapsekit.add_sink(GenAIMetricsSink())``.
     """
 
+    observes_call_start = False
+
     def on_call_start(self, call: LLMCall) -> None:
         return None
 

@@ -124,10 +124,13 @@ def compute_cost(
             "output_tokens must include them"
         )
     found = _resolved.get((provider, model), _MISSING)
-    schedule = _schedule(provider, model) if found is _MISSING else cast("PriceSchedule | None", found)
+    # Not typing.cast: a function call, on every priced call.
+    schedule: PriceSchedule | None = _schedule(provider, model) if found is _MISSING else found  # type: ignore[assignment]
     if schedule is None:
         return None
-    prices = schedule.prices_for(input_tokens, at)
+    prices = schedule.fixed
+    if prices is None:
+        prices = schedule.prices_for(input_tokens, at)
     return cost_for(
         prices,
         input_tokens,
@@ -160,7 +163,9 @@ def estimate_max_cost(
     schedule = _schedule(provider, model)
     if schedule is None:
         return None
-    prices = schedule.prices_for(input_tokens, None)
+    prices = schedule.fixed
+    if prices is None:
+        prices = schedule.prices_for(input_tokens, None)
     input_rate = max(prices.input, prices.cached_input, prices.cache_write)
     output_rate = max(prices.output, prices.reasoning)
     return input_rate * input_tokens + output_rate * max_output_tokens + prices.request
@@ -269,7 +274,7 @@ def _schedule(provider: str, model: str) -> PriceSchedule | None:
     schedule = _resolved.get((provider, model), _MISSING)
     if schedule is _MISSING:
         return _resolve(provider, model)
-    return cast("PriceSchedule | None", schedule)
+    return schedule  # type: ignore[return-value]  # not typing.cast: a call on every lookup
 
 
 def _resolve(provider: str, model: str) -> PriceSchedule | None:

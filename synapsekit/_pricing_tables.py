@@ -6,7 +6,7 @@ the hot path never touches the pricing package.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
@@ -130,6 +130,12 @@ class PriceSchedule:
     """All prices a model can have: periods in data order, the last active one wins, else the first."""
 
     periods: tuple[tuple[Constraint | None, TierTable], ...]
+    # The prices when they never vary (one period, no tiers), as for most models: read without a call.
+    fixed: UnitPrices | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        table = self.periods[0][1] if len(self.periods) == 1 else None
+        object.__setattr__(self, "fixed", table.base if table is not None and not table.tiers_desc else None)
 
     def prices_for(self, input_tokens: int, when: datetime | None) -> UnitPrices:
         if len(self.periods) == 1:

@@ -27,12 +27,19 @@ class Scope:
     """
 
     gates_calls: bool = False
+    # A gating scope that sets this asks for the chunks it needs with LLMCall.watch_chunks_past (in admit
+    # and on_chunk); any other gating scope hears about every chunk.
+    sets_chunk_allowance: bool = False
 
     def admit(self, call: LLMCall) -> None:
         """Called before the request is sent; may raise to stop it (budgets)."""
 
     def on_chunk(self, call: LLMCall) -> None:
-        """Called after each streamed chunk with the running estimate; may raise to cut the stream."""
+        """Called after each streamed chunk with the running estimate; may raise to cut the stream.
+
+        With :attr:`sets_chunk_allowance`, only once the streamed text passes the allowance the scopes
+        asked for (:meth:`LLMCall.watch_chunks_past`) or after usage was reported mid-stream.
+        """
 
     def release(self, call: LLMCall) -> None:
         """Undo :meth:`admit` for a call that will not report here (rejected elsewhere, or delegated)."""

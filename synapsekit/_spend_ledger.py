@@ -193,6 +193,8 @@ class SpendLedger:
         _live_ledgers.add(self)
 
     # -- the sink protocol ---------------------------------------------------------------------------------
+    observes_call_start = False
+
     def on_call_start(self, call: LLMCall) -> None:
         """Nothing to record until the call ends."""
 

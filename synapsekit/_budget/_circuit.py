@@ -44,6 +44,11 @@ class CircuitBreaker:
 
     def enter(self, bucket: str, token: object) -> Admission:
         """Decide, before anything else is done, whether a call may go on to its reservation."""
+        # Read without the lock: a closed breaker needs no roll-over, and a breaker opening concurrently
+        # is no different from one that opens just after this call was admitted (the ledger still decides).
+        state = self._state
+        if state is CircuitState.CLOSED:
+            return Admission.NORMAL
         with self._lock:
             self._roll_over(bucket)
             if self._state is CircuitState.CLOSED:
@@ -58,6 +63,10 @@ class CircuitBreaker:
 
         ``exhausted``: the window's settled spend reached a limit. ``good``: the call completed normally.
         """
+        if not exhausted and self._probe is not token:
+            # Nothing changes (the common case, without the lock): only an exhausting report or the probe's
+            # own report moves the state; the probe slot holds ``token`` only if this call was the probe.
+            return
         with self._lock:
             was_probe = self._probe is not None and self._probe is token
             if was_probe:

@@ -130,20 +130,25 @@ class MemoryLedger:
     def reserve(
         self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
     ) -> ReserveOutcome:
+        nano, tokens = reservation.nano, reservation.tokens
         with self._lock:
             entry = self._entry(account)
-            if not force and not limits.admits(
-                totals := entry.totals(), reservation.nano, reservation.tokens
-            ):
-                return ReserveOutcome(False, totals)
-            held_nano, held_tokens = entry.reservations.get(reservation.id, (0, 0))
-            entry.reservations[reservation.id] = (
-                held_nano + reservation.nano,
-                held_tokens + reservation.tokens,
+            # The totals as they would be with this reservation: one object for the check and the answer.
+            after = Totals(
+                entry.spent_nano,
+                entry.reserved_nano + nano,
+                entry.spent_tokens,
+                entry.reserved_tokens + tokens,
             )
-            entry.reserved_nano += reservation.nano
-            entry.reserved_tokens += reservation.tokens
-            return ReserveOutcome(True, entry.totals())
+            if not force and not limits.admits(after, 0, 0):
+                return ReserveOutcome(False, entry.totals())
+            held = entry.reservations.get(reservation.id)
+            entry.reservations[reservation.id] = (
+                (nano, tokens) if held is None else (held[0] + nano, held[1] + tokens)
+            )
+            entry.reserved_nano += nano
+            entry.reserved_tokens += tokens
+            return ReserveOutcome(True, after)
 
     def settle(
         self,

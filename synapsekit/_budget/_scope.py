@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -64,7 +65,7 @@ from synapsekit._budget._limit import (
 )
 from synapsekit._budget._tokens import count_input_tokens
 from synapsekit._budget._windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
-from synapsekit._estimate import estimate_tokens_from_chars
+from synapsekit._estimate import estimate_tokens_from_chars, max_chars_within_tokens
 from synapsekit._exceptions import BudgetExceeded
 from synapsekit._pricing import compute_cost, estimate_max_cost
 from synapsekit._scope import Scope
@@ -86,6 +87,21 @@ _GROWTH_STEP_TOKENS: Final = 64
 _WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
 
 _shared_memory_ledger = MemoryLedger()
+
+
+def _streamed_output_tokens(call: LLMCall) -> int:
+    """Output tokens a stream has produced so far: reported, else estimated from its text.
+
+    Unlike ``call.output_tokens_so_far``, the estimate stops at the request's ``max_tokens``, where the
+    provider stops too.
+    """
+    output_tokens = call.output_tokens
+    if output_tokens is None:
+        output_tokens = estimate_tokens_from_chars(call._streamed_chars)
+        max_output_tokens = call.max_output_tokens
+        if max_output_tokens is not None and output_tokens > max_output_tokens:
+            output_tokens = max_output_tokens
+    return output_tokens
 
 
 def _usd(nano: int) -> str:
@@ -113,7 +129,6 @@ class _Hold:
     nano: int = 0
     tokens: int = 0
     in_ledger: bool = True
-    streamed_output_tokens: int = 0
     warned: bool = False
     cut: bool = False
 
@@ -126,6 +141,7 @@ class BudgetScope(Scope):
     """
 
     gates_calls = True
+    sets_chunk_allowance = True
 
     def __init__(
         self,
@@ -180,7 +196,8 @@ class BudgetScope(Scope):
         # Reservation ids are unique across hosts (random prefix), forked processes (pid) and calls.
         self._id_prefix = f"{uuid.uuid4().hex}-"
         self._ids = itertools.count()
-        self._current_account: tuple[Account, datetime | None] | None = None
+        # The last account used, with the epoch seconds [starts, ends) in which it is surely current.
+        self._current_account: tuple[Account, float, float] | None = None
         self._last_totals: tuple[str, Totals] = ("", Totals())
         self._ledger_error_logged = False
         self.rejections = 0
@@ -235,8 +252,8 @@ class BudgetScope(Scope):
 
     # -- the hooks the core calls ------------------------------------------------------------------------
     def admit(self, call: LLMCall) -> None:
-        now = self._clock()
-        account = self._account(now)
+        wall = time.time()
+        account = self._account_at(wall)
         hold = _Hold(f"{self._id_prefix}{os.getpid()}-{next(self._ids)}", account, 0, 0, priced=False)
         if self._breaker.enter(account.bucket, hold) is Admission.REFUSE:
             # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
@@ -250,7 +267,7 @@ class BudgetScope(Scope):
         hold.priced = nano is not None
         nano = nano or 0
         tokens = hold.input_tokens + hold.output_tokens
-        reservation = Reservation(hold.id, nano, tokens, time.time() + self.reservation_ttl_s)
+        reservation = Reservation(hold.id, nano, tokens, wall + self.reservation_ttl_s)
         force = self.on_exceeded == "warn"
         try:
             outcome = self.ledger.reserve(account, reservation, self._limits, force=force)
@@ -258,7 +275,7 @@ class BudgetScope(Scope):
             self._ledger_failed(call, hold, exc)
             hold.in_ledger = False
         else:
-            self._remember(account.bucket, outcome.totals)
+            self._last_totals = (account.bucket, outcome.totals)  # _remember, inlined: every call
             if not outcome.admitted:
                 exhausted = self._exhausted(outcome.totals)
                 self._breaker.report(hold, account.bucket, exhausted=exhausted, good=False)
@@ -271,30 +288,34 @@ class BudgetScope(Scope):
         with self._lock:
             self._holds[id(call)] = hold
         if hold.in_ledger:
-            self._emit("reserved", call, account.bucket, self._cached_totals(account.bucket), nano, None)
+            if call.streamed:
+                self._watch(call, hold)
+            if call.span is not None or has_listeners("reserved"):
+                self._emit("reserved", call, account.bucket, outcome.totals, nano, None)
 
     def on_chunk(self, call: LLMCall) -> None:
         hold = self._holds.get(id(call))
         if hold is None:
             return
-        # call.output_tokens_so_far without the property: this runs on every streamed chunk.
-        output_tokens = call.output_tokens
-        if output_tokens is None:
-            output_tokens = estimate_tokens_from_chars(call._streamed_chars)
-            max_output_tokens = call.max_output_tokens
-            if max_output_tokens is not None and output_tokens > max_output_tokens:
-                # Counted from the text (an estimate), but the provider stops at the request's max_tokens.
-                output_tokens = max_output_tokens
-        hold.streamed_output_tokens = output_tokens
+        output_tokens = _streamed_output_tokens(call)
         reported_input = call.input_tokens
-        if output_tokens <= hold.output_tokens and (
-            reported_input is None or reported_input <= hold.input_tokens
+        if output_tokens > hold.output_tokens or (
+            reported_input is not None and reported_input > hold.input_tokens
         ):
-            return  # still inside what was reserved: the common case costs two comparisons
-        input_tokens = max(reported_input or 0, hold.input_tokens)
-        if not hold.in_ledger or (hold.warned and self.on_exceeded == "warn"):
-            return
-        self._grow(call, hold, input_tokens, output_tokens)
+            if not hold.in_ledger or (hold.warned and self.on_exceeded == "warn"):
+                return  # for good: nothing to grow (not in the ledger) or to warn about again
+            self._grow(call, hold, max(reported_input or 0, hold.input_tokens), output_tokens)
+        self._watch(call, hold)
+
+    @staticmethod
+    def _watch(call: LLMCall, hold: _Hold) -> None:
+        """Ask to see the stream's chunks again only once its text could outrun the reservation."""
+        if call.output_tokens is not None:
+            return  # reported counts change only through record_usage, which triggers a check itself
+        max_output_tokens = call.max_output_tokens
+        if max_output_tokens is not None and max_output_tokens <= hold.output_tokens:
+            return  # the estimate stops at the request's max_tokens, which the reservation covers
+        call.watch_chunks_past(max_chars_within_tokens(hold.output_tokens))
 
     def release(self, call: LLMCall) -> None:
         with self._lock:
@@ -317,7 +338,8 @@ class BudgetScope(Scope):
         self._breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
         if totals is None:
             return
-        self._emit("settled", call, hold.account.bucket, totals, nano, None)
+        if call.span is not None or has_listeners("settled"):
+            self._emit("settled", call, hold.account.bucket, totals, nano, None)
         if not hold.cut and (nano > hold.nano or tokens > hold.tokens) and self._over(totals):
             self._emit("exceeded", call, hold.account.bucket, totals, nano, "actual_cost_over_reservation")
 
@@ -325,15 +347,33 @@ class BudgetScope(Scope):
     def _bucket(self) -> str:
         return bucket_of(self.window, self._clock())
 
+    def _account_at(self, wall: float) -> Account:
+        """The current window's account; ``wall`` is ``time.time()``, which the default clock agrees with."""
+        current = self._current_account
+        if current is not None and self._clock is utc_now:
+            account, starts, ends = current
+            if starts <= wall < ends:
+                return account
+        return self._account(self._clock())
+
     def _account(self, now: datetime) -> Account:
         # Most calls fall in the same bucket as the previous one: reuse it until the window ends.
         current = self._current_account
         if current is not None:
-            account, ends = current
-            if ends is None or (now < ends and as_utc(now) >= ends - _WINDOW_LENGTHS[self.window]):
+            account, starts, ends = current
+            if starts <= as_utc(now).timestamp() < ends:
                 return account
         account = Account(self.key, bucket_of(self.window, now), retain_until(self.window, now))
-        self._current_account = (account, window_end(self.window, now))
+        end = window_end(self.window, now)
+        if end is None:
+            self._current_account = (account, -math.inf, math.inf)
+        else:
+            # A span shorter than any bucket, ending with it: a moment inside it is surely in this bucket.
+            self._current_account = (
+                account,
+                (end - _WINDOW_LENGTHS[self.window]).timestamp(),
+                end.timestamp(),
+            )
         return account
 
     @staticmethod
@@ -385,11 +425,15 @@ class BudgetScope(Scope):
         input_tokens = call.input_tokens or 0
         output_tokens = call.output_tokens or 0
         cost = call.cost
-        if call.error is not None and hold.streamed_output_tokens > output_tokens:
+        if (
+            call.error is not None
+            and call.chunks
+            and (streamed := _streamed_output_tokens(call)) > output_tokens
+        ):
             # A stream cut or abandoned with an error before the provider sent usage was still billed
             # for what it streamed: charge the running estimate rather than nothing.
             input_tokens = max(input_tokens, hold.input_tokens)
-            output_tokens = hold.streamed_output_tokens
+            output_tokens = streamed
             cost = None
         if cost is None and hold.priced:
             cost = self._price(call, input_tokens, output_tokens)
@@ -526,9 +570,10 @@ class BudgetScope(Scope):
         return not self._limits.admits(totals, 0, 0)
 
     def _remaining(self, totals: Totals) -> float | None:
-        if self._limits.nano is None:
+        limit = self._limits.nano
+        if limit is None:
             return None
-        return nano_to_usd(max(0, self._limits.nano - totals.spent_nano - totals.reserved_nano))
+        return max(0, limit - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD  # nano_to_usd
 
     def _remember(self, bucket: str, totals: Totals) -> None:
         self._last_totals = (bucket, totals)
@@ -543,12 +588,16 @@ class BudgetScope(Scope):
         to_listeners = has_listeners(kind)
         if call.span is None and not to_listeners:
             return
-        amount_usd = None if nano is None else nano_to_usd(nano)
-        remaining_usd = self._remaining(totals)
         if kind in ROUTINE_KINDS and call.span is not None:
-            note_on_span(call, kind, self.name, amount_usd, remaining_usd)
+            # A span notes a reservation's amount, or what is left after settling: only that is computed.
+            if kind == "reserved":
+                note_on_span(call, kind, self.name, None if nano is None else nano / NANO_PER_USD, None)
+            else:
+                note_on_span(call, kind, self.name, None, self._remaining(totals))
             if not to_listeners:
                 return
+        amount_usd = None if nano is None else nano_to_usd(nano)
+        remaining_usd = self._remaining(totals)
         event = BudgetEvent(
             kind=kind,
             budget_name=self.name,

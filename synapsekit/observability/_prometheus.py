@@ -13,14 +13,19 @@ method a no-op and needs no prometheus-client at all.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from synapsekit import semconv
 from synapsekit.observability._prometheus_instruments import (
     Instruments,
+    Write,
+    counter_writer,
     create_instruments,
+    gauge_writer,
+    histogram_writer,
     validate_namespace,
 )
 from synapsekit.observability._prometheus_labels import (
@@ -41,7 +46,8 @@ __all__ = ["INSTALL_HINT", "LLM_SPAN_NAME", "BudgetEventLike", "PrometheusMetric
 INSTALL_HINT: Final = 'pip install "synapsekit[observe]"'
 LLM_SPAN_NAME: Final = "llm.generate"
 UNNAMED_BUDGET: Final = "unnamed"
-# Raw (model, provider) pairs whose label values are remembered; past this, labels are computed per call.
+# Raw (model, provider) and (budget name, window) pairs whose label values and writers are remembered; past
+# this, a new pair's labels are computed per call.
 _MAX_CACHED_LABEL_KEYS: Final = 1024
 # Settlements carry the remaining USD; a reservation's figure is superseded when its call settles.
 _BUDGET_EVENT_KINDS: Final = ("settled", "rejected", "exceeded")
@@ -101,6 +107,84 @@ class _Children(Generic[_Child]):
         return child
 
 
+class _FirstWrite:
+    """Stands in a writer bundle's slot until the first write, which creates the series and fills the slot.
+
+    Not created with the bundle because a labelled child is exposed (at zero) from its creation on: the bundle
+    would show series its key never recorded, such as the latency of a model whose every call failed.
+    """
+
+    __slots__ = ("_create", "_owner", "_slot")
+
+    def __init__(self, owner: object, slot: str, create: Callable[[], Write]) -> None:
+        self._owner = owner
+        self._slot = slot
+        self._create = create
+
+    def __call__(self, amount: float) -> None:
+        # Racing threads get the same child from prometheus-client, so writers into the same values: whichever
+        # ends up in the slot, no write is lost.
+        write = self._create()
+        setattr(self._owner, self._slot, write)
+        write(amount)
+
+
+def _child_writer(writer: Callable[[_Child], Write], children: _Children[_Child], *labels: str) -> Write:
+    return writer(children.get(*labels))
+
+
+class _CallSeries:
+    """The writers of every series a successful call of one (model, provider) label pair records into.
+
+    Found with one dict lookup per call, they write straight into the children's values (see
+    ``_prometheus_instruments``), so callers check that counter amounts are >= 0 (prometheus-client's public
+    inc would). Errors, rejections, the rarer token types and calls of unknown cost go through
+    :class:`_Children` instead.
+    """
+
+    __slots__ = (
+        "cost",
+        "key",
+        "latency",
+        "requests_ok",
+        "time_to_first_chunk",
+        "tokens",
+        "tokens_input",
+        "tokens_output",
+    )
+
+    def __init__(self, key: tuple[str, str], metrics: PrometheusMetrics) -> None:
+        self.key = key
+
+        def first_write(
+            slot: str, writer: Callable[[Any], Write], children: _Children[Any], *labels: str
+        ) -> Write:
+            return _FirstWrite(self, slot, partial(_child_writer, writer, children, *key, *labels))
+
+        self.requests_ok = first_write("requests_ok", counter_writer, metrics._requests, "ok")
+        self.latency = first_write("latency", histogram_writer, metrics._latency)
+        self.time_to_first_chunk = first_write(
+            "time_to_first_chunk", histogram_writer, metrics._time_to_first_chunk
+        )
+        self.tokens_input = first_write("tokens_input", counter_writer, metrics._tokens_by_type, "input")
+        self.tokens_output = first_write("tokens_output", counter_writer, metrics._tokens_by_type, "output")
+        self.tokens = first_write("tokens", counter_writer, metrics._tokens)
+        self.cost = first_write("cost", counter_writer, metrics._cost)
+
+
+class _BudgetSeries:
+    """A (budget name, window) pair's budget label and the writer of its remaining-USD gauge.
+
+    The window's label is only needed (and admitted by the label limiter) once a remaining figure is written.
+    """
+
+    __slots__ = ("budget", "remaining")
+
+    def __init__(self, budget: str, create_remaining: Callable[[], Write]) -> None:
+        self.budget = budget
+        self.remaining: Write = _FirstWrite(self, "remaining", create_remaining)
+
+
 def _import_prometheus_client() -> None:
     try:
         import prometheus_client  # noqa: F401
@@ -151,7 +235,10 @@ class PrometheusMetrics:
         self._budget_listener_added = False
         self._registry: CollectorRegistry | None = None
         self._instruments: Instruments | None = None
-        self._label_keys: dict[tuple[str | None, str | None], tuple[str, str]] = {}
+        # Writers by raw pair (at most _MAX_CACHED_LABEL_KEYS) and by label values (bounded by the limiter).
+        self._call_series: dict[tuple[str | None, str | None], _CallSeries] = {}
+        self._call_series_by_label: dict[tuple[str, str], _CallSeries] = {}
+        self._budget_series: dict[tuple[str | None, str], _BudgetSeries] = {}
         if not enabled:
             return
         _import_prometheus_client()
@@ -232,14 +319,15 @@ class PrometheusMetrics:
         cost = _non_negative("cost_usd", cost_usd)
         tokens = _non_negative("total_tokens", total_tokens)
         latency_ms_value = _non_negative("latency_ms", latency_ms)
-        key = self._model_provider(model, provider)
-        self._requests.get(*key, "ok").inc()
+        raw = (model, provider)
+        series = self._call_series.get(raw) or self._new_call_series(raw)
+        series.requests_ok(1)
         if cost is not None:
-            self._cost.get(*key).inc(cost)
+            series.cost(cost)
         if tokens is not None:
-            self._tokens.get(*key).inc(tokens)
+            series.tokens(tokens)
         if latency_ms_value is not None:
-            self._latency.get(*key).observe(latency_ms_value / 1000)
+            series.latency(latency_ms_value / 1000)
 
     def record_span(self, span: SpanLike) -> None:
         """Record the LLM call a finished ``llm.generate`` span describes; other spans are ignored."""
@@ -248,23 +336,22 @@ class PrometheusMetrics:
         attributes = span.attributes or {}
         model = attributes.get(semconv.GEN_AI_RESPONSE_MODEL) or attributes.get(semconv.GEN_AI_REQUEST_MODEL)
         provider = attributes.get(semconv.GEN_AI_PROVIDER_NAME)
-        key = self._model_provider(
-            model if isinstance(model, str) else None, provider if isinstance(provider, str) else None
-        )
+        raw = (model if isinstance(model, str) else None, provider if isinstance(provider, str) else None)
+        series = self._call_series.get(raw) or self._new_call_series(raw)
         if span.status == "error":
             error_type = attributes.get(semconv.ERROR_TYPE)
-            self._record_error(key, error_type if isinstance(error_type, str) else None)
+            self._record_error(series.key, error_type if isinstance(error_type, str) else None)
         else:
-            self._requests.get(*key, "ok").inc()
+            series.requests_ok(1)
             latency_ms = _number(span.duration_ms)
             if latency_ms is not None and latency_ms >= 0:
-                self._latency.get(*key).observe(latency_ms / 1000)
+                series.latency(latency_ms / 1000)
         input_tokens = _number(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
         output_tokens = _number(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
-        self._record_tokens(key, input_tokens, output_tokens)
+        self._record_tokens(series, input_tokens, output_tokens)
         cost = _number(attributes.get(semconv.GEN_AI_USAGE_COST))
         if cost is not None and cost >= 0:
-            self._cost.get(*key).inc(cost)
+            series.cost(cost)
 
     # -- ambient recording (the core's sink protocol) ------------------------------------------------------
     def attach(self) -> None:
@@ -296,27 +383,104 @@ class PrometheusMetrics:
             _unsubscribe_from_budgets(self.on_budget_event)
             self._budget_listener_added = False
 
+    observes_call_start = False  # the core skips on_call_start (see synapsekit._sinks)
+
     def on_call_start(self, call: LLMCall) -> None:
         """Nothing to record until the call ends."""
 
     def on_call_end(self, call: LLMCall) -> None:
         if self._instruments is None:
             return
-        key = self._model_provider(call.model, call.provider)
+        raw = (call.model, call.provider)
+        series = self._call_series.get(raw) or self._new_call_series(raw)
         if call.rejected:
             # Nothing was sent: no tokens, cost or latency. The budget that refused it reports the rejection
             # itself (on_budget_event), with its name.
-            self._requests.get(*key, "rejected").inc()
+            self._requests.get(*series.key, "rejected").inc()
             return
         if call.error_type is not None:
-            self._record_error(key, call.error_type)
+            self._record_error(series.key, call.error_type)
         else:
-            self._requests.get(*key, "ok").inc()
+            series.requests_ok(1)
             if call.latency_s is not None:
-                self._latency.get(*key).observe(call.latency_s)
+                series.latency(call.latency_s)
         if call.time_to_first_chunk_s is not None:
-            self._time_to_first_chunk.get(*key).observe(call.time_to_first_chunk_s)
-        self._record_tokens(key, call.input_tokens, call.output_tokens)
+            series.time_to_first_chunk(call.time_to_first_chunk_s)
+        self._record_tokens(series, call.input_tokens, call.output_tokens)
+        if call.cached_input_tokens or call.cache_creation_input_tokens or call.reasoning_tokens:
+            self._record_token_details(series.key, call)
+        cost = call.cost  # priced on first read: read once
+        if cost is not None:
+            amount = float(cost)
+            if amount >= 0:
+                series.cost(amount)
+            else:
+                # Negative or NaN: the public inc refuses the first and adds the second, as it always has.
+                self._cost.get(*series.key).inc(amount)
+        elif call.total_tokens:
+            # Counted, never silently $0: the dashboard shows how much spend is missing from the total.
+            self._unknown_cost_calls.get(*series.key).inc()
+
+    def on_budget_event(self, event: BudgetEventLike) -> None:
+        """Record a budget's rejections and its remaining USD; :meth:`attach` subscribes this to budgets."""
+        if self._instruments is None:
+            return
+        raw = (event.budget_name, event.window)
+        series = self._budget_series.get(raw) or self._new_budget_series(raw)
+        if event.kind == "rejected":
+            self._budget_rejections.get(series.budget).inc()
+        remaining = event.remaining_usd
+        if remaining is not None:
+            series.remaining(float(remaining))
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _new_call_series(self, raw: tuple[str | None, str | None]) -> _CallSeries:
+        """The writers for a raw (model, provider) pair not seen before (or past the cache's bound)."""
+        # Normalising a model name costs more than the rest of a call's recording, hence the cache by raw pair.
+        # The labels of a raw pair never change (the label limiter only ever admits more values, and rejects
+        # for good), so neither do its writers.
+        model, provider = raw
+        limit = self._labels.limit
+        key = limit("model", model_label(model)), limit("provider", plain_label(provider))
+        series = self._call_series_by_label.get(key)
+        if series is None:
+            # setdefault: threads racing to create a label pair's writers all end up with the same ones.
+            series = self._call_series_by_label.setdefault(key, _CallSeries(key, self))
+        if len(self._call_series) < _MAX_CACHED_LABEL_KEYS:
+            self._call_series[raw] = series
+        return series
+
+    def _new_budget_series(self, raw: tuple[str | None, str]) -> _BudgetSeries:
+        name, window = raw
+        budget = self._labels.limit("budget", (name or "").strip() or UNNAMED_BUDGET)
+        series = _BudgetSeries(budget, partial(self._budget_remaining_writer, budget, window))
+        if len(self._budget_series) < _MAX_CACHED_LABEL_KEYS:
+            self._budget_series[raw] = series
+        return series
+
+    def _budget_remaining_writer(self, budget: str, window: str) -> Write:
+        window_label = self._labels.limit("window", plain_label(window))
+        return gauge_writer(self._budget_remaining.get(budget, window_label))
+
+    def _record_error(self, key: tuple[str, str], error_type: str | None) -> None:
+        self._requests.get(*key, "error").inc()
+        error_label = self._labels.limit("error_type", (error_type or "").strip() or "Error")
+        self._errors.get(*key, error_label).inc()
+
+    @staticmethod
+    def _record_tokens(series: _CallSeries, input_tokens: float | None, output_tokens: float | None) -> None:
+        if input_tokens is None and output_tokens is None:
+            return
+        if input_tokens is not None and input_tokens >= 0:
+            series.tokens_input(input_tokens)
+        if output_tokens is not None and output_tokens >= 0:
+            series.tokens_output(output_tokens)
+        # max(count, 0) for each, without two builtin calls per LLM call.
+        input_count = input_tokens or 0
+        output_count = output_tokens or 0
+        series.tokens((0 if input_count < 0 else input_count) + (0 if output_count < 0 else output_count))
+
+    def _record_token_details(self, key: tuple[str, str], call: LLMCall) -> None:
         by_type = self._tokens_by_type
         if call.cached_input_tokens:
             by_type.get(*key, "cached_input").inc(call.cached_input_tokens)
@@ -324,56 +488,6 @@ class PrometheusMetrics:
             by_type.get(*key, "cache_creation").inc(call.cache_creation_input_tokens)
         if call.reasoning_tokens:
             by_type.get(*key, "reasoning").inc(call.reasoning_tokens)
-        if call.cost is not None:
-            self._cost.get(*key).inc(float(call.cost))
-        elif call.total_tokens:
-            # Counted, never silently $0: the dashboard shows how much spend is missing from the total.
-            self._unknown_cost_calls.get(*key).inc()
-
-    def on_budget_event(self, event: BudgetEventLike) -> None:
-        """Record a budget's rejections and its remaining USD; :meth:`attach` subscribes this to budgets."""
-        if self._instruments is None:
-            return
-        budget = self._budget_label(event.budget_name)
-        if event.kind == "rejected":
-            self._budget_rejections.get(budget).inc()
-        remaining = event.remaining_usd
-        if remaining is not None:
-            window = self._labels.limit("window", plain_label(event.window))
-            self._budget_remaining.get(budget, window).set(float(remaining))
-
-    # -- helpers ---------------------------------------------------------------------------------------------
-    def _model_provider(self, model: str | None, provider: str | None) -> tuple[str, str]:
-        raw = (model, provider)
-        key = self._label_keys.get(raw)
-        if key is None:
-            # Normalising a model name costs more than the rest of a call's recording. The answer for a raw
-            # pair never changes (the label limiter only ever admits more values, and rejects for good).
-            limit = self._labels.limit
-            key = limit("model", model_label(model)), limit("provider", plain_label(provider))
-            if len(self._label_keys) < _MAX_CACHED_LABEL_KEYS:
-                self._label_keys[raw] = key
-        return key
-
-    def _budget_label(self, name: str | None) -> str:
-        return self._labels.limit("budget", (name or "").strip() or UNNAMED_BUDGET)
-
-    def _record_error(self, key: tuple[str, str], error_type: str | None) -> None:
-        self._requests.get(*key, "error").inc()
-        error_label = self._labels.limit("error_type", (error_type or "").strip() or "Error")
-        self._errors.get(*key, error_label).inc()
-
-    def _record_tokens(
-        self, key: tuple[str, str], input_tokens: float | None, output_tokens: float | None
-    ) -> None:
-        if input_tokens is None and output_tokens is None:
-            return
-        if input_tokens is not None and input_tokens >= 0:
-            self._tokens_by_type.get(*key, "input").inc(input_tokens)
-        if output_tokens is not None and output_tokens >= 0:
-            self._tokens_by_type.get(*key, "output").inc(output_tokens)
-        total = max(input_tokens or 0, 0) + max(output_tokens or 0, 0)
-        self._tokens.get(*key).inc(total)
 
     def __repr__(self) -> str:
         state = "disabled" if self._instruments is None else f"namespace={self.namespace!r}"

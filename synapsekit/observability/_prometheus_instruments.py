@@ -1,17 +1,30 @@
-"""The Prometheus metric objects of one :class:`PrometheusMetrics`, created together in one registry."""
+"""The Prometheus metric objects of one :class:`PrometheusMetrics`, created together in one registry, and the
+writers that record into their labelled children."""
 
 from __future__ import annotations
 
+import math
 import re
+from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeGuard, cast
 
 from synapsekit import semconv
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["LATENCY_BUCKETS", "Instruments", "create_instruments", "validate_namespace"]
+__all__ = [
+    "LATENCY_BUCKETS",
+    "Instruments",
+    "Write",
+    "counter_writer",
+    "create_instruments",
+    "gauge_writer",
+    "histogram_writer",
+    "validate_namespace",
+]
 
 # The spec's "standard buckets up to 10 s": prometheus-client's defaults (+Inf is added by the library).
 LATENCY_BUCKETS: Final[tuple[float, ...]] = (
@@ -123,3 +136,94 @@ def create_instruments(namespace: str, registry: CollectorRegistry) -> Instrumen
             registry=registry,
         ),
     )
+
+
+# -- writing into a labelled child -----------------------------------------------------------------------------
+# Why prometheus-client's private attributes: a child's public inc/observe/set re-check on every call that the
+# child is observable (a labelled child always is), which is four Python calls per write, and a histogram
+# finds its bucket with a Python loop; every LLM call pays for that on every series it touches. The child keeps
+# its numbers in value objects (``_value``; a histogram's ``_sum`` and one per bucket in ``_buckets``, with the
+# sorted ``_upper_bounds``) whose own inc/set take the value's lock (MutexValue, or MmapedValue in multiprocess
+# mode), so calling them directly records exactly what the public method would. Being private, their shape is
+# checked once per child, and a child that does not look as expected (a future prometheus-client) is written
+# through its public method instead.
+
+Write = Callable[[float], None]
+"""Records one amount into a series: adds it to a counter, observes it in a histogram or sets a gauge to it."""
+
+
+def counter_writer(child: Counter) -> Write:
+    """``child.inc``, for amounts the caller has already checked are >= 0 (the public method checks it)."""
+    inc = _method(getattr(child, "_value", None), "inc")
+    return child.inc if inc is None else inc
+
+
+def gauge_writer(child: Gauge) -> Write:
+    """``child.set``, for amounts that are already floats (the public method converts them)."""
+    set_value = _method(getattr(child, "_value", None), "set")
+    if set_value is None or _stamps_its_writes(child):
+        return child.set
+    return set_value
+
+
+def histogram_writer(child: Histogram) -> Write:
+    """``child.observe``: adds the amount to the sum and counts it in its one bucket, found by bisection."""
+    values = _histogram_values(child)
+    if values is None:
+        return child.observe
+    return _BucketedWrite(*values).observe
+
+
+class _BucketedWrite:
+    """A histogram child's observation, written straight into its value objects."""
+
+    __slots__ = ("_bounds", "_bucket_incs", "_sum_inc")
+
+    def __init__(self, sum_inc: Write, bucket_incs: tuple[Write, ...], bounds: tuple[float, ...]) -> None:
+        self._sum_inc = sum_inc
+        self._bucket_incs = bucket_incs
+        self._bounds = bounds
+
+    def observe(self, amount: float) -> None:
+        self._sum_inc(amount)
+        # prometheus-client counts an observation in the first bucket whose upper bound is >= the amount:
+        # bisect_left's answer in the sorted bounds. The last bound is +Inf, so only NaN fails this test; like
+        # prometheus-client it then counts in no bucket (where bisect would pick the first).
+        if amount <= math.inf:
+            self._bucket_incs[bisect_left(self._bounds, amount)](1)
+
+
+def _method(owner: object, name: str) -> Write | None:
+    method = getattr(owner, name, None)
+    return cast("Write", method) if callable(method) else None
+
+
+def _stamps_its_writes(child: Gauge) -> bool:
+    """Whether ``child.set`` stores the time with the value, which only the public method passes along.
+
+    A "mostrecent" gauge does, and in multiprocess mode the timestamp decides which worker's value a scrape
+    reports; the per-process MutexValue ignores it. When in doubt, yes.
+    """
+    if getattr(child, "_is_most_recent", True) is False:
+        return False
+    return getattr(getattr(child, "_value", None), "_multiprocess", True) is not False
+
+
+def _histogram_values(child: Histogram) -> tuple[Write, tuple[Write, ...], tuple[float, ...]] | None:
+    """The sum's inc, each bucket's inc and the buckets' upper bounds, or None if not shaped as expected."""
+    sum_inc = _method(getattr(child, "_sum", None), "inc")
+    buckets = getattr(child, "_buckets", None)
+    bounds = getattr(child, "_upper_bounds", None)
+    if sum_inc is None or not isinstance(buckets, list) or not _is_bucket_bounds(bounds):
+        return None
+    bucket_incs = [_method(bucket, "inc") for bucket in buckets]
+    if len(bucket_incs) != len(bounds) or None in bucket_incs:
+        return None
+    return sum_inc, tuple(cast("list[Write]", bucket_incs)), tuple(bounds)
+
+
+def _is_bucket_bounds(bounds: object) -> TypeGuard[list[float]]:
+    """Ascending floats ending with +Inf, as :class:`_BucketedWrite` needs them."""
+    if not isinstance(bounds, list) or not bounds or bounds[-1] != math.inf:
+        return False
+    return all(isinstance(bound, float) for bound in bounds) and bounds == sorted(bounds)

@@ -208,5 +208,30 @@ def test_content_is_recorded_only_when_opted_in_and_after_redaction(span_exporte
         assert "gen_ai.input.messages" not in run()
     finally:
         _config.set_redactor(None)
-        _config.set_capture_content(False)
-        _config._capture_content = None
+        _config.set_capture_content(None)
+
+
+def test_a_sink_that_does_not_observe_call_starts_is_not_told_of_them() -> None:
+    class Sink:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def on_call_start(self, call: LLMCall) -> None:
+            self.seen.append("start")
+
+        def on_call_end(self, call: LLMCall) -> None:
+            self.seen.append("end")
+
+    class EndsOnly(Sink):
+        observes_call_start = False
+
+    both, ends_only = Sink(), EndsOnly()
+    synapsekit.add_sink(both)
+    synapsekit.add_sink(ends_only)
+    try:
+        start_call("synapsekit", "chat", "m").finish()
+    finally:
+        synapsekit.remove_sink(both)
+        synapsekit.remove_sink(ends_only)
+    start_call("synapsekit", "chat", "m").finish()  # removed from both lists: neither hears of it
+    assert (both.seen, ends_only.seen) == (["start", "end"], ["end"])

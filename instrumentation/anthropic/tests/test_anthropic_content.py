@@ -27,7 +27,7 @@ def spans() -> Iterator[Any]:
 def capture() -> Iterator[None]:
     _config.set_capture_content(True)
     yield
-    _config._capture_content = None
+    _config.set_capture_content(None)
 
 
 @pytest.mark.usefixtures("instrumented")

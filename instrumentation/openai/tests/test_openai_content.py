@@ -18,7 +18,7 @@ MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "conten
 def capture() -> Iterator[None]:
     _config.set_capture_content(True)
     yield
-    _config._capture_content = None
+    _config.set_capture_content(None)
     _config.set_redactor(None)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from synapsekit.plugin import BudgetExceeded, LLMCall, capture_content, report_internal_error
+from synapsekit.plugin import BudgetExceeded, LLMCall, report_internal_error
 from synapsekit_instrumentation_anthropic import _sdk_spans
 from synapsekit_instrumentation_anthropic._request import _texts, output_messages, start_messages_call
 from synapsekit_instrumentation_anthropic._streams import AsyncMessageEventStream, MessageEventStream
@@ -47,7 +47,7 @@ def _finish_message(call: LLMCall, message: Any) -> None:
         response_id=getattr(message, "id", None),
         finish_reasons=(stop_reason,) if isinstance(stop_reason, str) else None,
     )
-    if capture_content():
+    if call.capture_content:
         call.output_messages = output_messages(
             _texts(getattr(message, "content", None)), stop_reason if isinstance(stop_reason, str) else None
         )

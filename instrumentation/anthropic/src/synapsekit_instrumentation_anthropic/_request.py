@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from synapsekit.plugin import LLMCall, capture_content, start_call
+from synapsekit.plugin import LLMCall, start_call
 from synapsekit_instrumentation_anthropic import _sdk_spans
 
 OPERATION = "chat"
@@ -83,7 +83,7 @@ def start_messages_call(resource: Any, kwargs: dict[str, Any], *, streamed: bool
         # When the SDK emits its own span for this request, that span becomes the call's (see _sdk_spans).
         wire=not _sdk_spans.sdk_emits_span(client),
     )
-    if capture_content():
+    if call.capture_content:
         call.input_messages = input_messages(kwargs)
     return call
 

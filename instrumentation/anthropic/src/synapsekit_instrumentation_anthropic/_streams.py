@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy, capture_content
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
 from synapsekit_instrumentation_anthropic._request import output_messages
 from synapsekit_instrumentation_anthropic._usage import UsageCounts
 
@@ -101,7 +101,7 @@ class _MessageEventReader:
     def _start_reading(self, wrapped: Any, call: LLMCall) -> None:
         self._self_usage = UsageCounts()
         self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
-        self._self_text = [] if capture_content() else None
+        self._self_text = [] if call.capture_content else None
 
     def _on_item(self, item: Any) -> bool:
         read_event(item, self._self_call, self._self_usage)

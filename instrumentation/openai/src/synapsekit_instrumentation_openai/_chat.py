@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy, capture_content
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
 
 from ._chat_usage import read_usage_chunk_as_text, record_chat_usage
 from ._fields import chat_messages, field, fields, messages_text, output_message
@@ -32,8 +32,14 @@ def record_chat_completion(call: LLMCall, completion: Any) -> None:
         )
         if reason:
             reasons.append(reason)
-    call.record_response(model=model, response_id=response_id, finish_reasons=tuple(reasons))
-    if capture_content():
+    # call.record_response(...) in place: a call fewer on every response.
+    if model:
+        call.response_model = model
+    if response_id:
+        call.response_id = response_id
+    if reasons:
+        call.finish_reasons = tuple(reasons)
+    if call.capture_content:
         call.output_messages = [
             output_message("".join(content_of(field(choice, "message"))), field(choice, "finish_reason"))
             for choice in field(completion, "choices") or ()
@@ -112,7 +118,7 @@ class ChatStream(_ChatChunkReader, SyncStreamProxy):
             read_usage_chunk_as_text(wrapped, call, is_async=False)
         self._self_hide_usage = hide_usage
         self._self_finish_reasons = ()
-        self._self_text = [] if capture_content() else None
+        self._self_text = [] if call.capture_content else None
 
 
 class AsyncChatStream(_ChatChunkReader, AsyncStreamProxy):
@@ -122,7 +128,7 @@ class AsyncChatStream(_ChatChunkReader, AsyncStreamProxy):
             read_usage_chunk_as_text(wrapped, call, is_async=True)
         self._self_hide_usage = hide_usage
         self._self_finish_reasons = ()
-        self._self_text = [] if capture_content() else None
+        self._self_text = [] if call.capture_content else None
 
 
 class ChatOperation(Operation):

@@ -67,6 +67,17 @@ def content_text(content: Any) -> Iterable[str]:
 
 def messages_text(messages: Any) -> str:
     """All the text of a list of chat messages, joined by newlines (for budget reservations)."""
+    if type(messages) is list:
+        # The usual request, a list of dicts with string contents, read without a generator or an ABC check
+        # per message: a budget counts the prompt of every call.
+        texts: list[str] = []
+        for message in messages:
+            content = message.get("content") if type(message) is dict else field(message, "content")
+            if type(content) is str:
+                texts.append(content)
+            else:
+                texts.extend(content_text(content))
+        return "\n".join(texts)
     if not isinstance(messages, Iterable) or isinstance(messages, (str, bytes, Mapping)):
         return ""
     return "\n".join(text for message in messages for text in content_text(field(message, "content")))

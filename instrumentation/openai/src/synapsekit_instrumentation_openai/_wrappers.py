@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from synapsekit.plugin import LLMCall, capture_content, report_internal_error, start_call
+from synapsekit.plugin import LLMCall, report_internal_error, start_call
 
 from ._operation import Operation
 from ._provider import EndpointResolver
@@ -78,7 +78,7 @@ def _begin(
         max_output_tokens=max_output_tokens,
         prompt=prompt,
     )
-    if capture_content():
+    if call.capture_content:
         try:
             call.input_messages = operation.input_messages(kwargs)
         except Exception as exc:
@@ -110,7 +110,15 @@ def _adopt(
         call.abandon()
         report_internal_error(f"openai.response:{operation.name}", exc)
         return result
-    settle(call, operation, result)
+    # settle(call, operation, result) in place: this is every non-streamed response's path.
+    try:
+        operation.record(call, result)
+        if call.input_tokens is None:
+            call.estimate_missing_usage()
+    except Exception as exc:
+        call.finish()
+        report_internal_error(f"openai.response:{operation.name}", exc)
+    call.finish()
     return result
 
 

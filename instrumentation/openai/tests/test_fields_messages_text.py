@@ -1,0 +1,41 @@
+"""``messages_text``: the prompt text a budget counts, for every shape a chat request's messages take."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from synapsekit_instrumentation_openai._fields import messages_text
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], "be brief\nhi"),
+        # Content parts: only the text parts count; an image part adds nothing.
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "a"}, {"type": "image_url"}, {"text": "b"}],
+                }
+            ],
+            "a\nb",
+        ),
+        # A tool-call message without content, and an empty content string.
+        ([{"role": "assistant", "content": None}, {"role": "user", "content": ""}], ""),
+        # SDK objects (attribute access) rather than dicts, in a list and in a tuple.
+        ([SimpleNamespace(role="user", content="obj")], "obj"),
+        ((SimpleNamespace(role="user", content="one"), {"role": "user", "content": "two"}), "one\ntwo"),
+        # Generators are read once, like any iterable.
+        ((m for m in [{"role": "user", "content": "gen"}]), "gen"),
+        # Not a list of messages at all.
+        ("a string", ""),
+        ({"role": "user", "content": "a dict"}, ""),
+        (None, ""),
+        (42, ""),
+    ],
+)
+def test_messages_text(messages: Any, expected: str) -> None:
+    assert messages_text(messages) == expected
