@@ -475,7 +475,7 @@ class BudgetScope(Scope):
             # The reservation stays in a shared ledger and is charged at its worst case when it expires.
             self._log_ledger_error(exc)
             return None
-        self._remember(hold.account.bucket, totals)
+        self._last_totals = (hold.account.bucket, totals)  # _remember, inlined: every call
         return totals
 
     def _ledger_failed(self, call: LLMCall, hold: _Hold, exc: LedgerError) -> None:
@@ -570,10 +570,9 @@ class BudgetScope(Scope):
         return not self._limits.admits(totals, 0, 0)
 
     def _remaining(self, totals: Totals) -> float | None:
-        limit = self._limits.nano
-        if limit is None:
+        if self._limits.nano is None:
             return None
-        return max(0, limit - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD  # nano_to_usd
+        return nano_to_usd(max(0, self._limits.nano - totals.spent_nano - totals.reserved_nano))
 
     def _remember(self, bucket: str, totals: Totals) -> None:
         self._last_totals = (bucket, totals)
@@ -588,30 +587,32 @@ class BudgetScope(Scope):
         to_listeners = has_listeners(kind)
         if call.span is None and not to_listeners:
             return
+        # Dollar figures divided in place rather than through nano_to_usd: a settlement emits on every call.
+        amount_usd = None if nano is None else nano / NANO_PER_USD
+        limit_nano = self._limits.nano
+        remaining_usd = (
+            None
+            if limit_nano is None
+            else max(0, limit_nano - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD
+        )
         if kind in ROUTINE_KINDS and call.span is not None:
-            # A span notes a reservation's amount, or what is left after settling: only that is computed.
-            if kind == "reserved":
-                note_on_span(call, kind, self.name, None if nano is None else nano / NANO_PER_USD, None)
-            else:
-                note_on_span(call, kind, self.name, None, self._remaining(totals))
+            note_on_span(call, kind, self.name, amount_usd, remaining_usd)
             if not to_listeners:
                 return
-        amount_usd = None if nano is None else nano_to_usd(nano)
-        remaining_usd = self._remaining(totals)
         event = BudgetEvent(
             kind=kind,
             budget_name=self.name,
             window=self.window,
             bucket=bucket,
-            spent_usd=nano_to_usd(totals.spent_nano),
-            reserved_usd=nano_to_usd(totals.reserved_nano),
-            limit_usd=self.limit_usd,
+            spent_usd=totals.spent_nano / NANO_PER_USD,
+            reserved_usd=totals.reserved_nano / NANO_PER_USD,
+            limit_usd=None if limit_nano is None else limit_nano / NANO_PER_USD,
             remaining_usd=remaining_usd,
             spent_tokens=totals.spent_tokens,
             limit_tokens=self._limits.tokens,
             amount_usd=amount_usd,
             provider=call.provider,
-            model=call.model,
+            model=call.response_model or call.request_model,  # call.model
             reason=reason,
         )
         emit(event, call)
