@@ -570,9 +570,10 @@ class BudgetScope(Scope):
         return not self._limits.admits(totals, 0, 0)
 
     def _remaining(self, totals: Totals) -> float | None:
-        if self._limits.nano is None:
+        limit = self._limits.nano
+        if limit is None:
             return None
-        return nano_to_usd(max(0, self._limits.nano - totals.spent_nano - totals.reserved_nano))
+        return max(0, limit - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD  # nano_to_usd, in place
 
     def _remember(self, bucket: str, totals: Totals) -> None:
         self._last_totals = (bucket, totals)
@@ -590,11 +591,7 @@ class BudgetScope(Scope):
         # Dollar figures divided in place rather than through nano_to_usd: a settlement emits on every call.
         amount_usd = None if nano is None else nano / NANO_PER_USD
         limit_nano = self._limits.nano
-        remaining_usd = (
-            None
-            if limit_nano is None
-            else max(0, limit_nano - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD
-        )
+        remaining_usd = self._remaining(totals)
         if kind in ROUTINE_KINDS and call.span is not None:
             note_on_span(call, kind, self.name, amount_usd, remaining_usd)
             if not to_listeners:
