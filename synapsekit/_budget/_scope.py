@@ -573,7 +573,9 @@ class BudgetScope(Scope):
         limit = self._limits.nano
         if limit is None:
             return None
-        return max(0, limit - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD  # nano_to_usd, in place
+        return (
+            max(0, limit - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD
+        )  # nano_to_usd, in place
 
     def _remember(self, bucket: str, totals: Totals) -> None:
         self._last_totals = (bucket, totals)
