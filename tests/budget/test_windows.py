@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from synapsekit._budget._scope import BudgetScope
 from synapsekit._budget._windows import bucket_of, retain_until, window_end
 
 AT = datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
@@ -54,3 +57,35 @@ def test_unknown_window() -> None:
         bucket_of("week", AT)
     with pytest.raises(ValueError, match="unknown window 'week'"):
         window_end("week", AT)
+
+
+@pytest.mark.parametrize(("window", "length_s"), [("hour", 3600), ("day", 86_400), ("month", 28 * 86_400)])
+def test_the_default_clock_reuses_an_account_only_inside_its_window(
+    monkeypatch: pytest.MonkeyPatch, window: str, length_s: int
+) -> None:
+    scope = BudgetScope(1.0, window=window)
+    wall = time.time()
+    account = scope._account_at(wall)
+    assert account.bucket == bucket_of(window, datetime.now(timezone.utc))
+    assert scope._current_account is not None
+    _, starts, ends = scope._current_account
+    # The cached span ends with the bucket and is shorter than any bucket of the window.
+    end = window_end(window, datetime.fromtimestamp(wall, timezone.utc))
+    assert end is not None
+    assert (starts, ends) == (end.timestamp() - length_s, end.timestamp())
+    recomputed: list[datetime] = []
+    original = scope._account
+    monkeypatch.setattr(scope, "_account", lambda now: recomputed.append(now) or original(now))
+    for inside in (starts, ends - 0.001):
+        assert scope._account_at(inside) is account
+    assert recomputed == []
+    scope._account_at(ends)  # the bucket may have ended: the calendar decides again
+    scope._account_at(starts - 0.001)
+    assert len(recomputed) == 2
+
+
+def test_a_session_account_is_always_reused() -> None:
+    scope = BudgetScope(1.0)
+    account = scope._account_at(time.time())
+    assert scope._current_account == (account, -math.inf, math.inf)
+    assert scope._account_at(0.0) is account
