@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from synapsekit import semconv
+from synapsekit._span_attributes import set_span_attributes
 
 if TYPE_CHECKING:
     from synapsekit._call import LLMCall
@@ -74,7 +75,8 @@ def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
         return
     if _trace is None:
         _load_api()
-    # The request's attributes, built here rather than in helpers: this runs on every traced call.
+    # The request's sampling-relevant attributes (GenAI conventions), built here rather than in helpers:
+    # this runs on every traced call. The rest are set when the span ends.
     attributes: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: call.operation,
         semconv.GEN_AI_PROVIDER_NAME: call.provider,
@@ -86,10 +88,6 @@ def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
         attributes[semconv.SERVER_ADDRESS] = call.server_address
     if call.server_port is not None:
         attributes[semconv.SERVER_PORT] = call.server_port
-    if call.max_output_tokens is not None:
-        attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = call.max_output_tokens
-    if call.streamed:
-        attributes[semconv.SYNAPSEKIT_STREAMED] = True
     if call.attributes:
         for key, value in call.attributes.items():
             if isinstance(value, (str, bool, int, float)):
@@ -127,13 +125,19 @@ def end(call: LLMCall) -> None:
     if not span.is_recording():
         span.end()
         return
+    # Request attributes no sampler reads are set here with the response's: an attribute passed to
+    # start_span costs the SDK's validation, one written at the end does not (see _span_attributes).
     attributes: dict[str, Any] = {}
+    if call.max_output_tokens is not None:
+        attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = call.max_output_tokens
+    if call.streamed:
+        attributes[semconv.SYNAPSEKIT_STREAMED] = True
     if call.response_model:
         attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
     if call.response_id:
         attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
     if call.finish_reasons:
-        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = list(call.finish_reasons)
+        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = call.finish_reasons  # a tuple, as stored
     if call.rejected:
         # Never sent: there is no usage or cost to report, only the rejection (error.type below).
         pass
@@ -168,7 +172,7 @@ def end(call: LLMCall) -> None:
         span.set_status(Status(StatusCode.ERROR, str(call.error) if call.error is not None else None))
         if call.error is not None:
             span.record_exception(call.error)
-    span.set_attributes(attributes)
+    set_span_attributes(span, attributes)
     span.end()
 
 

@@ -2,9 +2,12 @@
 
 The proxy *is* the SDK's stream as far as the caller can tell (``wrapt.ObjectProxy``: ``isinstance``
 holds, every attribute and helper passes through); it only intercepts iteration and the ways a stream
-ends: exhaustion, an exception, ``close()``, context-manager exit, and garbage collection. Instrumentors
-subclass it and implement :meth:`_on_item` to read each item (usage, text) and decide whether the caller
-sees it (an injected usage-only chunk is hidden).
+ends: exhaustion, an exception, ``close()``, context-manager exit, and garbage collection.
+
+What an instrumentor reads from each item (usage, text) and whether the caller sees it (an injected
+usage-only chunk is hidden) lives in a :class:`StreamReader`, a plain object the proxy hands every item
+to: instrumentors subclass the reader, not the proxy, and pass an instance to
+``SyncStreamProxy(wrapped, call, reader)`` / ``AsyncStreamProxy(wrapped, call, reader)``.
 """
 
 from __future__ import annotations
@@ -20,31 +23,66 @@ from synapsekit._errors import report_internal_error
 from synapsekit._exceptions import BudgetExceeded
 
 
+class StreamReader:
+    """Reads a stream's items into its call; the per-stream state of a stream proxy.
+
+    It exists because the proxy is costly to read from: every attribute read on a ``wrapt.ObjectProxy``
+    goes through the proxy's machinery (several times the cost of a plain object's), and a stream pays
+    for each read on every chunk. The proxy is only the caller-facing object; it reads its reader once per
+    item, and everything per item (the iterator, the call, the instrumentor's own state) is read from
+    here. Subclasses add their state as ``__slots__`` and override :meth:`on_item` / :meth:`on_complete`.
+
+    ``call`` is the proxy's call. ``iterator`` is the iterator the proxy draws items from: None until the
+    first item, when the proxy fills it with ``iter(wrapped)`` (``wrapped.__aiter__()`` for an async
+    stream); a reader that sets one itself (an iterator that wraps the SDK's) is used as it is.
+    """
+
+    __slots__ = ("call", "iterator")
+
+    call: LLMCall
+    iterator: Any
+
+    def __init__(self, call: LLMCall) -> None:
+        self.call = call
+        self.iterator = None
+
+    def on_item(self, item: Any) -> bool:
+        """Read one item (record usage, call ``self.call.chunk(text)``); return False to hide it.
+
+        A :class:`BudgetExceeded` raised here (by ``call.chunk``) cuts the stream; any other exception is
+        reported as an internal error and the item delivered.
+        """
+        self.call.chunk()
+        return True
+
+    def on_complete(self) -> None:
+        """The stream was exhausted normally; by default, counts the provider did not send are estimated."""
+        self.call.estimate_missing_usage()
+
+
+def _complete(reader: StreamReader) -> None:
+    try:
+        reader.on_complete()
+    except Exception as exc:
+        report_internal_error(f"stream.on_complete:{type(reader).__name__}", exc)
+    reader.call.finish()
+
+
 class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    def __init__(self, wrapped: Any, call: LLMCall) -> None:
+    def __init__(self, wrapped: Any, call: LLMCall, reader: StreamReader | None = None) -> None:
+        if reader is None:
+            reader = StreamReader(call)
+        elif reader.call is not call:
+            raise ValueError("a stream proxy's reader must read into the proxy's own call")
         super().__init__(wrapped)
+        # The call is kept here too, for close(), context-manager exit and collection; per item the proxy
+        # reads only its reader.
         self._self_call = call
-        self._self_iterator: Any = None
+        self._self_reader = reader
 
     @property
     def synapsekit_call(self) -> LLMCall:
         return self._self_call
-
-    def _on_item(self, item: Any) -> bool:
-        """Read one item (record usage, call ``self._self_call.chunk(text)``); return False to hide it."""
-        self._self_call.chunk()
-        return True
-
-    def _on_complete(self) -> None:
-        """The stream was exhausted normally; by default, counts the provider did not send are estimated."""
-        self._self_call.estimate_missing_usage()
-
-    def _self_complete(self) -> None:
-        try:
-            self._on_complete()
-        except Exception as exc:
-            report_internal_error(f"stream.on_complete:{type(self).__name__}", exc)
-        self._self_call.finish()
 
     def __del__(self) -> None:
         # Garbage collection of an abandoned stream: finalise, and never raise from here.
@@ -59,27 +97,29 @@ class SyncStreamProxy(_StreamProxyBase):
         return self
 
     def __next__(self) -> Any:
-        call = self._self_call
-        if self._self_iterator is None:
-            self._self_iterator = iter(self.__wrapped__)
+        # One read on the proxy per item (its reader); the rest are locals and the reader's plain slots.
+        reader = self._self_reader
+        iterator = reader.iterator
+        if iterator is None:
+            iterator = reader.iterator = iter(self.__wrapped__)
         while True:
             try:
-                item = next(self._self_iterator)
+                item = next(iterator)
             except StopIteration:
-                self._self_complete()
+                _complete(reader)
                 raise
             except BaseException as exc:
-                call.fail(exc)
+                reader.call.fail(exc)
                 raise
             # Our own failure reading an item is reported and the item delivered; a budget cut ends the
             # stream. Inline rather than a helper: this runs once per chunk, and a call per chunk adds up.
             try:
-                deliver = self._on_item(item)
+                deliver = reader.on_item(item)
             except BudgetExceeded as exc:
                 self._self_cut(exc)
                 raise
             except Exception as exc:
-                report_internal_error(f"stream.on_item:{type(self).__name__}", exc)
+                report_internal_error(f"stream.on_item:{type(reader).__name__}", exc)
                 deliver = True
             if deliver:
                 return item
@@ -118,25 +158,26 @@ class AsyncStreamProxy(_StreamProxyBase):
         return self
 
     async def __anext__(self) -> Any:
-        call = self._self_call
-        if self._self_iterator is None:
-            self._self_iterator = self.__wrapped__.__aiter__()
+        reader = self._self_reader
+        iterator = reader.iterator
+        if iterator is None:
+            iterator = reader.iterator = self.__wrapped__.__aiter__()
         while True:
             try:
-                item = await self._self_iterator.__anext__()
+                item = await iterator.__anext__()
             except StopAsyncIteration:
-                self._self_complete()
+                _complete(reader)
                 raise
             except BaseException as exc:
-                call.fail(exc)
+                reader.call.fail(exc)
                 raise
             try:
-                deliver = self._on_item(item)
+                deliver = reader.on_item(item)
             except BudgetExceeded as exc:
                 await self._self_cut(exc)
                 raise
             except Exception as exc:
-                report_internal_error(f"stream.on_item:{type(self).__name__}", exc)
+                report_internal_error(f"stream.on_item:{type(reader).__name__}", exc)
                 deliver = True
             if deliver:
                 return item

@@ -7,6 +7,7 @@ A third party writes an instrumentor for its own client with exactly these piece
 - :func:`wrap_method` / :func:`unwrap_method` — patches that are marked as ours and undone exactly;
 - :func:`start_call` and :class:`LLMCall` — the lifecycle of one provider request;
 - :class:`SyncStreamProxy` / :class:`AsyncStreamProxy` — streams that finalise exactly once;
+- :class:`StreamReader` — what a stream proxy reads from each item (subclass it, pass it to the proxy);
 - :func:`report_internal_error` — the error policy (log once, raise under tests).
 """
 
@@ -16,7 +17,7 @@ from synapsekit._errors import is_strict, report_internal_error
 from synapsekit._exceptions import BudgetExceeded
 from synapsekit._instrumentor import InstrumentationError, Instrumentor
 from synapsekit._patching import is_synapsekit_wrapper, unwrap_method, wrap_method
-from synapsekit._streams import AsyncStreamProxy, SyncStreamProxy
+from synapsekit._streams import AsyncStreamProxy, StreamReader, SyncStreamProxy
 
 __all__ = [
     "AsyncStreamProxy",
@@ -24,6 +25,7 @@ __all__ = [
     "InstrumentationError",
     "Instrumentor",
     "LLMCall",
+    "StreamReader",
     "SyncStreamProxy",
     "capture_content",
     "current_call",

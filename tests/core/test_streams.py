@@ -14,7 +14,7 @@ from synapsekit import OfflineLLM, Usage
 from synapsekit._call import start_call
 from synapsekit._context import active_scopes
 from synapsekit.observability import TokenTracer
-from synapsekit.plugin import AsyncStreamProxy, SyncStreamProxy
+from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, StreamReader, SyncStreamProxy
 
 from .conftest import RecordingSink
 
@@ -89,20 +89,22 @@ class FakeSDKStream:
         return "still here"
 
 
-class UsageAwareProxy(SyncStreamProxy):
+class UsageAwareReader(StreamReader):
     """Items are text, except a final dict that carries usage and is hidden from the caller."""
 
-    def _on_item(self, item: Any) -> bool:
+    __slots__ = ()
+
+    def on_item(self, item: Any) -> bool:
         if isinstance(item, dict):
-            self._self_call.record_usage(input_tokens=item["in"], output_tokens=item["out"])
+            self.call.record_usage(input_tokens=item["in"], output_tokens=item["out"])
             return False
-        self._self_call.chunk(item)
+        self.call.chunk(item)
         return True
 
 
-def _proxy(items: list[Any], fail_at: int | None = None) -> UsageAwareProxy:
+def _proxy(items: list[Any], fail_at: int | None = None) -> Any:
     call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
-    return UsageAwareProxy(FakeSDKStream(items, fail_at), call)
+    return SyncStreamProxy(FakeSDKStream(items, fail_at), call, UsageAwareReader(call))
 
 
 ITEMS = ["ab", "cd", "ef", {"in": 9, "out": 3}]
@@ -165,18 +167,14 @@ class FakeAsyncSDKStream:
         await self.close()
 
 
-class AsyncUsageAwareProxy(AsyncStreamProxy):
-    def _on_item(self, item: Any) -> bool:
-        return UsageAwareProxy._on_item(self, item)  # type: ignore[arg-type]
-
-
 async def test_async_proxy_complete_and_closed_early(sink: RecordingSink) -> None:
+    # The sync proxies' reader, unchanged: a reader does not care how its items arrive.
     call = start_call("openai", "chat", "m", streamed=True)
-    stream = AsyncUsageAwareProxy(FakeAsyncSDKStream(ITEMS), call)
+    stream = AsyncStreamProxy(FakeAsyncSDKStream(ITEMS), call, UsageAwareReader(call))
     assert isinstance(stream, FakeAsyncSDKStream)
     assert [item async for item in stream] == ["ab", "cd", "ef"]
     call2 = start_call("openai", "chat", "m", streamed=True)
-    early = AsyncUsageAwareProxy(FakeAsyncSDKStream(ITEMS), call2)
+    early = AsyncStreamProxy(FakeAsyncSDKStream(ITEMS), call2, UsageAwareReader(call2))
     async with early:
         await early.__anext__()
     assert [(c.output_tokens, c.usage_estimated) for c in sink.ended] == [(3, False), (1, True)]
@@ -198,10 +196,12 @@ async def test_base_llm_stream_reports_usage_from_subclass() -> None:
     )
 
 
-class BrokenReaderProxy(SyncStreamProxy):
+class BrokenReader(StreamReader):
     """An instrumentor bug: reading every item fails."""
 
-    def _on_item(self, item: Any) -> bool:
+    __slots__ = ()
+
+    def on_item(self, item: Any) -> bool:
         raise RuntimeError("reader bug")
 
 
@@ -211,17 +211,187 @@ def test_a_failing_item_reader_is_reported_and_the_caller_still_gets_every_item(
     from synapsekit._errors import set_strict
 
     call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
-    stream = BrokenReaderProxy(FakeSDKStream(["ab", "cd"]), call)
+    stream = SyncStreamProxy(FakeSDKStream(["ab", "cd"]), call, BrokenReader(call))
     set_strict(False)
     try:
         assert list(stream) == ["ab", "cd"]
     finally:
         set_strict(True)
     assert len(sink.ended) == 1
-    assert "stream.on_item:BrokenReaderProxy" in caplog.text
+    assert "stream.on_item:BrokenReader" in caplog.text
     # In strict mode (the test suite's) the bug surfaces instead.
-    strict = BrokenReaderProxy(FakeSDKStream(["ab"]), start_call("openai", "chat", "m", streamed=True))
+    strict_call = start_call("openai", "chat", "m", streamed=True)
+    strict = SyncStreamProxy(FakeSDKStream(["ab"]), strict_call, BrokenReader(strict_call))
     with pytest.raises(RuntimeError, match="reader bug"):
         next(iter(strict))
     strict.close()  # ends its call here, not whenever it is collected
     assert len(sink.ended) == 2
+
+
+class EvenOnlyReader(StreamReader):
+    """Delivers even numbers only; keeps every item it read and how often the stream completed."""
+
+    __slots__ = ("completions", "seen")
+
+    def __init__(self, call: Any) -> None:
+        super().__init__(call)
+        self.seen: list[int] = []
+        self.completions = 0
+
+    def on_item(self, item: Any) -> bool:
+        self.seen.append(item)
+        self.call.chunk(str(item))
+        return item % 2 == 0
+
+    def on_complete(self) -> None:
+        self.completions += 1
+        super().on_complete()
+
+
+def test_a_custom_reader_hides_items_and_completes_once(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    reader = EvenOnlyReader(call)
+    stream = SyncStreamProxy(FakeSDKStream([1, 2, 3, 4, 5, 6]), call, reader)
+    assert stream.synapsekit_call is call
+    assert list(stream) == [2, 4, 6]
+    assert reader.seen == [1, 2, 3, 4, 5, 6]
+    assert reader.completions == 1
+    # Six chunks of one character each: 6 characters → 2 estimated output tokens.
+    assert [(c.chunks, c.output_tokens, c.usage_estimated, c.error_type) for c in sink.ended] == [
+        (6, 2, True, None)
+    ]
+
+
+async def test_a_custom_reader_hides_items_and_completes_once_async(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    reader = EvenOnlyReader(call)
+    stream = AsyncStreamProxy(FakeAsyncSDKStream([1, 2, 3, 4, 5, 6]), call, reader)
+    assert [item async for item in stream] == [2, 4, 6]
+    assert reader.seen == [1, 2, 3, 4, 5, 6]
+    assert reader.completions == 1
+    assert [(c.chunks, c.output_tokens, c.usage_estimated, c.error_type) for c in sink.ended] == [
+        (6, 2, True, None)
+    ]
+
+
+def test_the_default_reader_counts_chunks(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
+    stream = SyncStreamProxy(FakeSDKStream(["ab", "cd", "ef"]), call)
+    assert list(stream) == ["ab", "cd", "ef"]
+    # Chunks counted without their text (0 output tokens); the input estimated from the 9-character prompt.
+    assert [(c.chunks, c.output_tokens, c.input_tokens, c.usage_estimated) for c in sink.ended] == [
+        (3, 0, 3, True)
+    ]
+
+
+async def test_the_default_reader_counts_chunks_async(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
+    stream = AsyncStreamProxy(FakeAsyncSDKStream(["ab", "cd", "ef", "gh"]), call)
+    assert [item async for item in stream] == ["ab", "cd", "ef", "gh"]
+    assert [(c.chunks, c.output_tokens, c.input_tokens, c.usage_estimated) for c in sink.ended] == [
+        (4, 0, 3, True)
+    ]
+
+
+class OwnIteratorReader(StreamReader):
+    """Draws items from an iterator of its own rather than from the wrapped stream."""
+
+    __slots__ = ()
+
+    def __init__(self, call: Any, iterator: Any) -> None:
+        super().__init__(call)
+        self.iterator = iterator
+
+
+def test_a_reader_that_sets_its_own_iterator_is_read_from(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    reader = OwnIteratorReader(call, iter(["x", "y"]))
+    stream = SyncStreamProxy(FakeSDKStream(["never", "seen", "here"]), call, reader)
+    assert list(stream) == ["x", "y"]
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(2, None)]
+
+
+async def test_a_reader_that_sets_its_own_iterator_is_read_from_async(sink: RecordingSink) -> None:
+    async def own() -> AsyncIterator[str]:
+        yield "x"
+        yield "y"
+
+    call = start_call("openai", "chat", "m", streamed=True)
+    reader = OwnIteratorReader(call, own())
+    stream = AsyncStreamProxy(FakeAsyncSDKStream(["never", "seen", "here"]), call, reader)
+    assert [item async for item in stream] == ["x", "y"]
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(2, None)]
+
+
+def test_a_reader_must_read_into_the_proxys_own_call(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    other = start_call("openai", "chat", "m", streamed=True)
+    with pytest.raises(ValueError, match="own call"):
+        SyncStreamProxy(FakeSDKStream(["ab"]), call, StreamReader(other))
+    with pytest.raises(ValueError, match="own call"):
+        AsyncStreamProxy(FakeAsyncSDKStream(["ab"]), call, StreamReader(other))
+    call.finish()
+    other.finish()
+    assert len(sink.ended) == 2
+
+
+class FailingCompletionReader(StreamReader):
+    """An instrumentor bug: completing the stream fails."""
+
+    __slots__ = ()
+
+    def on_complete(self) -> None:
+        raise RuntimeError("completion bug")
+
+
+def test_a_failing_completion_is_reported_and_the_call_still_finishes(
+    sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    from synapsekit._errors import set_strict
+
+    call = start_call("openai", "chat", "m", streamed=True)
+    stream = SyncStreamProxy(FakeSDKStream(["ab", "cd"]), call, FailingCompletionReader(call))
+    set_strict(False)
+    try:
+        assert list(stream) == ["ab", "cd"]
+    finally:
+        set_strict(True)
+    assert "stream.on_complete:FailingCompletionReader" in caplog.text
+    # Finished, not failed; nothing estimated, since the estimate was on_complete's job.
+    assert [(c.chunks, c.error_type, c.output_tokens) for c in sink.ended] == [(2, None, None)]
+
+
+class CuttingReader(StreamReader):
+    """A budget cut on the second item, as ``call.chunk`` raises it."""
+
+    __slots__ = ()
+
+    def on_item(self, item: Any) -> bool:
+        if item == "cd":
+            raise BudgetExceeded("over budget", spent=2.0, limit=1.0)
+        self.call.chunk(item)
+        return True
+
+
+def test_a_budget_cut_from_a_reader_closes_the_stream_and_fails_the_call(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    fake = FakeSDKStream(["ab", "cd", "ef"])
+    stream = SyncStreamProxy(fake, call, CuttingReader(call))
+    assert next(stream) == "ab"
+    with pytest.raises(BudgetExceeded):
+        next(stream)
+    assert fake.closed
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, "BudgetExceeded")]
+
+
+async def test_a_budget_cut_from_a_reader_closes_the_stream_and_fails_the_call_async(
+    sink: RecordingSink,
+) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    fake = FakeAsyncSDKStream(["ab", "cd", "ef"])
+    stream = AsyncStreamProxy(fake, call, CuttingReader(call))
+    assert await stream.__anext__() == "ab"
+    with pytest.raises(BudgetExceeded):
+        await stream.__anext__()
+    assert fake.closed
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, "BudgetExceeded")]

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from synapsekit import semconv
 from synapsekit.plugin import LLMCall, report_internal_error, unwrap_method, wrap_method
 
 SDK_SPAN_NAME = "anthropic.messages.create"
@@ -109,10 +108,8 @@ def _adopt(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str,
 
 
 def _start_attributes(call: LLMCall) -> dict[str, Any]:
-    # What synapsekit's own span would start with and the SDK's lacks: its flags and outer layers' enrichment.
-    attributes: dict[str, Any] = {
+    # What synapsekit's own span would start with and the SDK's lacks: outer layers' enrichment (the
+    # streamed flag is set when the call ends, as on synapsekit's own spans).
+    return {
         key: value for key, value in call.attributes.items() if isinstance(value, (str, bool, int, float))
     }
-    if call.streamed:
-        attributes[semconv.SYNAPSEKIT_STREAMED] = True
-    return attributes

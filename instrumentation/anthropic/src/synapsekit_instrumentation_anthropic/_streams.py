@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
 from synapsekit_instrumentation_anthropic._request import output_messages
 from synapsekit_instrumentation_anthropic._usage import UsageCounts
 
@@ -91,39 +91,44 @@ class _EstimateOnFailure:
             raise
 
 
-class _MessageEventReader:
-    """Reads each raw event into the call; shared by the sync and async proxies (listed first in their MRO)."""
+class _MessageEventReader(StreamReader):
+    """Reads each raw event into the call; shared by the sync and async proxies.
 
-    _self_call: LLMCall
-    _self_usage: UsageCounts
-    _self_text: list[str] | None  # the streamed text, kept only when content capture is on
+    Its iterator is set here rather than left to the proxy: items are drawn through
+    :class:`_EstimateOnFailure` (``__next__`` for a sync stream, ``__anext__`` for an async one).
+    """
 
-    def _start_reading(self, wrapped: Any, call: LLMCall) -> None:
-        self._self_usage = UsageCounts()
-        self._self_iterator = _EstimateOnFailure(wrapped, call, self._self_usage)
-        self._self_text = [] if call.capture_content else None
+    __slots__ = ("text", "usage")
 
-    def _on_item(self, item: Any) -> bool:
-        read_event(item, self._self_call, self._self_usage)
-        if self._self_text is not None:
-            collect_text(item, self._self_text)
+    usage: UsageCounts
+    text: list[str] | None  # the streamed text, kept only when content capture is on
+
+    def __init__(self, wrapped: Any, call: LLMCall) -> None:
+        super().__init__(call)
+        usage = self.usage = UsageCounts()
+        self.iterator = _EstimateOnFailure(wrapped, call, usage)
+        self.text = [] if call.capture_content else None
+
+    def on_item(self, item: Any) -> bool:
+        read_event(item, self.call, self.usage)
+        texts = self.text
+        if texts is not None:
+            collect_text(item, texts)
         return True
 
-    def _on_complete(self) -> None:
-        complete_content(self._self_call, self._self_text)
+    def on_complete(self) -> None:
+        complete_content(self.call, self.text)
 
 
-class MessageEventStream(_MessageEventReader, SyncStreamProxy):
+class MessageEventStream(SyncStreamProxy):
     """``anthropic.Stream[RawMessageStreamEvent]``, instrumented."""
 
     def __init__(self, wrapped: Any, call: LLMCall) -> None:
-        super().__init__(wrapped, call)
-        self._start_reading(wrapped, call)
+        super().__init__(wrapped, call, _MessageEventReader(wrapped, call))
 
 
-class AsyncMessageEventStream(_MessageEventReader, AsyncStreamProxy):
+class AsyncMessageEventStream(AsyncStreamProxy):
     """``anthropic.AsyncStream[RawMessageStreamEvent]``, instrumented."""
 
     def __init__(self, wrapped: Any, call: LLMCall) -> None:
-        super().__init__(wrapped, call)
-        self._start_reading(wrapped, call)
+        super().__init__(wrapped, call, _MessageEventReader(wrapped, call))

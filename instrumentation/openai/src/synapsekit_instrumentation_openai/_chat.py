@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
 
 from ._chat_usage import read_usage_chunk_as_text, record_chat_usage
 from ._fields import chat_messages, field, fields, messages_text, output_message
@@ -67,16 +67,23 @@ def _delta_text(delta: Any) -> str:
     return text
 
 
-class _ChatChunkReader:
+class _ChatChunkReader(StreamReader):
     """Reads one chat chunk into the call; shared by the sync and async stream proxies."""
 
-    _self_call: LLMCall
-    _self_hide_usage: bool
-    _self_finish_reasons: tuple[str, ...]
-    _self_text: list[str] | None  # the streamed text, kept only when content capture is on
+    __slots__ = ("finish_reasons", "hide_usage", "text")
 
-    def _on_item(self, chunk: Any) -> bool:
-        call = self._self_call
+    hide_usage: bool
+    finish_reasons: tuple[str, ...]
+    text: list[str] | None  # the streamed text, kept only when content capture is on
+
+    def __init__(self, call: LLMCall, hide_usage: bool) -> None:
+        super().__init__(call)
+        self.hide_usage = hide_usage
+        self.finish_reasons = ()
+        self.text = [] if call.capture_content else None
+
+    def on_item(self, chunk: Any) -> bool:
+        call = self.call
         if call.response_id is None:
             call.record_response(model=chunk.model, response_id=chunk.id)
         usage = chunk.usage
@@ -85,7 +92,7 @@ class _ChatChunkReader:
         choices = chunk.choices
         if not choices:
             # The usage-only chunk we asked for on the caller's behalf: they would never have seen it.
-            return not (usage is not None and self._self_hide_usage)
+            return not (usage is not None and self.hide_usage)
         text = ""
         for choice in choices:
             delta = choice.delta
@@ -95,40 +102,38 @@ class _ChatChunkReader:
                     text += content  # the common chunk: plain content, no helper call
                 else:
                     text += _delta_text(delta)
-            if choice.finish_reason:
-                self._self_finish_reasons = (*self._self_finish_reasons, choice.finish_reason)
-                call.record_response(finish_reasons=self._self_finish_reasons)
+            reason = choice.finish_reason
+            if reason:
+                finish_reasons = self.finish_reasons = (*self.finish_reasons, reason)
+                call.record_response(finish_reasons=finish_reasons)
         call.chunk(text)
-        if self._self_text is not None:
-            self._self_text.append(text)
+        texts = self.text
+        if texts is not None:
+            texts.append(text)
         return True
 
-    def _on_complete(self) -> None:
-        call = self._self_call
-        if self._self_text is not None:
-            reason = self._self_finish_reasons[0] if self._self_finish_reasons else None
-            call.output_messages = [output_message("".join(self._self_text), reason)]
+    def on_complete(self) -> None:
+        call = self.call
+        texts = self.text
+        if texts is not None:
+            finish_reasons = self.finish_reasons
+            reason = finish_reasons[0] if finish_reasons else None
+            call.output_messages = [output_message("".join(texts), reason)]
         call.estimate_missing_usage()
 
 
-class ChatStream(_ChatChunkReader, SyncStreamProxy):
+class ChatStream(SyncStreamProxy):
     def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool) -> None:
-        super().__init__(wrapped, call)
+        super().__init__(wrapped, call, _ChatChunkReader(call, hide_usage))
         if hide_usage:
             read_usage_chunk_as_text(wrapped, call, is_async=False)
-        self._self_hide_usage = hide_usage
-        self._self_finish_reasons = ()
-        self._self_text = [] if call.capture_content else None
 
 
-class AsyncChatStream(_ChatChunkReader, AsyncStreamProxy):
+class AsyncChatStream(AsyncStreamProxy):
     def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool) -> None:
-        super().__init__(wrapped, call)
+        super().__init__(wrapped, call, _ChatChunkReader(call, hide_usage))
         if hide_usage:
             read_usage_chunk_as_text(wrapped, call, is_async=True)
-        self._self_hide_usage = hide_usage
-        self._self_finish_reasons = ()
-        self._self_text = [] if call.capture_content else None
 
 
 class ChatOperation(Operation):

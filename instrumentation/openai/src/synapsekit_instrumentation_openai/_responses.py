@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, SyncStreamProxy
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
 
 from ._fields import chat_messages, content_text, field, int_field, int_param, str_param
 from ._operation import Operation, RequestInfo
@@ -56,30 +56,32 @@ def record_response(call: LLMCall, response: Any) -> None:
     )
 
 
-class _ResponseEventReader:
-    _self_call: LLMCall
+class _ResponseEventReader(StreamReader):
+    """Reads each Responses event into the call; shared by the sync and async stream proxies."""
 
-    def _on_item(self, event: Any) -> bool:
+    __slots__ = ()
+
+    def on_item(self, event: Any) -> bool:
         event_type = event.type
         if event_type.endswith(".delta"):
             delta = getattr(event, "delta", None)
-            self._self_call.chunk(delta if isinstance(delta, str) else None)
+            self.call.chunk(delta if isinstance(delta, str) else None)
         elif event_type in _FINAL_EVENTS:
-            record_response(self._self_call, event.response)
+            record_response(self.call, event.response)
         elif event_type == "response.created":
             response = event.response
-            self._self_call.record_response(model=response.model, response_id=response.id)
+            self.call.record_response(model=response.model, response_id=response.id)
         return True
 
 
-class ResponseStream(_ResponseEventReader, SyncStreamProxy):
+class ResponseStream(SyncStreamProxy):
     def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool = False) -> None:
-        super().__init__(wrapped, call)
+        super().__init__(wrapped, call, _ResponseEventReader(call))
 
 
-class AsyncResponseStream(_ResponseEventReader, AsyncStreamProxy):
+class AsyncResponseStream(AsyncStreamProxy):
     def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool = False) -> None:
-        super().__init__(wrapped, call)
+        super().__init__(wrapped, call, _ResponseEventReader(call))
 
 
 class ResponsesOperation(Operation):
