@@ -206,8 +206,10 @@ class LLMCall:
     @property
     def cost(self) -> Decimal | None:
         """Total cost in USD; ``None`` while in flight or when the model's price is unknown."""
-        cost = self._priced()
-        return None if cost is None else cost.total
+        cost = self._cost
+        if cost is False:  # not priced yet; once priced, read without a call (the span, budgets, metrics)
+            cost = self._priced()
+        return None if cost is None else cost.total  # type: ignore[union-attr]
 
     @property
     def input_cost(self) -> Decimal | None:

@@ -151,12 +151,12 @@ def end(call: LLMCall) -> None:
         attributes[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = call.cache_creation_input_tokens
     if call.reasoning_tokens:
         attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = call.reasoning_tokens
-    if call.rejected:
-        pass
-    elif call.cost is not None:
-        attributes[semconv.GEN_AI_USAGE_COST] = float(call.cost)
-    elif not call.rejected:
-        attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
+    if not call.rejected:
+        cost = call.cost  # priced on first read: read once
+        if cost is not None:
+            attributes[semconv.GEN_AI_USAGE_COST] = float(cost)
+        else:
+            attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
     if call.usage_estimated:
         attributes[semconv.SYNAPSEKIT_USAGE_ESTIMATED] = True
     if call.time_to_first_chunk_s is not None:

@@ -33,8 +33,10 @@ from synapsekit._pricing_tables import (
     PriceSchedule,
     UnitPrices,
     cost_for,
+    cost_to_nano,
     fixed_schedule,
     unit_prices_from_mtok,
+    worst_case_cost,
 )
 
 __all__ = (
@@ -166,9 +168,26 @@ def estimate_max_cost(
     prices = schedule.fixed
     if prices is None:
         prices = schedule.prices_for(input_tokens, None)
-    input_rate = max(prices.input, prices.cached_input, prices.cache_write)
-    output_rate = max(prices.output, prices.reasoning)
-    return input_rate * input_tokens + output_rate * max_output_tokens + prices.request
+    return worst_case_cost(prices, input_tokens, max_output_tokens)
+
+
+def estimate_max_cost_nano(
+    provider: str, model: str, *, input_tokens: int, max_output_tokens: int
+) -> int | None:
+    """:func:`estimate_max_cost` in nano-dollars, rounded up: what a budget reserves; None without a price."""
+    if input_tokens < 0 or max_output_tokens < 0:
+        raise ValueError("token counts must be >= 0")
+    # _schedule() inlined: every budgeted call reserves.
+    found = _resolved.get((provider, model), _MISSING)
+    schedule: PriceSchedule | None = _resolve(provider, model) if found is _MISSING else found  # type: ignore[assignment]
+    if schedule is None:
+        return None
+    rates = schedule.worst_case_nano_rates
+    if rates is None:  # prices by tier or period
+        prices = schedule.prices_for(input_tokens, None)
+        return cost_to_nano(worst_case_cost(prices, input_tokens, max_output_tokens))
+    input_rate, output_rate, request, divisor = rates
+    return -(-(input_rate * input_tokens + output_rate * max_output_tokens + request) // divisor)
 
 
 def unknown_models() -> set[tuple[str, str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 __all__ = (
     "Cost",
@@ -18,13 +18,16 @@ __all__ = (
     "TimeOfDay",
     "UnitPrices",
     "cost_for",
+    "cost_to_nano",
     "fixed_schedule",
     "unit_prices_from_mtok",
+    "worst_case_cost",
 )
 
 _ZERO = Decimal(0)
 _PER_MTOK = Decimal(1_000_000)
 _PER_K = Decimal(1_000)
+_NANO = Decimal(1_000_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +136,16 @@ class PriceSchedule:
     # The prices when they never vary (one period, no tiers), as for most models: read without a call.
     fixed: UnitPrices | None = field(init=False, repr=False, compare=False)
 
+    # Fixed prices' worst-case rates in integers (input, output, request, divisor): a reservation's
+    # ceil((input_rate * input_tokens + output_rate * max_output_tokens + request) / divisor) nano-dollars
+    # is exactly cost_to_nano(worst_case_cost(...)), without Decimal arithmetic on every reservation.
+    worst_case_nano_rates: tuple[int, int, int, int] | None = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         table = self.periods[0][1] if len(self.periods) == 1 else None
-        object.__setattr__(self, "fixed", table.base if table is not None and not table.tiers_desc else None)
+        fixed = table.base if table is not None and not table.tiers_desc else None
+        object.__setattr__(self, "fixed", fixed)
+        object.__setattr__(self, "worst_case_nano_rates", None if fixed is None else _integer_rates(fixed))
 
     def prices_for(self, input_tokens: int, when: datetime | None) -> UnitPrices:
         if len(self.periods) == 1:
@@ -145,6 +155,36 @@ class PriceSchedule:
             if constraint is None or constraint.active(moment):
                 return table.for_input(input_tokens)
         return self.periods[0][1].for_input(input_tokens)
+
+
+def _integer_rates(prices: UnitPrices) -> tuple[int, int, int, int] | None:
+    """Worst-case nano-dollar rates scaled to integers by one power of ten; None for non-finite prices."""
+    rates = (
+        max(prices.input, prices.cached_input, prices.cache_write) * _NANO,
+        max(prices.output, prices.reasoning) * _NANO,
+        prices.request * _NANO,
+    )
+    if not all(rate.is_finite() for rate in rates):
+        return None
+    exponent = min(0, *(int(rate.as_tuple().exponent) for rate in rates))
+    divisor = 10**-exponent
+    scaled = [rate.scaleb(-exponent) for rate in rates]
+    if any(rate != rate.to_integral_value() for rate in scaled):
+        return None  # cannot happen for finite Decimals; kept as the guard of exactness
+    return int(scaled[0]), int(scaled[1]), int(scaled[2]), divisor
+
+
+def worst_case_cost(prices: UnitPrices, input_tokens: int, max_output_tokens: int) -> Decimal:
+    """The most a call can cost: every input token at the dearest input rate (a cache write is dearer than
+    plain input at Anthropic), every possible output token at the dearer of the output and reasoning rates."""
+    input_rate = max(prices.input, prices.cached_input, prices.cache_write)
+    output_rate = max(prices.output, prices.reasoning)
+    return input_rate * input_tokens + output_rate * max_output_tokens + prices.request
+
+
+def cost_to_nano(value: Decimal) -> int:
+    """A cost in nano-dollars, rounded up: spend is never under-counted."""
+    return int((value * _NANO).to_integral_value(ROUND_CEILING))
 
 
 def fixed_schedule(prices: UnitPrices) -> PriceSchedule:

@@ -27,6 +27,7 @@ from synapsekit._pricing import (
     clear_price_overrides,
     compute_cost,
     estimate_max_cost,
+    estimate_max_cost_nano,
     load_prices,
     lookup_unit_prices,
     normalize_model_name,
@@ -36,6 +37,7 @@ from synapsekit._pricing import (
     unknown_models,
 )
 from synapsekit._pricing_names import model_name_candidates, split_router_prefix
+from synapsekit._pricing_tables import cost_to_nano
 
 TOLERANCE = Decimal("1e-9")
 AFTER_O3_PRICE_CUT = datetime(2025, 7, 1, 12, 0, tzinfo=timezone.utc)
@@ -778,6 +780,64 @@ def test_compute_cost_rejects_inconsistent_counts(
 def test_estimate_max_cost_rejects_negative_counts() -> None:
     with pytest.raises(ValueError, match="token counts must be >= 0"):
         estimate_max_cost("openai", "gpt-4o-mini", input_tokens=-1, max_output_tokens=1)
+    with pytest.raises(ValueError, match="token counts must be >= 0"):
+        estimate_max_cost_nano("openai", "gpt-4o-mini", input_tokens=1, max_output_tokens=-1)
+
+
+def test_the_reservation_in_nano_dollars_for_fixed_and_tiered_prices() -> None:
+    # gpt-4o-mini: 1000 * 150 + 4096 * 600 nano-dollars per token.
+    assert (
+        estimate_max_cost_nano("openai", "gpt-4o-mini", input_tokens=1000, max_output_tokens=4096)
+        == 2_607_600
+    )
+    # Cache writes at $3.75 are the dearest input rate; the per-request fee of perplexity's sonar is included.
+    assert estimate_max_cost_nano(
+        "anthropic", "claude-sonnet-4-5", input_tokens=1000, max_output_tokens=1000
+    ) == (18_750_000)
+    assert estimate_max_cost_nano("perplexity", "sonar", input_tokens=0, max_output_tokens=0) == 12_000_000
+    # A long-prompt tier reprices the whole call (no integer rates: the Decimal path answers).
+    assert _pricing._schedule("anthropic", "claude-sonnet-4-5").worst_case_nano_rates is None  # type: ignore[union-attr]
+    long_prompt = estimate_max_cost(
+        "anthropic", "claude-sonnet-4-5", input_tokens=250_000, max_output_tokens=10
+    )
+    assert long_prompt is not None
+    assert estimate_max_cost_nano(
+        "anthropic", "claude-sonnet-4-5", input_tokens=250_000, max_output_tokens=10
+    ) == (cost_to_nano(long_prompt))
+    with pytest.warns(UnknownModelPriceWarning):
+        assert estimate_max_cost_nano("nobody", "no-such-model", input_tokens=1, max_output_tokens=1) is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    input_mtok=st.decimals(min_value=0, max_value=200, places=7, allow_nan=False, allow_infinity=False),
+    output_mtok=st.decimals(min_value=0, max_value=200, places=7, allow_nan=False, allow_infinity=False),
+    write_mtok=st.none() | st.decimals(min_value=0, max_value=200, places=4),
+    input_tokens=st.integers(0, 2_000_000),
+    output_tokens=st.integers(0, 200_000),
+)
+def test_integer_reservations_round_up_exactly_as_the_decimal_bound(
+    input_mtok: Decimal,
+    output_mtok: Decimal,
+    write_mtok: Decimal | None,
+    input_tokens: int,
+    output_tokens: int,
+) -> None:
+    # Prices with up to seven decimals per million tokens: fractions of a nano-dollar per token.
+    set_price(
+        "odd-model", input_per_mtok=input_mtok, output_per_mtok=output_mtok, cache_write_per_mtok=write_mtok
+    )
+    rates = _pricing._schedule("openai", "odd-model").worst_case_nano_rates  # type: ignore[union-attr]
+    assert rates is not None
+    bound = estimate_max_cost(
+        "openai", "odd-model", input_tokens=input_tokens, max_output_tokens=output_tokens
+    )
+    assert bound is not None
+    nano = estimate_max_cost_nano(
+        "openai", "odd-model", input_tokens=input_tokens, max_output_tokens=output_tokens
+    )
+    assert nano == cost_to_nano(bound)
+    assert nano - 1 < bound * 10**9 <= nano
 
 
 # --- source, refresh, import cost -----------------------------------------------------------------

@@ -86,7 +86,9 @@ BudgetListener = Callable[[BudgetEvent], None]
 _lock = threading.Lock()
 # Replaced, never mutated, so emitting iterates a snapshot without taking the lock.
 _listeners: tuple[tuple[BudgetListener, frozenset[str]], ...] = ()
-_wanted: frozenset[str] = frozenset()  # the kinds at least one listener asked for
+# The kinds at least one listener asked for; replaced, never mutated. Budgets read it in place on every
+# call (``kind in _events.wanted_kinds``) rather than through has_listeners().
+wanted_kinds: frozenset[str] = frozenset()
 
 
 def add_budget_listener(listener: BudgetListener, kinds: Iterable[str] | None = None) -> None:
@@ -110,14 +112,14 @@ def remove_budget_listener(listener: BudgetListener) -> None:
 
 
 def _replace(listeners: tuple[tuple[BudgetListener, frozenset[str]], ...]) -> None:
-    global _listeners, _wanted
+    global _listeners, wanted_kinds
     _listeners = listeners
-    _wanted = frozenset().union(*(kinds for _, kinds in listeners))
+    wanted_kinds = frozenset().union(*(kinds for _, kinds in listeners))
 
 
 def has_listeners(kind: str) -> bool:
     """True when some listener wants events of ``kind``."""
-    return kind in _wanted
+    return kind in wanted_kinds
 
 
 def note_on_span(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Final
 
 WINDOWS: Final = ("session", "hour", "day", "month")
@@ -79,11 +79,6 @@ def usd_to_decimal(value: float | int | Decimal) -> Decimal:
 def limit_to_nano(value: float | int | Decimal) -> int:
     """A limit in nano-dollars, rounded down: a budget never allows more than it says."""
     return int((usd_to_decimal(value) * _NANO).to_integral_value(ROUND_FLOOR))
-
-
-def cost_to_nano(value: Decimal) -> int:
-    """A cost in nano-dollars, rounded up: spend is never under-counted."""
-    return int((value * _NANO).to_integral_value(ROUND_CEILING))
 
 
 def nano_to_usd(nano: int) -> float:

@@ -38,8 +38,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
+from synapsekit._budget import _events
 from synapsekit._budget._circuit import Admission, CircuitBreaker, CircuitState
-from synapsekit._budget._events import ROUTINE_KINDS, BudgetEvent, emit, has_listeners, note_on_span
+from synapsekit._budget._events import ROUTINE_KINDS, BudgetEvent, emit, note_on_span
 from synapsekit._budget._ledger import (
     Account,
     Ledger,
@@ -55,7 +56,6 @@ from synapsekit._budget._limit import (
     NANO_PER_USD,
     ON_EXCEEDED,
     ON_LEDGER_ERROR,
-    cost_to_nano,
     limit_to_nano,
     nano_to_usd,
     validate_choice,
@@ -67,7 +67,8 @@ from synapsekit._budget._tokens import count_input_tokens
 from synapsekit._budget._windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
 from synapsekit._estimate import estimate_tokens_from_chars, max_chars_within_tokens
 from synapsekit._exceptions import BudgetExceeded
-from synapsekit._pricing import compute_cost, estimate_max_cost
+from synapsekit._pricing import compute_cost, estimate_max_cost_nano
+from synapsekit._pricing_tables import cost_to_nano
 from synapsekit._scope import Scope
 
 if TYPE_CHECKING:
@@ -290,7 +291,7 @@ class BudgetScope(Scope):
         if hold.in_ledger:
             if call.streamed:
                 self._watch(call, hold)
-            if call.span is not None or has_listeners("reserved"):
+            if call.span is not None or "reserved" in _events.wanted_kinds:
                 self._emit("reserved", call, account.bucket, outcome.totals, nano, None)
 
     def on_chunk(self, call: LLMCall) -> None:
@@ -338,7 +339,7 @@ class BudgetScope(Scope):
         self._breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
         if totals is None:
             return
-        if call.span is not None or has_listeners("settled"):
+        if call.span is not None or "settled" in _events.wanted_kinds:
             self._emit("settled", call, hold.account.bucket, totals, nano, None)
         if not hold.cut and (nano > hold.nano or tokens > hold.tokens) and self._over(totals):
             self._emit("exceeded", call, hold.account.bucket, totals, nano, "actual_cost_over_reservation")
@@ -380,10 +381,9 @@ class BudgetScope(Scope):
     def _worst_case_nano(call: LLMCall, input_tokens: int, output_tokens: int) -> int | None:
         if call.request_model is None:
             return None
-        cost = estimate_max_cost(
+        return estimate_max_cost_nano(
             call.provider, call.request_model, input_tokens=input_tokens, max_output_tokens=output_tokens
         )
-        return None if cost is None else cost_to_nano(cost)
 
     def _grow(self, call: LLMCall, hold: _Hold, input_tokens: int, output_tokens: int) -> None:
         """Extend the reservation of a stream past its worst case, or cut the stream."""
@@ -587,7 +587,7 @@ class BudgetScope(Scope):
     def _emit(
         self, kind: str, call: LLMCall, bucket: str, totals: Totals, nano: int | None, reason: str | None
     ) -> None:
-        to_listeners = has_listeners(kind)
+        to_listeners = kind in _events.wanted_kinds
         if call.span is None and not to_listeners:
             return
         # Dollar figures divided in place rather than through nano_to_usd: a settlement emits on every call.
