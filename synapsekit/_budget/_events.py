@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from synapsekit import semconv
 from synapsekit._errors import report_internal_error
@@ -33,14 +32,16 @@ EVENT_NAMES: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetEvent:
-    """What happened to one budget, with its state right after.
+class BudgetEvent(NamedTuple):
+    """What happened to one budget, with its state right after (an immutable record).
 
     ``spent_usd`` is settled spend in the current window; ``reserved_usd`` what in-flight calls hold;
     ``remaining_usd`` is ``limit_usd - spent_usd - reserved_usd`` floored at 0 (``None`` without a cost
     limit). ``amount_usd`` is this event's own amount: the reservation, the settled cost, or the worst case
     that was refused (``None`` when the price is unknown). Token fields mirror the cost ones.
+
+    A NamedTuple rather than a frozen dataclass: one is built on every settlement that has a listener
+    (Prometheus has), in about a third of the time.
     """
 
     kind: str

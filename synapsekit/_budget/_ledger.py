@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, NamedTuple, Protocol, runtime_checkable
 
 LEDGER_ENV_VAR: Final = "SYNAPSEKIT_BUDGET_LEDGER"
 
@@ -44,16 +44,20 @@ class Account:
     retain_until: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
+# The records built on every admission and settlement are NamedTuples: immutable like frozen dataclasses,
+# built in a fraction of the time (a frozen dataclass sets each field through object.__setattr__).
+
+
+class Totals(NamedTuple):
+    """A window's ledger totals, in nano-dollars and tokens."""
+
     spent_nano: int = 0
     reserved_nano: int = 0
     spent_tokens: int = 0
     reserved_tokens: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservation(NamedTuple):
     """What one call asks to set aside. ``expires_at`` is epoch seconds."""
 
     id: str
@@ -73,8 +77,7 @@ class Limits:
         return self.tokens is None or totals.spent_tokens + totals.reserved_tokens + tokens <= self.tokens
 
 
-@dataclass(frozen=True, slots=True)
-class ReserveOutcome:
+class ReserveOutcome(NamedTuple):
     """``totals`` are after the reservation when admitted, else as they were when it was refused."""
 
     admitted: bool
