@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
 __all__ = (
     "Cost",
@@ -30,11 +31,11 @@ _PER_K = Decimal(1_000)
 _NANO = Decimal(1_000_000_000)
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
+class Cost(NamedTuple):
     """USD cost of one call. ``input`` includes the cache-read and cache-write parts.
 
-    ``total`` is ``input + output`` plus a per-request fee for the few models that charge one.
+    ``total`` is ``input + output`` plus a per-request fee for the few models that charge one. An immutable
+    record built for every priced call: a NamedTuple is built in a fraction of a frozen dataclass's time.
     """
 
     input: Decimal
