@@ -12,7 +12,9 @@ method a no-op and needs no prometheus-client at all.
 
 from __future__ import annotations
 
+import math
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
@@ -21,10 +23,14 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 from synapsekit import semconv
 from synapsekit.observability._prometheus_instruments import (
     Instruments,
+    LockedInc,
+    LockedObserve,
     Write,
+    counter_mutex_value,
     counter_writer,
     create_instruments,
     gauge_writer,
+    histogram_mutex_values,
     histogram_writer,
     validate_namespace,
 )
@@ -51,6 +57,7 @@ UNNAMED_BUDGET: Final = "unnamed"
 _MAX_CACHED_LABEL_KEYS: Final = 1024
 # Settlements carry the remaining USD; a reservation's figure is superseded when its call settles.
 _BUDGET_EVENT_KINDS: Final = ("settled", "rejected", "exceeded")
+_INF: Final = math.inf
 
 _Child = TypeVar("_Child")
 
@@ -129,47 +136,177 @@ class _FirstWrite:
         write(amount)
 
 
-def _child_writer(writer: Callable[[_Child], Write], children: _Children[_Child], *labels: str) -> Write:
-    return writer(children.get(*labels))
-
-
 class _CallSeries:
-    """The writers of every series a successful call of one (model, provider) label pair records into.
+    """The series a call of one (model, provider) label pair records into, found with one dict lookup per call.
 
-    Found with one dict lookup per call, they write straight into the children's values (see
-    ``_prometheus_instruments``), so callers check that counter amounts are >= 0 (prometheus-client's public
-    inc would). Errors, rejections, the rarer token types and calls of unknown cost go through
-    :class:`_Children` instead.
+    :meth:`record` writes one call's numbers into the children's per-process values under the one lock of
+    their :class:`PrometheusMetrics` (see "writing into a labelled child" in ``_prometheus_instruments`` for
+    why that is sound). Every write to those children must hold that lock; the ones that do not go through
+    :meth:`record`: the per-series writers here (:class:`LockedInc`/:class:`LockedObserve`) and the refused
+    cost in ``on_call_end`` (same cost child). Errors, rejections, the rarer token types and calls of unknown
+    cost write other children (other label values or metrics), through their public methods.
+
+    Callers check that counter amounts are >= 0 (prometheus-client's public inc would).
     """
 
     __slots__ = (
         "cost",
+        "cost_value",
+        "first_chunk_bounds",
+        "first_chunk_buckets",
+        "first_chunk_sum",
         "key",
         "latency",
+        "latency_bounds",
+        "latency_buckets",
+        "latency_sum",
+        "lock",
         "requests_ok",
+        "requests_ok_value",
         "time_to_first_chunk",
         "tokens",
         "tokens_input",
+        "tokens_input_value",
         "tokens_output",
+        "tokens_output_value",
+        "tokens_value",
     )
 
     def __init__(self, key: tuple[str, str], metrics: PrometheusMetrics) -> None:
         self.key = key
+        self.lock = metrics._write_lock
+        # The per-process values record() writes: None until the series' first write, and for good when its
+        # child is not a MutexValue (multiprocess mode, a prometheus-client with another layout); a call that
+        # writes a series whose value is None goes through the per-series writers. A histogram's sum is set
+        # last: once it is set, its buckets and bounds are.
+        self.requests_ok_value: Any = None
+        self.latency_sum: Any = None
+        self.latency_buckets: Any = None
+        self.latency_bounds: Any = None
+        self.first_chunk_sum: Any = None
+        self.first_chunk_buckets: Any = None
+        self.first_chunk_bounds: Any = None
+        self.tokens_input_value: Any = None
+        self.tokens_output_value: Any = None
+        self.tokens_value: Any = None
+        self.cost_value: Any = None
 
-        def first_write(
-            slot: str, writer: Callable[[Any], Write], children: _Children[Any], *labels: str
-        ) -> Write:
-            return _FirstWrite(self, slot, partial(_child_writer, writer, children, *key, *labels))
+        def counter(slot: str, children: _Children[Any], *labels: str) -> Write:
+            return _FirstWrite(self, slot, partial(self._counter, f"{slot}_value", children, *labels))
 
-        self.requests_ok = first_write("requests_ok", counter_writer, metrics._requests, "ok")
-        self.latency = first_write("latency", histogram_writer, metrics._latency)
-        self.time_to_first_chunk = first_write(
-            "time_to_first_chunk", histogram_writer, metrics._time_to_first_chunk
+        def histogram(slot: str, values: str, children: _Children[Any]) -> Write:
+            return _FirstWrite(self, slot, partial(self._histogram, values, children))
+
+        # The per-series writers: _FirstWrite until the series' first write, then LockedInc/LockedObserve for a
+        # per-process child and the writers of _prometheus_instruments (public methods at worst) otherwise.
+        self.requests_ok = counter("requests_ok", metrics._requests, "ok")
+        self.latency = histogram("latency", "latency", metrics._latency)
+        self.time_to_first_chunk = histogram(
+            "time_to_first_chunk", "first_chunk", metrics._time_to_first_chunk
         )
-        self.tokens_input = first_write("tokens_input", counter_writer, metrics._tokens_by_type, "input")
-        self.tokens_output = first_write("tokens_output", counter_writer, metrics._tokens_by_type, "output")
-        self.tokens = first_write("tokens", counter_writer, metrics._tokens)
-        self.cost = first_write("cost", counter_writer, metrics._cost)
+        self.tokens_input = counter("tokens_input", metrics._tokens_by_type, "input")
+        self.tokens_output = counter("tokens_output", metrics._tokens_by_type, "output")
+        self.tokens = counter("tokens", metrics._tokens)
+        self.cost = counter("cost", metrics._cost)
+
+    def record(
+        self,
+        ok: bool,
+        latency: float | None,
+        first_chunk: float | None,
+        input_tokens: float | None,
+        output_tokens: float | None,
+        tokens: float | None,
+        cost: float | None,
+    ) -> None:
+        """Record one call: one ok request if ``ok``, and each amount that is not None.
+
+        Under one lock, with one statement per series and no call: this runs for every LLM call, and a
+        helper call per series would cost as much as the writes.
+        """
+        if (
+            # A series this call writes for the first time (its writer creates it: see _FirstWrite), or one
+            # whose child is not written under the lock.
+            (ok and self.requests_ok_value is None)
+            or (latency is not None and self.latency_sum is None)
+            or (first_chunk is not None and self.first_chunk_sum is None)
+            or (input_tokens is not None and self.tokens_input_value is None)
+            or (output_tokens is not None and self.tokens_output_value is None)
+            or (tokens is not None and self.tokens_value is None)
+            or (cost is not None and self.cost_value is None)
+        ):
+            self.record_each(ok, latency, first_chunk, input_tokens, output_tokens, tokens, cost)
+            return
+        # ``with`` rather than acquire() and try/finally, which costs ~1,000 instructions less but lets a
+        # KeyboardInterrupt raised right after acquire() returns (signal handlers run there) leave the lock
+        # held for good: every later call in the process would hang.
+        with self.lock:
+            if ok:
+                self.requests_ok_value._value += 1.0
+            if latency is not None:
+                self.latency_sum._value += latency
+                # prometheus-client counts an observation in the first bucket whose upper bound is >= it:
+                # bisect_left's answer in the sorted bounds, the last of which is +Inf. Only NaN fails the
+                # test; like prometheus-client it then counts in no bucket.
+                if latency <= _INF:
+                    self.latency_buckets[bisect_left(self.latency_bounds, latency)]._value += 1.0
+            if first_chunk is not None:
+                self.first_chunk_sum._value += first_chunk
+                if first_chunk <= _INF:
+                    self.first_chunk_buckets[bisect_left(self.first_chunk_bounds, first_chunk)]._value += 1.0
+            if input_tokens is not None:
+                self.tokens_input_value._value += input_tokens
+            if output_tokens is not None:
+                self.tokens_output_value._value += output_tokens
+            if tokens is not None:
+                self.tokens_value._value += tokens
+            if cost is not None:
+                self.cost_value._value += cost
+
+    def record_each(
+        self,
+        ok: bool,
+        latency: float | None,
+        first_chunk: float | None,
+        input_tokens: float | None,
+        output_tokens: float | None,
+        tokens: float | None,
+        cost: float | None,
+    ) -> None:
+        """:meth:`record` through the per-series writers, which take the lock themselves where it applies."""
+        if ok:
+            self.requests_ok(1)
+        if latency is not None:
+            self.latency(latency)
+        if first_chunk is not None:
+            self.time_to_first_chunk(first_chunk)
+        if input_tokens is not None:
+            self.tokens_input(input_tokens)
+        if output_tokens is not None:
+            self.tokens_output(output_tokens)
+        if tokens is not None:
+            self.tokens(tokens)
+        if cost is not None:
+            self.cost(cost)
+
+    # The writers' creation, on a series' first write.
+    def _counter(self, value_slot: str, children: _Children[Any], *labels: str) -> Write:
+        child = children.get(*self.key, *labels)
+        value = counter_mutex_value(child)
+        if value is None:
+            return counter_writer(child)
+        setattr(self, value_slot, value)
+        return LockedInc(self.lock, value)
+
+    def _histogram(self, prefix: str, children: _Children[Any]) -> Write:
+        child = children.get(*self.key)
+        values = histogram_mutex_values(child)
+        if values is None:
+            return histogram_writer(child)
+        setattr(self, f"{prefix}_bounds", values[2])
+        setattr(self, f"{prefix}_buckets", values[1])
+        setattr(self, f"{prefix}_sum", values[0])  # last: record() takes a set sum for all three
+        return LockedObserve(self.lock, values)
 
 
 class _BudgetSeries:
@@ -201,6 +338,31 @@ def _non_negative(name: str, value: float | Decimal | None) -> float | None:
     return number
 
 
+def _token_amounts(
+    input_tokens: float | None, output_tokens: float | None
+) -> tuple[float | None, float | None, float | None]:
+    """The input, output and total token amounts to record, each None when not recorded.
+
+    A count < 0 (or NaN) is not recorded and adds nothing to the total; no counts at all, no total.
+    ``on_call_end`` has this inline.
+    """
+    if input_tokens is None and output_tokens is None:
+        return None, None, None
+    # max(count, 0) for each, without two builtin calls.
+    input_count = input_tokens or 0
+    output_count = output_tokens or 0
+    total = (0 if input_count < 0 else input_count) + (0 if output_count < 0 else output_count)
+    return (
+        input_tokens if input_tokens is not None and input_tokens >= 0 else None,
+        output_tokens if output_tokens is not None and output_tokens >= 0 else None,
+        total,
+    )
+
+
+def _at_least_zero(amount: float | None) -> float | None:
+    return amount if amount is not None and amount >= 0 else None
+
+
 def _number(value: object) -> float | None:
     """A numeric span attribute, or None when absent or not a number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
@@ -230,6 +392,9 @@ class PrometheusMetrics:
         self.namespace = validate_namespace(namespace)
         self._labels = LabelLimiter(max_label_values)
         self._lock = threading.Lock()
+        # Held around every write into the per-process values of the (model, provider) series (_CallSeries).
+        # Not self._lock, which is held while a scrape endpoint starts.
+        self._write_lock = threading.Lock()
         self._server: MetricsServer | None = None
         self._attached = False
         self._budget_listener_added = False
@@ -321,13 +486,8 @@ class PrometheusMetrics:
         latency_ms_value = _non_negative("latency_ms", latency_ms)
         raw = (model, provider)
         series = self._call_series.get(raw) or self._new_call_series(raw)
-        series.requests_ok(1)
-        if cost is not None:
-            series.cost(cost)
-        if tokens is not None:
-            series.tokens(tokens)
-        if latency_ms_value is not None:
-            series.latency(latency_ms_value / 1000)
+        latency = None if latency_ms_value is None else latency_ms_value / 1000
+        series.record(True, latency, None, None, None, tokens, cost)
 
     def record_span(self, span: SpanLike) -> None:
         """Record the LLM call a finished ``llm.generate`` span describes; other spans are ignored."""
@@ -338,20 +498,21 @@ class PrometheusMetrics:
         provider = attributes.get(semconv.GEN_AI_PROVIDER_NAME)
         raw = (model if isinstance(model, str) else None, provider if isinstance(provider, str) else None)
         series = self._call_series.get(raw) or self._new_call_series(raw)
-        if span.status == "error":
-            error_type = attributes.get(semconv.ERROR_TYPE)
-            self._record_error(series.key, error_type if isinstance(error_type, str) else None)
-        else:
-            series.requests_ok(1)
+        ok = span.status != "error"
+        latency = None
+        if ok:
             latency_ms = _number(span.duration_ms)
             if latency_ms is not None and latency_ms >= 0:
-                series.latency(latency_ms / 1000)
-        input_tokens = _number(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
-        output_tokens = _number(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
-        self._record_tokens(series, input_tokens, output_tokens)
+                latency = latency_ms / 1000
+        else:
+            error_type = attributes.get(semconv.ERROR_TYPE)
+            self._record_error(series.key, error_type if isinstance(error_type, str) else None)
+        input_tokens, output_tokens, tokens = _token_amounts(
+            _number(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS)),
+            _number(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)),
+        )
         cost = _number(attributes.get(semconv.GEN_AI_USAGE_COST))
-        if cost is not None and cost >= 0:
-            series.cost(cost)
+        series.record(ok, latency, None, input_tokens, output_tokens, tokens, _at_least_zero(cost))
 
     # -- ambient recording (the core's sink protocol) ------------------------------------------------------
     def attach(self) -> None:
@@ -398,26 +559,40 @@ class PrometheusMetrics:
             # itself (on_budget_event), with its name.
             self._requests.get(*series.key, "rejected").inc()
             return
-        if call.error_type is not None:
-            self._record_error(series.key, call.error_type)
+        ok = call.error_type is None
+        if ok:
+            latency = call.latency_s
         else:
-            series.requests_ok(1)
-            if call.latency_s is not None:
-                series.latency(call.latency_s)
-        if call.time_to_first_chunk_s is not None:
-            series.time_to_first_chunk(call.time_to_first_chunk_s)
-        self._record_tokens(series, call.input_tokens, call.output_tokens)
-        if call.cached_input_tokens or call.cache_creation_input_tokens or call.reasoning_tokens:
-            self._record_token_details(series.key, call)
+            self._record_error(series.key, call.error_type)
+            latency = None
+        # _token_amounts, inline (it runs for every LLM call): a count < 0 (or NaN) is not written and adds
+        # nothing to the total.
+        input_tokens = call.input_tokens
+        output_tokens = call.output_tokens
+        tokens = None
+        if input_tokens is not None or output_tokens is not None:
+            input_count = input_tokens or 0
+            output_count = output_tokens or 0
+            tokens = (0 if input_count < 0 else input_count) + (0 if output_count < 0 else output_count)
+            if input_tokens is not None and not input_tokens >= 0:
+                input_tokens = None
+            if output_tokens is not None and not output_tokens >= 0:
+                output_tokens = None
         cost = call.cost  # priced on first read: read once
+        amount = refused = None
         if cost is not None:
             amount = float(cost)
-            if amount >= 0:
-                series.cost(amount)
-            else:
-                # Negative or NaN: the public inc refuses the first and adds the second, as it always has.
-                self._cost.get(*series.key).inc(amount)
-        elif call.total_tokens:
+            if not amount >= 0:
+                refused, amount = amount, None
+        series.record(ok, latency, call.time_to_first_chunk_s, input_tokens, output_tokens, tokens, amount)
+        if call.cached_input_tokens or call.cache_creation_input_tokens or call.reasoning_tokens:
+            self._record_token_details(series.key, call)
+        if refused is not None:
+            # Negative or NaN: the public inc refuses the first and adds the second, as it always has. It
+            # writes the child record() writes under the lock, so it holds that lock too.
+            with self._write_lock:
+                self._cost.get(*series.key).inc(refused)
+        elif cost is None and call.total_tokens:
             # Counted, never silently $0: the dashboard shows how much spend is missing from the total.
             self._unknown_cost_calls.get(*series.key).inc()
 
@@ -466,19 +641,6 @@ class PrometheusMetrics:
         self._requests.get(*key, "error").inc()
         error_label = self._labels.limit("error_type", (error_type or "").strip() or "Error")
         self._errors.get(*key, error_label).inc()
-
-    @staticmethod
-    def _record_tokens(series: _CallSeries, input_tokens: float | None, output_tokens: float | None) -> None:
-        if input_tokens is None and output_tokens is None:
-            return
-        if input_tokens is not None and input_tokens >= 0:
-            series.tokens_input(input_tokens)
-        if output_tokens is not None and output_tokens >= 0:
-            series.tokens_output(output_tokens)
-        # max(count, 0) for each, without two builtin calls per LLM call.
-        input_count = input_tokens or 0
-        output_count = output_tokens or 0
-        series.tokens((0 if input_count < 0 else input_count) + (0 if output_count < 0 else output_count))
 
     def _record_token_details(self, key: tuple[str, str], call: LLMCall) -> None:
         by_type = self._tokens_by_type

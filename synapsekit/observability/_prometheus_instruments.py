@@ -8,20 +8,27 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, TypeGuard, cast
+from typing import TYPE_CHECKING, Any, Final, TypeGuard, cast
 
 from synapsekit import semconv
 
 if TYPE_CHECKING:
+    from threading import Lock
+
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
     "LATENCY_BUCKETS",
+    "HistogramValues",
     "Instruments",
+    "LockedInc",
+    "LockedObserve",
     "Write",
+    "counter_mutex_value",
     "counter_writer",
     "create_instruments",
     "gauge_writer",
+    "histogram_mutex_values",
     "histogram_writer",
     "validate_namespace",
 ]
@@ -147,9 +154,32 @@ def create_instruments(namespace: str, registry: CollectorRegistry) -> Instrumen
 # mode), so calling them directly records exactly what the public method would. Being private, their shape is
 # checked once per child, and a child that does not look as expected (a future prometheus-client) is written
 # through its public method instead.
+#
+# One lock per call instead of one per value. Written directly, each value still costs a Python call and a
+# lock of its own, and an LLM call writes about seven. So when a child's value objects are prometheus-client's
+# per-process MutexValue (exactly that class, holding a float ``_value``; checked once per child),
+# PrometheusMetrics writes them under ONE lock of its own, held once for all the series of a call, with plain
+# ``value._value += amount`` (what ``MutexValue.inc`` does under the value's lock). Why that is sound:
+# - Every write to such a child holds that one lock: the per-call record, the first-write and per-series
+#   writers (LockedInc, LockedObserve), and any other path of PrometheusMetrics that writes the same child
+#   (it takes the lock around those). The metrics are created by, and private to, one PrometheusMetrics, so
+#   nothing else writes them. Concurrent writers therefore never lose an increment: no read-add-store of a
+#   value interleaves with another write to it.
+# - A scrape reads each value under that value's own lock (``MutexValue.get``), which writers no longer take;
+#   it reads the float attribute once and sees either the old or the new float, since replacing an attribute
+#   by another (immutable) float is a single store. That is what it saw before: a scrape and a writer
+#   interleaved per value, and a histogram's buckets and sum were never read as one snapshot.
+# In multiprocess mode the values are MmapedValue (writes go to the worker's mmap file, under that module's
+# lock): those children keep the per-value writers above, as does anything not shaped as expected, and a
+# "mostrecent" gauge keeps the public ``set``.
 
 Write = Callable[[float], None]
 """Records one amount into a series: adds it to a counter, observes it in a histogram or sets a gauge to it."""
+
+HistogramValues = tuple[Any, tuple[Any, ...], tuple[float, ...]]
+"""A histogram child's sum value, its bucket values and their upper bounds (ascending, ending with +Inf)."""
+
+_INF: Final = math.inf
 
 
 def counter_writer(child: Counter) -> Write:
@@ -227,3 +257,66 @@ def _is_bucket_bounds(bounds: object) -> TypeGuard[list[float]]:
     if not isinstance(bounds, list) or not bounds or bounds[-1] != math.inf:
         return False
     return all(isinstance(bound, float) for bound in bounds) and bounds == sorted(bounds)
+
+
+# -- under one lock (per-process values) -----------------------------------------------------------------------
+def counter_mutex_value(child: Counter) -> Any | None:
+    """The child's per-process MutexValue, to be written under the caller's lock only; None otherwise."""
+    value = getattr(child, "_value", None)
+    return value if _is_mutex_value(value) else None
+
+
+def histogram_mutex_values(child: Histogram) -> HistogramValues | None:
+    """The child's sum and bucket MutexValues and its bounds, to be written under the caller's lock only.
+
+    None when any of them is not a per-process MutexValue or the layout is not the expected one.
+    """
+    total = getattr(child, "_sum", None)
+    buckets = getattr(child, "_buckets", None)
+    bounds = getattr(child, "_upper_bounds", None)
+    if not _is_mutex_value(total) or not isinstance(buckets, list) or not _is_bucket_bounds(bounds):
+        return None
+    if len(buckets) != len(bounds) or not all(_is_mutex_value(bucket) for bucket in buckets):
+        return None
+    return total, tuple(buckets), tuple(bounds)
+
+
+class LockedInc:
+    """A counter's MutexValue written under the caller's lock, one amount at a time.
+
+    For the writes that do not go through the per-call record (a series' first write, and calls that also
+    write a series whose child is not a MutexValue): they hold the lock every write to the value holds.
+    """
+
+    __slots__ = ("_lock", "_value")
+
+    def __init__(self, lock: Lock, value: Any) -> None:
+        self._lock = lock
+        self._value = value
+
+    def __call__(self, amount: float) -> None:
+        with self._lock:
+            self._value._value += amount
+
+
+class LockedObserve:
+    """A histogram's MutexValues written under the caller's lock, one observation at a time (see LockedInc)."""
+
+    __slots__ = ("_bounds", "_buckets", "_lock", "_sum")
+
+    def __init__(self, lock: Lock, values: HistogramValues) -> None:
+        self._lock = lock
+        self._sum, self._buckets, self._bounds = values
+
+    def __call__(self, amount: float) -> None:
+        with self._lock:
+            self._sum._value += amount
+            if amount <= _INF:  # NaN counts in no bucket (see _BucketedWrite)
+                self._buckets[bisect_left(self._bounds, amount)]._value += 1.0
+
+
+def _is_mutex_value(value: object) -> bool:
+    """Exactly prometheus-client's per-process value class (not a subclass), holding a float."""
+    from prometheus_client.values import MutexValue
+
+    return type(value) is MutexValue and type(getattr(value, "_value", None)) is float
