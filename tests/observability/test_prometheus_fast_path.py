@@ -107,6 +107,18 @@ def prom(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
     metrics.close()
 
 
+def llm_span(duration_ms: float, status: str) -> SimpleNamespace:
+    """A finished ``llm.generate`` span as record_span reads it: 5 + 2 tokens, $0.50."""
+    attributes = {
+        "gen_ai.request.model": MODEL,
+        "gen_ai.provider.name": PROVIDER,
+        "gen_ai.usage.input_tokens": 5,
+        "gen_ai.usage.output_tokens": 2,
+        "gen_ai.usage.cost": 0.5,
+    }
+    return SimpleNamespace(name="llm.generate", attributes=attributes, duration_ms=duration_ms, status=status)
+
+
 def finished_call(
     model: str = MODEL,
     *,
@@ -169,19 +181,8 @@ def record_known_calls(prom: PrometheusMetrics) -> None:
         prom.on_call_end(finished_call(f"model-{index}", latency_s=0.01 * index))
     prom.record_llm(model="gpt-4o", provider="openai", cost_usd=0.25, total_tokens=10, latency_ms=5.0)
     prom.record_llm(model="gpt-4o", provider="openai", cost_usd=None, total_tokens=None, latency_ms=None)
-    span_attributes = {
-        "gen_ai.request.model": MODEL,
-        "gen_ai.provider.name": PROVIDER,
-        "gen_ai.usage.input_tokens": 5,
-        "gen_ai.usage.output_tokens": 2,
-        "gen_ai.usage.cost": 0.5,
-    }
-    prom.record_span(
-        SimpleNamespace(name="llm.generate", attributes=span_attributes, duration_ms=7500.0, status="ok")
-    )
-    prom.record_span(
-        SimpleNamespace(name="llm.generate", attributes=span_attributes, duration_ms=1.0, status="error")
-    )
+    prom.record_span(llm_span(7500.0, "ok"))
+    prom.record_span(llm_span(1.0, "error"))
     for event in (
         budget_event("settled", "team-a", "day", 9.5),
         budget_event("settled", "team-a", "day", 7.25),
@@ -372,16 +373,7 @@ def test_a_call_is_recorded_under_one_lock_without_the_values_own_inc(
     assert lock.acquisitions == 7 + 5
     prom.record_llm(model=MODEL, provider=PROVIDER, cost_usd=0.5, total_tokens=7, latency_ms=250.0)
     assert lock.acquisitions == 7 + 5 + 1
-    span_attributes = {
-        "gen_ai.request.model": MODEL,
-        "gen_ai.provider.name": PROVIDER,
-        "gen_ai.usage.input_tokens": 5,
-        "gen_ai.usage.output_tokens": 2,
-        "gen_ai.usage.cost": 0.5,
-    }
-    prom.record_span(
-        SimpleNamespace(name="llm.generate", attributes=span_attributes, duration_ms=7500.0, status="ok")
-    )
+    prom.record_span(llm_span(7500.0, "ok"))
     assert lock.acquisitions == 7 + 5 + 1 + 1
     assert lock.holder is None
 
