@@ -160,26 +160,26 @@ class PriceSchedule:
 
 def _integer_rates(prices: UnitPrices) -> tuple[int, int, int, int] | None:
     """Worst-case nano-dollar rates scaled to integers by one power of ten; None for non-finite prices."""
-    rates = (
-        max(prices.input, prices.cached_input, prices.cache_write) * _NANO,
-        max(prices.output, prices.reasoning) * _NANO,
-        prices.request * _NANO,
-    )
+    input_rate, output_rate = _worst_rates(prices)
+    rates = (input_rate * _NANO, output_rate * _NANO, prices.request * _NANO)
     if not all(rate.is_finite() for rate in rates):
         return None
+    # A finite Decimal times 10**-(its exponent) is an integer: scaling all three by the smallest exponent
+    # makes each one exact.
     exponent = min(0, *(int(rate.as_tuple().exponent) for rate in rates))
-    divisor = 10**-exponent
-    scaled = [rate.scaleb(-exponent) for rate in rates]
-    if any(rate != rate.to_integral_value() for rate in scaled):
-        return None  # cannot happen for finite Decimals; kept as the guard of exactness
-    return int(scaled[0]), int(scaled[1]), int(scaled[2]), divisor
+    scaled = [int(rate.scaleb(-exponent)) for rate in rates]
+    return scaled[0], scaled[1], scaled[2], 10**-exponent
+
+
+def _worst_rates(prices: UnitPrices) -> tuple[Decimal, Decimal]:
+    """The dearest input rate (a cache write is dearer than plain input at Anthropic) and the dearer of the
+    output and reasoning rates."""
+    return max(prices.input, prices.cached_input, prices.cache_write), max(prices.output, prices.reasoning)
 
 
 def worst_case_cost(prices: UnitPrices, input_tokens: int, max_output_tokens: int) -> Decimal:
-    """The most a call can cost: every input token at the dearest input rate (a cache write is dearer than
-    plain input at Anthropic), every possible output token at the dearer of the output and reasoning rates."""
-    input_rate = max(prices.input, prices.cached_input, prices.cache_write)
-    output_rate = max(prices.output, prices.reasoning)
+    """The most a call can cost: every input token and every possible output token at the worst rates."""
+    input_rate, output_rate = _worst_rates(prices)
     return input_rate * input_tokens + output_rate * max_output_tokens + prices.request
 
 

@@ -87,8 +87,8 @@ BudgetListener = Callable[[BudgetEvent], None]
 _lock = threading.Lock()
 # Replaced, never mutated, so emitting iterates a snapshot without taking the lock.
 _listeners: tuple[tuple[BudgetListener, frozenset[str]], ...] = ()
-# The kinds at least one listener asked for; replaced, never mutated. Budgets read it in place on every
-# call (``kind in _events.wanted_kinds``) rather than through has_listeners().
+# The kinds at least one listener asked for; replaced, never mutated. Budgets test ``kind in
+# _events.wanted_kinds`` in place on every call, so an event nobody wants is never built.
 wanted_kinds: frozenset[str] = frozenset()
 
 
@@ -116,11 +116,6 @@ def _replace(listeners: tuple[tuple[BudgetListener, frozenset[str]], ...]) -> No
     global _listeners, wanted_kinds
     _listeners = listeners
     wanted_kinds = frozenset().union(*(kinds for _, kinds in listeners))
-
-
-def has_listeners(kind: str) -> bool:
-    """True when some listener wants events of ``kind``."""
-    return kind in wanted_kinds
 
 
 def note_on_span(

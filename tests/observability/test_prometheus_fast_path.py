@@ -197,6 +197,15 @@ def exposition_without_created(prom: PrometheusMetrics) -> list[str]:
     return [line for line in prom.expose().decode().splitlines() if "_created" not in line]
 
 
+def public_exposition_of_known_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What record_known_calls exposes when every write goes through prometheus-client's public methods."""
+    with monkeypatch.context() as patch:
+        hide_private_attributes(patch)
+        public = PrometheusMetrics(max_label_values=3)
+        record_known_calls(public)
+    return exposition_without_created(public)
+
+
 def value(prom: PrometheusMetrics, name: str, **labels: str) -> float | None:
     assert prom.registry is not None
     return prom.registry.get_sample_value(name, labels)
@@ -283,11 +292,7 @@ def refuse_value_inc(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_direct_writes_expose_exactly_what_the_public_methods_do(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = PrometheusMetrics(max_label_values=3)
     record_known_calls(fast)
-    with monkeypatch.context() as patch:
-        hide_private_attributes(patch)
-        public = PrometheusMetrics(max_label_values=3)
-        record_known_calls(public)
-    expected = exposition_without_created(public)
+    expected = public_exposition_of_known_calls(monkeypatch)
     assert exposition_without_created(fast) == expected
     # The comparison is not vacuous: every recording path left series behind, the edge values included.
     text = "\n".join(expected)
@@ -455,11 +460,7 @@ def test_a_bundle_with_a_child_not_shaped_for_the_lock_writes_each_series(
         hide_private_attributes(patch, "latency_seconds")
         mixed = PrometheusMetrics(max_label_values=3)
         record_known_calls(mixed)
-    with monkeypatch.context() as patch:
-        hide_private_attributes(patch)
-        public = PrometheusMetrics(max_label_values=3)
-        record_known_calls(public)
-    assert exposition_without_created(mixed) == exposition_without_created(public)
+    assert exposition_without_created(mixed) == public_exposition_of_known_calls(monkeypatch)
 
 
 # -- exact bucket counts ---------------------------------------------------------------------------------------
