@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("SYNAPSEKIT_STRICT", "1")
 
-from synapsekit._errors import set_strict
+from synapsekit._core.errors import set_strict
 
 set_strict(True)
 

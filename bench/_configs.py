@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
     from synapsekit._budget import BudgetScope
-    from synapsekit._scope import Tally
+    from synapsekit._core.scope import Tally
     from synapsekit.observability import PrometheusMetrics
 
 Configuration = Literal["baseline", "accounting", "full", "disabled"]

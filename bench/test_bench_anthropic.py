@@ -100,7 +100,7 @@ def client() -> Iterator[anthropic.Anthropic]:
 @pytest.fixture(scope="module", autouse=True)
 def _warm_pricing() -> None:
     # Load the price data outside the measurement (a one-off per process, then a cached lookup).
-    from synapsekit._pricing import compute_cost
+    from synapsekit._pricing.prices import compute_cost
 
     compute_cost("anthropic", MODEL, input_tokens=1, output_tokens=1)
 

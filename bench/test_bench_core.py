@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import synapsekit
-from synapsekit._call import start_call
+from synapsekit._core.call import start_call
 
 
 def plain(x: int) -> int:

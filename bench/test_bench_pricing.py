@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from synapsekit._pricing import Cost, clear_price_cache, clear_price_overrides, compute_cost
+from synapsekit._pricing.prices import Cost, clear_price_cache, clear_price_overrides, compute_cost
 
 GPT_4O_MINI = ("openai", "gpt-4o-mini")
 SONNET = ("anthropic", "claude-sonnet-4-5-20250929")

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from synapsekit._call import LLMCall, start_call
-from synapsekit.observability._prometheus import PrometheusMetrics
+from synapsekit._core.call import LLMCall, start_call
+from synapsekit._prometheus.metrics import PrometheusMetrics
 
 
 def prepared_call() -> LLMCall:

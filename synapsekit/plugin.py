@@ -11,13 +11,13 @@ A third party writes an instrumentor for its own client with exactly these piece
 - :func:`report_internal_error` — the error policy (log once, raise under tests).
 """
 
-from synapsekit._call import LLMCall, current_call, start_call
-from synapsekit._config import capture_content, redactor
-from synapsekit._errors import is_strict, report_internal_error
-from synapsekit._exceptions import BudgetExceeded
-from synapsekit._instrumentor import InstrumentationError, Instrumentor
-from synapsekit._patching import is_synapsekit_wrapper, unwrap_method, wrap_method
-from synapsekit._streams import AsyncStreamProxy, StreamReader, SyncStreamProxy
+from synapsekit._core.call import LLMCall, current_call, start_call
+from synapsekit._core.config import capture_content, redactor
+from synapsekit._core.errors import is_strict, report_internal_error
+from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._core.streams import AsyncStreamProxy, StreamReader, SyncStreamProxy
+from synapsekit._instrumenting.instrumentor import InstrumentationError, Instrumentor
+from synapsekit._instrumenting.patching import is_synapsekit_wrapper, unwrap_method, wrap_method
 
 __all__ = [
     "AsyncStreamProxy",

@@ -7,11 +7,10 @@ Public doors: :func:`synapsekit.budget` (an ambient scope) and
 
 from __future__ import annotations
 
-from synapsekit._budget._api import budget
-from synapsekit._budget._circuit import CircuitState
-from synapsekit._budget._events import BudgetEvent, add_budget_listener, remove_budget_listener
-from synapsekit._budget._guard import BudgetGuard
-from synapsekit._budget._ledger import (
+from synapsekit._budget.api import budget
+from synapsekit._budget.circuit import CircuitState
+from synapsekit._budget.events import BudgetEvent, add_budget_listener, remove_budget_listener
+from synapsekit._budget.ledger import (
     LEDGER_ENV_VAR,
     Ledger,
     LedgerError,
@@ -19,8 +18,8 @@ from synapsekit._budget._ledger import (
     Totals,
     ledger_from_url,
 )
-from synapsekit._budget._limit import BudgetLimit
-from synapsekit._budget._scope import (
+from synapsekit._budget.limit import BudgetLimit
+from synapsekit._budget.scope import (
     DEFAULT_MAX_OUTPUT_TOKENS,
     BudgetLedgerUnavailable,
     BudgetScope,
@@ -31,7 +30,6 @@ __all__ = [
     "DEFAULT_MAX_OUTPUT_TOKENS",
     "LEDGER_ENV_VAR",
     "BudgetEvent",
-    "BudgetGuard",
     "BudgetLedgerUnavailable",
     "BudgetLimit",
     "BudgetScope",

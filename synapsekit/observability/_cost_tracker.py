@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from synapsekit._facade import ScopedLLM
-from synapsekit._scope import Scope
+from synapsekit._core.scope import Scope
+from synapsekit.observability._facade import ScopedLLM
 
 if TYPE_CHECKING:
-    from synapsekit._call import LLMCall
+    from synapsekit._core.call import LLMCall
 
 PROMPT_PREVIEW_LENGTH = 100
 

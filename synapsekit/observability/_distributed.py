@@ -6,21 +6,14 @@ Spans are OpenTelemetry API spans, so they are exported by whatever SDK the appl
 
 from __future__ import annotations
 
-import functools
 import inspect
 import secrets
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from synapsekit._errors import report_internal_error
-from synapsekit._propagation import (
-    B3_FLAGS,
-    B3_PARENT_SPAN_ID,
-    B3_SAMPLED,
-    B3_SINGLE,
-    B3_SPAN_ID,
-    B3_TRACE_ID,
+from synapsekit._core.errors import report_internal_error
+from synapsekit._otel.propagation import (
     PROPAGATION_FORMATS,
     PropagationFormat,
     TraceContext,
@@ -29,6 +22,7 @@ from synapsekit._propagation import (
     set_headers,
     trace_headers,
 )
+from synapsekit._otel.propagators import create_propagator, remote_span_context
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -259,9 +253,7 @@ class DistributedTracer:
         :class:`TraceSpan`, or ``None`` to use the current OpenTelemetry span as parent (a new trace
         when there is none). The span starts now; use it in a ``with`` block to make it current.
         """
-        from opentelemetry import baggage as baggage_api
-        from opentelemetry import context as context_api
-        from opentelemetry import trace
+        from opentelemetry import baggage as baggage_api, context as context_api, trace
 
         if not isinstance(name, str) or not name:
             raise ValueError("span name must be a non-empty string")
@@ -277,7 +269,7 @@ class DistributedTracer:
         elif parent_context is not None:
             parent = _validated_parent(parent_context)
             base_context = trace.set_span_in_context(
-                trace.NonRecordingSpan(_remote_span_context(parent)), base_context
+                trace.NonRecordingSpan(remote_span_context(parent)), base_context
             )
             for key, value in parent["baggage"].items():
                 base_context = baggage_api.set_baggage(key, value, base_context)
@@ -350,8 +342,7 @@ class DistributedTracer:
         return propagator
 
     def _current_headers(self) -> dict[str, str]:
-        from opentelemetry import baggage as baggage_api
-        from opentelemetry import trace
+        from opentelemetry import baggage as baggage_api, trace
 
         span_context = trace.get_current_span().get_span_context()
         if not span_context.is_valid:
@@ -389,18 +380,6 @@ class DistributedTracer:
         return inject_trace_context
 
 
-def _remote_span_context(parent: TraceContext) -> SpanContext:
-    from opentelemetry.trace import SpanContext, TraceFlags, TraceState
-
-    return SpanContext(
-        trace_id=int(parent["trace_id"], 16),
-        span_id=int(parent["span_id"], 16),
-        is_remote=True,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED if parent["sampled"] else TraceFlags.DEFAULT),
-        trace_state=TraceState.from_header([parent["tracestate"]]) if parent["tracestate"] else None,
-    )
-
-
 def _ensure_identified(span: Span, parent: SpanContext) -> Span:
     """Give a span from a no-op tracer (no SDK configured) real ids of its own.
 
@@ -427,88 +406,3 @@ def _ensure_identified(span: Span, parent: SpanContext) -> Span:
             trace_state=trace_state,
         )
     )
-
-
-def create_propagator(propagation_format: str, *, b3_single_header: bool = True) -> TextMapPropagator:
-    """An OpenTelemetry ``TextMapPropagator`` for ``"w3c"`` (trace context + baggage) or ``"b3"``."""
-    if propagation_format == "w3c":
-        from opentelemetry.baggage.propagation import W3CBaggagePropagator
-        from opentelemetry.propagators.composite import CompositePropagator
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-        return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
-    if propagation_format == "b3":
-        b3_propagator: Any = _b3_propagator_type()
-        propagator: TextMapPropagator = b3_propagator(single_header=b3_single_header)
-        return propagator
-    raise ValueError(f'propagation_format must be "w3c" or "b3", got {propagation_format!r}')
-
-
-@functools.cache
-def _b3_propagator_type() -> type[TextMapPropagator]:
-    """The B3 ``TextMapPropagator`` class, defined on first use so that importing synapsekit does not
-    import OpenTelemetry."""
-    from opentelemetry import trace
-    from opentelemetry.context import Context
-    from opentelemetry.propagators.textmap import (
-        CarrierT,
-        Getter,
-        Setter,
-        TextMapPropagator,
-        default_getter,
-        default_setter,
-    )
-
-    header_names = (B3_SINGLE, B3_TRACE_ID, B3_SPAN_ID, B3_PARENT_SPAN_ID, B3_SAMPLED, B3_FLAGS)
-
-    class B3Propagator(TextMapPropagator):
-        """Reads B3 single and multi headers; writes the single ``b3`` header or the ``X-B3-*`` headers."""
-
-        def __init__(self, single_header: bool = True) -> None:
-            self.single_header = single_header
-
-        def extract(
-            self,
-            carrier: CarrierT,
-            context: Context | None = None,
-            getter: Getter[CarrierT] = default_getter,
-        ) -> Context:
-            if context is None:
-                context = Context()
-            found: list[tuple[str, str]] = []
-            for name in header_names:
-                # The default getter is case-sensitive on plain dicts; try the two spellings seen in practice.
-                for spelling in dict.fromkeys((name.lower(), name)):
-                    values = getter.get(carrier, spelling)
-                    if values:
-                        found.extend((name, value) for value in values)
-                        break
-            parent = extract_trace_context(found, "b3")
-            if parent is None or parent["format"] != "b3":
-                return context
-            return trace.set_span_in_context(trace.NonRecordingSpan(_remote_span_context(parent)), context)
-
-        def inject(
-            self,
-            carrier: CarrierT,
-            context: Context | None = None,
-            setter: Setter[CarrierT] = default_setter,
-        ) -> None:
-            span_context = trace.get_current_span(context).get_span_context()
-            if not span_context.is_valid:
-                return
-            headers = trace_headers(
-                "b3",
-                f"{span_context.trace_id:032x}",
-                f"{span_context.span_id:016x}",
-                span_context.trace_flags.sampled,
-                b3_single_header=self.single_header,
-            )
-            for name, value in headers.items():
-                setter.set(carrier, name, value)
-
-        @property
-        def fields(self) -> set[str]:
-            return {B3_SINGLE} if self.single_header else {B3_TRACE_ID, B3_SPAN_ID, B3_SAMPLED}
-
-    return B3Propagator

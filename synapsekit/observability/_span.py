@@ -101,7 +101,7 @@ class SpanBuffer:
             try:
                 listener(converted)
             except Exception as exc:
-                from synapsekit._errors import report_internal_error
+                from synapsekit._core.errors import report_internal_error
 
                 report_internal_error("span_buffer.listener", exc)
 

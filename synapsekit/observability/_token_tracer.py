@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapsekit._facade import ScopedLLM
-from synapsekit._scope import Scope, Tally
+from synapsekit._core.scope import Scope, Tally
+from synapsekit.observability._facade import ScopedLLM
 
 
 class TokenTracer(ScopedLLM):

@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from synapsekit import semconv
-from synapsekit._context import leave_scope, push_scope
-from synapsekit._scope import Tally
+from synapsekit._core.context import leave_scope, push_scope
+from synapsekit._core.scope import Tally
 
 
 def _component_kind(component: Any) -> str:
-    from synapsekit._llm import BaseLLM
+    from synapsekit._llms.base import BaseLLM
 
     if isinstance(component, BaseLLM) or (hasattr(component, "generate") and hasattr(component, "stream")):
         return "llm"

@@ -70,46 +70,8 @@ endpoint -- answered or failed -- is counted in :attr:`~LLMTestServer.request_co
 Run one by hand with ``python -m synapsekit.testing [--port N]``; it prints its base URL.
 """
 
-from __future__ import annotations
+from synapsekit._core.lazy import attach_stub
 
-from typing import TYPE_CHECKING, Any
-
-from synapsekit._lazy import lazy_getattr
-
-from ._recorder import CallRecorder
-from ._server import LLMTestServer, RecordedRequest
-from ._span_capture import install_global_span_capture
-from ._text import SENTENCE, completion_text
-
-__all__ = [
-    "SENTENCE",
-    "CallRecorder",
-    "LLMTestServer",
-    "OTLPReceiver",
-    "ReceivedDataPoint",
-    "ReceivedEvent",
-    "ReceivedMetric",
-    "ReceivedRequest",
-    "ReceivedSpan",
-    "RecordedRequest",
-    "completion_text",
-    "install_global_span_capture",
-]
-
-# The OTLP receiver needs grpc and protobuf: load it only when asked for.
-_OTLP = "synapsekit.testing._otlp"
-_PUBLIC = {
-    name: _OTLP for name in __all__ if name.startswith(("OTLP", "Received")) and name != "RecordedRequest"
-}
-
-if TYPE_CHECKING:
-    from ._otlp import (
-        OTLPReceiver,
-        ReceivedDataPoint,
-        ReceivedEvent,
-        ReceivedMetric,
-        ReceivedRequest,
-        ReceivedSpan,
-    )
-
-__getattr__: Any = lazy_getattr(__name__, _PUBLIC, globals())
+# Public names are listed once, in __init__.pyi; loading them lazily keeps grpc and protobuf (the OTLP
+# receiver's) out of processes that only need the LLM server.
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__, globals())

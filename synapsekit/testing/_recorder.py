@@ -5,10 +5,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from synapsekit import _sinks
+from synapsekit._core import sinks as _sinks
 
 if TYPE_CHECKING:
-    from synapsekit._call import LLMCall
+    from synapsekit._core.call import LLMCall
 
 
 class CallRecorder:

@@ -14,7 +14,7 @@ from typing import Any
 
 from synapsekit import BudgetExceeded
 from synapsekit._budget import budget
-from synapsekit._pricing import set_price
+from synapsekit._pricing.prices import set_price
 
 from ._support import MODEL, ServerLLM, prompt_of, usd
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from synapsekit._budget import _tokens
-from synapsekit._budget._ledger import LEDGER_ENV_VAR, close_shared_ledgers
-from synapsekit._pricing import clear_price_overrides, set_price
+from synapsekit._budget import tokens as _tokens
+from synapsekit._budget.ledger import LEDGER_ENV_VAR, close_shared_ledgers
+from synapsekit._pricing.prices import clear_price_overrides, set_price
 from synapsekit.testing import LLMTestServer
 
 from ._support import MODEL, ServerLLM

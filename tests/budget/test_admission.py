@@ -15,7 +15,6 @@ from synapsekit import BudgetExceeded, OfflineLLM, with_current_context
 from synapsekit._budget import (
     DEFAULT_MAX_OUTPUT_TOKENS,
     BudgetEvent,
-    BudgetGuard,
     BudgetLimit,
     BudgetWarning,
     CircuitState,
@@ -23,7 +22,8 @@ from synapsekit._budget import (
     budget,
     remove_budget_listener,
 )
-from synapsekit._pricing import UnknownModelPriceWarning
+from synapsekit._pricing.prices import UnknownModelPriceWarning
+from synapsekit.observability import BudgetGuard
 from synapsekit.testing import LLMTestServer
 
 from ._support import ServerLLM, nano, prompt_of, until_requests, usd

@@ -9,7 +9,7 @@ import pytest
 
 from synapsekit import BudgetExceeded
 from synapsekit._budget import BudgetScope, CircuitState, budget
-from synapsekit._budget._circuit import Admission, CircuitBreaker
+from synapsekit._budget.circuit import Admission, CircuitBreaker
 from synapsekit.testing import LLMTestServer
 
 from ._support import ServerLLM, nano, prompt_of, usd

@@ -14,7 +14,7 @@ import pytest
 
 from synapsekit import BudgetExceeded
 from synapsekit._budget import BudgetLedgerUnavailable, MemoryLedger, budget, ledger_from_url
-from synapsekit._budget._ledger import (
+from synapsekit._budget.ledger import (
     Account,
     Ledger,
     LedgerError,
@@ -24,8 +24,8 @@ from synapsekit._budget._ledger import (
     Totals,
     default_ledger,
 )
-from synapsekit._budget._redis import RedisLedger
-from synapsekit._budget._sqlite import SQLiteLedger
+from synapsekit._budget.redis_ledger import RedisLedger
+from synapsekit._budget.sqlite_ledger import SQLiteLedger
 from synapsekit.testing import LLMTestServer
 
 from ._support import ServerLLM, nano, prompt_of, usd

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from synapsekit._budget._ledger import Account, Ledger, Totals
-from synapsekit._budget._redis import RedisLedger
-from synapsekit._budget._sqlite import SQLiteLedger
+from synapsekit._budget.ledger import Account, Ledger, Totals
+from synapsekit._budget.redis_ledger import RedisLedger
+from synapsekit._budget.sqlite_ledger import SQLiteLedger
 from synapsekit.testing import LLMTestServer
 
 from ._support import nano

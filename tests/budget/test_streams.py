@@ -18,9 +18,9 @@ from synapsekit._budget import (
     budget,
     remove_budget_listener,
 )
-from synapsekit._budget._scope import BudgetScope
-from synapsekit._call import LLMCall, start_call
-from synapsekit._scope import Scope
+from synapsekit._budget.scope import BudgetScope
+from synapsekit._core.call import LLMCall, start_call
+from synapsekit._core.scope import Scope
 from synapsekit.testing import LLMTestServer
 
 from ._support import MODEL, ServerLLM, drain, nano, prompt_of, usd

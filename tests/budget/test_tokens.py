@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synapsekit._budget import _tokens
+from synapsekit._budget import tokens as _tokens
 
 
 def test_models_tiktoken_does_not_know_use_the_documented_estimate() -> None:

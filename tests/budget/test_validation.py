@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from synapsekit import OfflineLLM
-from synapsekit._budget import BudgetGuard, BudgetLimit, CircuitState, budget
+from synapsekit._budget import BudgetLimit, CircuitState, budget
+from synapsekit.observability import BudgetGuard
 
 
 def test_budget_limit_is_the_spec_dataclass() -> None:

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from synapsekit._budget._scope import BudgetScope
-from synapsekit._budget._windows import bucket_of, retain_until, window_end
+from synapsekit._budget.scope import BudgetScope
+from synapsekit._budget.windows import bucket_of, retain_until, window_end
 
 AT = datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 

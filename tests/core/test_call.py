@@ -7,8 +7,8 @@ import threading
 import pytest
 
 import synapsekit
-from synapsekit._call import LLMCall, current_call, start_call
-from synapsekit._scope import Tally
+from synapsekit._core.call import LLMCall, current_call, start_call
+from synapsekit._core.scope import Tally
 
 from .conftest import RecordingSink
 
@@ -141,7 +141,7 @@ def test_exact_usage_is_kept_when_a_stream_is_abandoned_after_it() -> None:
 
 
 def test_sink_failure_is_raised_in_strict_mode_and_logged_otherwise(caplog: pytest.LogCaptureFixture) -> None:
-    from synapsekit._errors import set_strict
+    from synapsekit._core.errors import set_strict
 
     class Exploding:
         def on_call_start(self, call: LLMCall) -> None:
@@ -179,7 +179,7 @@ def test_failed_call_records_error_and_zero_cost_for_a_priced_model() -> None:
 
 
 def test_content_is_recorded_only_when_opted_in_and_after_redaction(span_exporter: object) -> None:
-    from synapsekit import _config
+    from synapsekit._core import config as _config
 
     def run() -> dict[str, object]:
         call = start_call("openai", "chat", "gpt-4o-mini")

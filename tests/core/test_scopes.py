@@ -7,7 +7,7 @@ import concurrent.futures
 
 import synapsekit
 from synapsekit import OfflineLLM
-from synapsekit._context import active_scopes
+from synapsekit._core.context import active_scopes
 from synapsekit.observability import TokenTracer
 
 PROMPT = "Explain RAG in one sentence."  # 5 words → 5 input tokens; OfflineLLM answers 12 tokens

@@ -11,8 +11,8 @@ import pytest
 
 import synapsekit
 from synapsekit import OfflineLLM, Usage
-from synapsekit._call import start_call
-from synapsekit._context import active_scopes
+from synapsekit._core.call import start_call
+from synapsekit._core.context import active_scopes
 from synapsekit.observability import TokenTracer
 from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, StreamReader, SyncStreamProxy
 
@@ -208,7 +208,7 @@ class BrokenReader(StreamReader):
 def test_a_failing_item_reader_is_reported_and_the_caller_still_gets_every_item(
     sink: RecordingSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from synapsekit._errors import set_strict
+    from synapsekit._core.errors import set_strict
 
     call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
     stream = SyncStreamProxy(FakeSDKStream(["ab", "cd"]), call, BrokenReader(call))
@@ -347,7 +347,7 @@ class FailingCompletionReader(StreamReader):
 def test_a_failing_completion_is_reported_and_the_call_still_finishes(
     sink: RecordingSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from synapsekit._errors import set_strict
+    from synapsekit._core.errors import set_strict
 
     call = start_call("openai", "chat", "m", streamed=True)
     stream = SyncStreamProxy(FakeSDKStream(["ab", "cd"]), call, FailingCompletionReader(call))

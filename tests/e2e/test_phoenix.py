@@ -27,7 +27,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "observability" / "_scripts" / "otel_scenarios.py"
+SCENARIOS = Path(__file__).resolve().parents[1] / "otel" / "_scripts" / "otel_scenarios.py"
 PROJECT = "synapsekit-e2e"
 STARTUP_TIMEOUT_S = 180.0  # first start runs Phoenix's database migrations (about 20 s)
 INGEST_TIMEOUT_S = 60.0

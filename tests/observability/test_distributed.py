@@ -11,8 +11,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from opentelemetry import baggage, propagate, trace
-from opentelemetry import context as context_api
+from opentelemetry import baggage, context as context_api, propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -619,7 +618,7 @@ def test_openai_sdk_requests_carry_the_context(
 def test_hook_failures_never_break_the_request(
     tracer: DistributedTracer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import synapsekit._errors as errors
+    import synapsekit._core.errors as errors
 
     def broken(self: DistributedTracer) -> dict[str, str]:
         raise RuntimeError("tracing bug")

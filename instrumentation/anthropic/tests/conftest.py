@@ -11,8 +11,8 @@ import pytest
 from _anthropic_testkit import RecordingSink
 
 import synapsekit
-from synapsekit import _sinks
-from synapsekit._errors import is_strict, set_strict
+from synapsekit._core import sinks as _sinks
+from synapsekit._core.errors import is_strict, set_strict
 from synapsekit.testing import LLMTestServer
 
 

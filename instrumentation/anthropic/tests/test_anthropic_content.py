@@ -11,7 +11,7 @@ import pytest
 from _anthropic_testkit import request
 from test_anthropic_spans import MODES, only_span, send
 
-from synapsekit import _config
+from synapsekit._core import config as _config
 from synapsekit.testing._span_capture import install_global_span_capture
 
 

@@ -10,8 +10,8 @@ import pytest
 from _anthropic_testkit import RecordingSink, consume, request
 
 from synapsekit import BudgetExceeded
-from synapsekit._call import LLMCall
-from synapsekit._scope import Scope
+from synapsekit._core.call import LLMCall
+from synapsekit._core.scope import Scope
 from synapsekit.testing import LLMTestServer
 
 pytestmark = pytest.mark.usefixtures("instrumented")

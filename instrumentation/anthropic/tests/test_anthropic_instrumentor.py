@@ -14,7 +14,7 @@ from synapsekit_instrumentation_anthropic import AnthropicInstrumentor
 from synapsekit_instrumentation_anthropic._request import provider_name, server_of
 
 import synapsekit
-from synapsekit._instrument import available_instrumentors
+from synapsekit._instrumenting.instrument import available_instrumentors
 from synapsekit.plugin import is_synapsekit_wrapper
 
 PATCHED = [(owner, name) for owner in (Messages, AsyncMessages) for name in ("create", "parse", "stream")]
@@ -72,7 +72,7 @@ def test_an_internal_failure_never_breaks_the_request_outside_strict_mode(
 ) -> None:
     from synapsekit_instrumentation_anthropic import _messages
 
-    from synapsekit._errors import set_strict
+    from synapsekit._core.errors import set_strict
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("synapsekit bug")

@@ -10,7 +10,7 @@ from _anthropic_testkit import MODEL, PROMPT, RecordingSink
 
 import synapsekit
 from synapsekit import LLMConfig
-from synapsekit._anthropic_llm import DEFAULT_MAX_TOKENS, AnthropicLLM
+from synapsekit._llms.anthropic_llm import DEFAULT_MAX_TOKENS, AnthropicLLM
 from synapsekit.observability import TokenTracer
 from synapsekit.testing import LLMTestServer, completion_text
 

@@ -10,8 +10,8 @@ import openai
 import pytest
 
 import synapsekit
-from synapsekit import _sinks
-from synapsekit._errors import is_strict, set_strict
+from synapsekit._core import sinks as _sinks
+from synapsekit._core.errors import is_strict, set_strict
 from synapsekit.testing import CallRecorder, LLMTestServer
 
 OPENAI_MAJOR = int(openai.__version__.split(".")[0])

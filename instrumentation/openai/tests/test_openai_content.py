@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from synapsekit import _config
+from synapsekit._core import config as _config
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour"}]
 

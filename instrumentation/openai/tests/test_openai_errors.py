@@ -9,7 +9,7 @@ from synapsekit_instrumentation_openai import _chat, _chat_usage
 
 import synapsekit
 from conftest import RecordingSink
-from synapsekit._errors import set_strict
+from synapsekit._core.errors import set_strict
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 

@@ -37,7 +37,7 @@ PATCHED = [
 
 
 def test_entry_point_resolves_to_the_instrumentor() -> None:
-    from synapsekit._instrument import available_instrumentors
+    from synapsekit._instrumenting.instrument import available_instrumentors
 
     assert isinstance(available_instrumentors()["openai"], OpenAIInstrumentor)
 
@@ -82,7 +82,7 @@ def test_client_built_before_instrumenting_is_counted(server: LLMTestServer, sin
     assert [call.operation for call in sink.ended] == ["chat", "embeddings"]
 
 
-@pytest.mark.filterwarnings("ignore::synapsekit._pricing.UnknownModelPriceWarning")
+@pytest.mark.filterwarnings("ignore::synapsekit._pricing.prices.UnknownModelPriceWarning")
 def test_instrumentor_options_name_the_provider(server: LLMTestServer, sink: RecordingSink) -> None:
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(providers={f"127.0.0.1:{server.port}": "vllm"}, include_stream_usage=False)
@@ -100,7 +100,7 @@ def test_instrumentor_options_name_the_provider(server: LLMTestServer, sink: Rec
 _SCRIPT = """
 import sys
 import synapsekit
-from synapsekit._errors import set_strict
+from synapsekit._core.errors import set_strict
 set_strict(True)
 {before}
 import openai

@@ -7,7 +7,7 @@ import pytest
 import synapsekit
 from conftest import RecordingSink
 from synapsekit import LLMConfig
-from synapsekit._openai_llm import OpenAILLM
+from synapsekit._llms.openai_llm import OpenAILLM
 from synapsekit.testing import LLMTestServer
 
 

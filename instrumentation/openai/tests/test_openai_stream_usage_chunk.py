@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from synapsekit_instrumentation_openai import _chat, _chat_usage
 
 from conftest import RecordingSink
-from synapsekit._errors import set_strict
+from synapsekit._core.errors import set_strict
 from synapsekit.plugin import start_call
 
 pytestmark = pytest.mark.usefixtures("instrumented")

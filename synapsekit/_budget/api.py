@@ -1,0 +1,59 @@
+"""``synapsekit.budget(...)``: the ambient door into budgets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from synapsekit._budget.ledger import Ledger
+from synapsekit._budget.scope import DEFAULT_MAX_OUTPUT_TOKENS, DEFAULT_RESERVATION_TTL_S, BudgetScope
+from synapsekit._budget.windows import Clock
+
+
+def budget(
+    max_cost_usd: float | Decimal | None = None,
+    *,
+    window: str = "session",
+    max_tokens: int | None = None,
+    on_exceeded: str = "raise",
+    name: str | None = None,
+    ledger: Ledger | str | None = None,
+    key: str | None = None,
+    on_ledger_error: str = "fail_closed",
+    default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+    reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
+    clock: Clock | None = None,
+) -> BudgetScope:
+    """A budget for every LLM call made inside ``with``/``async with`` it.
+
+    ``with synapsekit.budget(max_cost_usd=0.50, window="day"):`` — calls in nested functions, asyncio
+    tasks and threads started with :func:`synapsekit.with_current_context` are all admitted against it;
+    nested budgets all apply. The same object can be entered many times: its spend accumulates.
+
+    * ``max_cost_usd`` (USD) and/or ``max_tokens`` (input + output tokens) per ``window``: ``"session"``
+      (as long as this object lives) or ``"hour"``, ``"day"``, ``"month"`` (calendar buckets in UTC).
+    * ``on_exceeded``: ``"raise"`` refuses a call that would exceed the budget with ``BudgetExceeded``
+      before it is sent (and cuts a stream that runs out); ``"warn"`` lets it through with a
+      ``BudgetWarning``, once per event.
+    * ``ledger``: a ledger object or URL (``"memory"``, ``"sqlite:///budget.db"``,
+      ``"redis://127.0.0.1:6379/0"``); default: ``SYNAPSEKIT_BUDGET_LEDGER``, else this process's memory.
+      ``key`` names a budget shared by every scope using the same key and ledger (without one, the budget
+      is private to this object); ``name`` labels events and errors.
+    * ``on_ledger_error``: ``"fail_closed"`` (refuse calls while the ledger is unreachable, with
+      ``BudgetLedgerUnavailable``, a ``BudgetExceeded``) or ``"fail_open"`` (let them through, log once).
+    * ``default_max_output_tokens``: output reserved for requests that set no ``max_tokens`` (4096).
+    * ``reservation_ttl_s``: after this long an unsettled reservation (a crashed process) is charged.
+    * ``clock``: returns the current time (tests cross window boundaries with it).
+    """
+    return BudgetScope(
+        max_cost_usd,
+        window=window,
+        max_tokens=max_tokens,
+        on_exceeded=on_exceeded,
+        name=name,
+        ledger=ledger,
+        key=key,
+        on_ledger_error=on_ledger_error,
+        default_max_output_tokens=default_max_output_tokens,
+        reservation_ttl_s=reservation_ttl_s,
+        clock=clock,
+    )

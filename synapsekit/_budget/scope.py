@@ -1,0 +1,625 @@
+"""``BudgetScope``: the budget every LLM call started inside it is admitted against.
+
+The lifecycle, per call (the core calls the hooks; see :mod:`synapsekit._core.call`):
+
+* :meth:`BudgetScope.admit` — before anything is sent. The circuit breaker answers first (an exhausted
+  window is refused at once). Then the call's worst case — input tokens counted from the request plus its
+  ``max_tokens`` (or :data:`DEFAULT_MAX_OUTPUT_TOKENS`) priced as output — is reserved atomically in the
+  ledger. If it does not fit, ``"raise"`` refuses the call with :class:`BudgetExceeded` (the request is
+  never sent) and ``"warn"`` lets it through with one :class:`BudgetWarning`.
+* :meth:`BudgetScope.on_chunk` — a stream that outruns its reservation (no ``max_tokens``, a provider that
+  ignores it) grows the reservation as it goes; when the ledger refuses, the stream is cut with
+  :class:`BudgetExceeded` and what it streamed so far is charged.
+* :meth:`BudgetScope.on_end` — the reservation settles to the call's real cost. A call that failed before
+  producing usage (a provider error, a cancellation) costs nothing, so settling releases it.
+* :meth:`BudgetScope.release` — another budget refused the call, or a layer nearer the wire took it over.
+
+**Unknown prices.** A model without a known price reserves no money: it is admitted on the token limit
+alone (if any), its cost is counted as unknown (:attr:`BudgetScope.unknown_cost_calls`), and the pricing
+module warns once per model. Set a price (``synapsekit._pricing.prices.set_price``) to budget such a model.
+
+**Bound.** Reservations are exact worst cases except for the input estimate when tiktoken cannot count the
+model's tokens offline (four characters per token); spend can overrun the limit by at most that estimate's
+error on the calls in flight, and the next admission sees the real spend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final
+
+from synapsekit._budget import events as _events
+from synapsekit._budget.circuit import Admission, CircuitBreaker, CircuitState
+from synapsekit._budget.events import ROUTINE_KINDS, BudgetEvent, emit, note_on_span
+from synapsekit._budget.ledger import (
+    Account,
+    Ledger,
+    LedgerError,
+    Limits,
+    MemoryLedger,
+    Reservation,
+    Totals,
+    default_ledger,
+    ledger_from_url,
+)
+from synapsekit._budget.limit import (
+    NANO_PER_USD,
+    ON_EXCEEDED,
+    ON_LEDGER_ERROR,
+    limit_to_nano,
+    nano_to_usd,
+    validate_choice,
+    validate_cost,
+    validate_max_tokens,
+    validate_window,
+)
+from synapsekit._budget.tokens import count_input_tokens
+from synapsekit._budget.windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
+from synapsekit._core.estimate import estimate_tokens_from_chars, max_chars_within_tokens
+from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._core.scope import Scope
+from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano
+from synapsekit._pricing.tables import cost_to_nano
+
+if TYPE_CHECKING:
+    from synapsekit._core.call import LLMCall
+
+logger = logging.getLogger("synapsekit.budget")
+
+DEFAULT_MAX_OUTPUT_TOKENS: Final = 4096
+"""Output tokens reserved for a request that sets no ``max_tokens``."""
+DEFAULT_RESERVATION_TTL_S: Final = 600.0
+"""How long a reservation may stay unsettled before a shared ledger charges it (a crashed process)."""
+# A stream that outruns its reservation grows it by at least this many output tokens at a time, so that a
+# long stream asks the ledger once per so many tokens rather than once per chunk.
+_GROWTH_STEP_TOKENS: Final = 64
+
+# Shorter than any bucket of the window: a moment this far before the bucket's end is surely inside it.
+_WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
+
+_shared_memory_ledger = MemoryLedger()
+
+
+def _streamed_output_tokens(call: LLMCall) -> int:
+    """Output tokens a stream has produced so far: reported, else estimated from its text.
+
+    Unlike ``call.output_tokens_so_far``, the estimate stops at the request's ``max_tokens``, where the
+    provider stops too.
+    """
+    output_tokens = call.output_tokens
+    if output_tokens is None:
+        output_tokens = estimate_tokens_from_chars(call._streamed_chars)
+        max_output_tokens = call.max_output_tokens
+        if max_output_tokens is not None and output_tokens > max_output_tokens:
+            output_tokens = max_output_tokens
+    return output_tokens
+
+
+def _usd(nano: int) -> str:
+    """Exact dollars for messages: ``0.000012999``, never a rounded ``0.000013``."""
+    return format((Decimal(nano) / NANO_PER_USD).normalize(), "f")
+
+
+class BudgetWarning(UserWarning):
+    """A ``"warn"`` budget let a call through over its limit (or a stream run past it)."""
+
+
+class BudgetLedgerUnavailable(BudgetExceeded):
+    """The ledger could not be reached and the budget fails closed: the request was not sent."""
+
+
+@dataclass(slots=True, eq=False)
+class _Hold:
+    """What one admitted call holds in this budget (identity-compared: it is the circuit's probe token)."""
+
+    id: str
+    account: Account
+    input_tokens: int
+    output_tokens: int
+    priced: bool
+    nano: int = 0
+    tokens: int = 0
+    in_ledger: bool = True
+    warned: bool = False
+    cut: bool = False
+
+
+class BudgetScope(Scope):
+    """An ambient budget; ``with``/``async with`` it, or wrap an LLM in a ``BudgetGuard``.
+
+    See :func:`synapsekit.budget` for the parameters. Read-outs (:attr:`spent_usd`, :attr:`remaining_usd`,
+    :attr:`circuit_state`...) are about the current window.
+    """
+
+    gates_calls = True
+    sets_chunk_allowance = True
+
+    def __init__(
+        self,
+        max_cost_usd: float | Decimal | None = None,
+        *,
+        window: str = "session",
+        max_tokens: int | None = None,
+        on_exceeded: str = "raise",
+        name: str | None = None,
+        ledger: Ledger | str | None = None,
+        key: str | None = None,
+        on_ledger_error: str = "fail_closed",
+        default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+        reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
+        clock: Clock | None = None,
+    ) -> None:
+        validate_cost(max_cost_usd, required=False)
+        validate_window(window)
+        validate_max_tokens(max_tokens)
+        validate_choice("on_exceeded", on_exceeded, ON_EXCEEDED)
+        validate_choice("on_ledger_error", on_ledger_error, ON_LEDGER_ERROR)
+        if max_cost_usd is None and max_tokens is None:
+            raise ValueError("a budget needs a limit: give max_cost_usd, max_tokens or both")
+        if isinstance(default_max_output_tokens, bool) or not isinstance(default_max_output_tokens, int):
+            raise TypeError(f"default_max_output_tokens must be an int, got {default_max_output_tokens!r}")
+        if default_max_output_tokens < 1:
+            raise ValueError(f"default_max_output_tokens must be >= 1, got {default_max_output_tokens!r}")
+        if not reservation_ttl_s > 0:
+            raise ValueError(f"reservation_ttl_s must be > 0, got {reservation_ttl_s!r}")
+        if key is not None and (not isinstance(key, str) or not key):
+            raise ValueError(f"key must be a non-empty string, got {key!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+
+        self.window = window
+        self.on_exceeded = on_exceeded
+        self.on_ledger_error = on_ledger_error
+        self.default_max_output_tokens = default_max_output_tokens
+        self.reservation_ttl_s = float(reservation_ttl_s)
+        self._limits = Limits(
+            nano=None if max_cost_usd is None else limit_to_nano(max_cost_usd), tokens=max_tokens
+        )
+        # A budget without a key is private to this object; a key names a budget that every scope using
+        # the same key and ledger shares (across processes, with a shared ledger).
+        self.key = key if key is not None else f"private:{uuid.uuid4().hex}"
+        self.name = name if name is not None else (key if key is not None else f"budget-{self.key[8:16]}")
+        self.ledger: Ledger = self._pick_ledger(ledger, key)
+        self._clock: Clock = clock if clock is not None else utc_now
+        self._lock = threading.Lock()
+        self._breaker = CircuitBreaker()
+        self._holds: dict[int, _Hold] = {}
+        # Reservation ids are unique across hosts (random prefix), forked processes (pid) and calls.
+        self._id_prefix = f"{uuid.uuid4().hex}-"
+        self._ids = itertools.count()
+        # The last account used, with the epoch seconds [starts, ends) in which it is surely current.
+        self._current_account: tuple[Account, float, float] | None = None
+        self._last_totals: tuple[str, Totals] = ("", Totals())
+        self._ledger_error_logged = False
+        self.rejections = 0
+        self.unknown_cost_calls = 0
+
+    @staticmethod
+    def _pick_ledger(ledger: Ledger | str | None, key: str | None) -> Ledger:
+        if isinstance(ledger, str):
+            return ledger_from_url(ledger)
+        if ledger is not None:
+            return ledger
+        configured = default_ledger()
+        if configured is not None:
+            return configured
+        return _shared_memory_ledger if key is not None else MemoryLedger()
+
+    # -- read-outs ---------------------------------------------------------------------------------------
+    @property
+    def limit_usd(self) -> float | None:
+        return None if self._limits.nano is None else nano_to_usd(self._limits.nano)
+
+    @property
+    def max_tokens(self) -> int | None:
+        return self._limits.tokens
+
+    @property
+    def circuit_state(self) -> CircuitState:
+        return self._breaker.state(self._bucket())
+
+    def totals(self) -> Totals:
+        """The current window's ledger totals (a round trip for shared ledgers)."""
+        return self.ledger.totals(self._account(self._clock()))
+
+    @property
+    def spent_usd(self) -> float:
+        """Settled spend in the current window."""
+        return nano_to_usd(self.totals().spent_nano)
+
+    @property
+    def reserved_usd(self) -> float:
+        """What calls in flight hold, at their worst case."""
+        return nano_to_usd(self.totals().reserved_nano)
+
+    @property
+    def spent_tokens(self) -> int:
+        return self.totals().spent_tokens
+
+    @property
+    def remaining_usd(self) -> float | None:
+        """``limit - spent - reserved``, never below 0; None for a budget with only a token limit."""
+        return self._remaining(self.totals())
+
+    # -- the hooks the core calls ------------------------------------------------------------------------
+    def admit(self, call: LLMCall) -> None:
+        wall = time.time()
+        account = self._account_at(wall)
+        hold = _Hold(f"{self._id_prefix}{os.getpid()}-{next(self._ids)}", account, 0, 0, priced=False)
+        if self._breaker.enter(account.bucket, hold) is Admission.REFUSE:
+            # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
+            self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
+            hold.warned = True
+        hold.input_tokens = count_input_tokens(call.prompt_text, call.request_model)
+        hold.output_tokens = (
+            self.default_max_output_tokens if call.max_output_tokens is None else call.max_output_tokens
+        )
+        nano = self._worst_case_nano(call, hold.input_tokens, hold.output_tokens)
+        hold.priced = nano is not None
+        nano = nano or 0
+        tokens = hold.input_tokens + hold.output_tokens
+        reservation = Reservation(hold.id, nano, tokens, wall + self.reservation_ttl_s)
+        force = self.on_exceeded == "warn"
+        try:
+            outcome = self.ledger.reserve(account, reservation, self._limits, force=force)
+        except LedgerError as exc:
+            self._ledger_failed(call, hold, exc)
+            hold.in_ledger = False
+        else:
+            self._last_totals = (account.bucket, outcome.totals)  # _remember, inlined: every call
+            if not outcome.admitted:
+                exhausted = self._exhausted(outcome.totals)
+                self._breaker.report(hold, account.bucket, exhausted=exhausted, good=False)
+                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit")
+            elif force and not hold.warned and self._over(outcome.totals):
+                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit")
+                hold.warned = True
+            self._ledger_error_logged = False
+        hold.nano, hold.tokens = nano, tokens
+        with self._lock:
+            self._holds[id(call)] = hold
+        if hold.in_ledger:
+            if call.streamed:
+                self._watch(call, hold)
+            if call.span is not None or "reserved" in _events.wanted_kinds:
+                self._emit("reserved", call, account.bucket, outcome.totals, nano, None)
+
+    def on_chunk(self, call: LLMCall) -> None:
+        hold = self._holds.get(id(call))
+        if hold is None:
+            return
+        output_tokens = _streamed_output_tokens(call)
+        reported_input = call.input_tokens
+        if output_tokens > hold.output_tokens or (
+            reported_input is not None and reported_input > hold.input_tokens
+        ):
+            if not hold.in_ledger or (hold.warned and self.on_exceeded == "warn"):
+                return  # for good: nothing to grow (not in the ledger) or to warn about again
+            self._grow(call, hold, max(reported_input or 0, hold.input_tokens), output_tokens)
+        self._watch(call, hold)
+
+    @staticmethod
+    def _watch(call: LLMCall, hold: _Hold) -> None:
+        """Ask to see the stream's chunks again only once its text could outrun the reservation."""
+        if call.output_tokens is not None:
+            return  # reported counts change only through record_usage, which triggers a check itself
+        max_output_tokens = call.max_output_tokens
+        if max_output_tokens is not None and max_output_tokens <= hold.output_tokens:
+            return  # the estimate stops at the request's max_tokens, which the reservation covers
+        call.watch_chunks_past(max_chars_within_tokens(hold.output_tokens))
+
+    def release(self, call: LLMCall) -> None:
+        with self._lock:
+            hold = self._holds.pop(id(call), None)
+        if hold is None:
+            return
+        totals = self._settle(hold, 0, 0)
+        self._breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
+        if totals is not None:
+            self._emit("settled", call, hold.account.bucket, totals, 0, "released")
+
+    def on_end(self, call: LLMCall) -> None:
+        with self._lock:
+            hold = self._holds.pop(id(call), None)
+        if hold is None:
+            return  # refused here or elsewhere (already released), or never admitted here
+        nano, tokens = self._actual_cost(call, hold)
+        totals = self._settle(hold, nano, tokens)
+        exhausted = totals is not None and self._exhausted(totals)
+        self._breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
+        if totals is None:
+            return
+        if call.span is not None or "settled" in _events.wanted_kinds:
+            self._emit("settled", call, hold.account.bucket, totals, nano, None)
+        if not hold.cut and (nano > hold.nano or tokens > hold.tokens) and self._over(totals):
+            self._emit("exceeded", call, hold.account.bucket, totals, nano, "actual_cost_over_reservation")
+
+    # -- internals ---------------------------------------------------------------------------------------
+    def _bucket(self) -> str:
+        return bucket_of(self.window, self._clock())
+
+    def _account_at(self, wall: float) -> Account:
+        """The current window's account; ``wall`` is ``time.time()``, which the default clock agrees with."""
+        current = self._current_account
+        if current is not None and self._clock is utc_now:
+            account, starts, ends = current
+            if starts <= wall < ends:
+                return account
+        return self._account(self._clock())
+
+    def _account(self, now: datetime) -> Account:
+        # Most calls fall in the same bucket as the previous one: reuse it until the window ends.
+        current = self._current_account
+        if current is not None:
+            account, starts, ends = current
+            if starts <= as_utc(now).timestamp() < ends:
+                return account
+        account = Account(self.key, bucket_of(self.window, now), retain_until(self.window, now))
+        end = window_end(self.window, now)
+        if end is None:
+            self._current_account = (account, -math.inf, math.inf)
+        else:
+            # A span shorter than any bucket, ending with it: a moment inside it is surely in this bucket.
+            self._current_account = (
+                account,
+                (end - _WINDOW_LENGTHS[self.window]).timestamp(),
+                end.timestamp(),
+            )
+        return account
+
+    @staticmethod
+    def _worst_case_nano(call: LLMCall, input_tokens: int, output_tokens: int) -> int | None:
+        if call.request_model is None:
+            return None
+        return estimate_max_cost_nano(
+            call.provider, call.request_model, input_tokens=input_tokens, max_output_tokens=output_tokens
+        )
+
+    def _grow(self, call: LLMCall, hold: _Hold, input_tokens: int, output_tokens: int) -> None:
+        """Extend the reservation of a stream past its worst case, or cut the stream."""
+        force = self.on_exceeded == "warn"
+        for target_output in (max(output_tokens, hold.output_tokens + _GROWTH_STEP_TOKENS), output_tokens):
+            nano = self._worst_case_nano(call, input_tokens, target_output) if hold.priced else 0
+            extra_nano = max(0, (nano or 0) - hold.nano)
+            extra_tokens = max(0, input_tokens + target_output - hold.tokens)
+            growth = Reservation(hold.id, extra_nano, extra_tokens, time.time() + self.reservation_ttl_s)
+            try:
+                outcome = self.ledger.reserve(hold.account, growth, self._limits, force=force)
+            except LedgerError as exc:
+                if self.on_ledger_error == "fail_open":
+                    self._log_ledger_error(exc)
+                    hold.in_ledger = False
+                    return
+                raise self._exceeded_error(
+                    self._cached_totals(hold.account.bucket), 0, 0, "ledger_unavailable", exc
+                ) from exc
+            self._remember(hold.account.bucket, outcome.totals)
+            if outcome.admitted:
+                hold.input_tokens, hold.output_tokens = input_tokens, target_output
+                hold.nano += extra_nano
+                hold.tokens += extra_tokens
+                if force and self._over(outcome.totals):
+                    hold.warned = True
+                    bucket = hold.account.bucket
+                    self._refuse(call, bucket, outcome.totals, extra_nano, extra_tokens, "stream")
+                return
+        # The ledger refused even the tokens already streamed: cut the stream here.
+        totals = self._cached_totals(hold.account.bucket)
+        hold.cut = True
+        with self._lock:
+            self.rejections += 1
+        self._emit("exceeded", call, hold.account.bucket, totals, None, "stream_cut")
+        raise self._exceeded_error(totals, 0, 0, "stream_cut", None)
+
+    def _actual_cost(self, call: LLMCall, hold: _Hold) -> tuple[int, int]:
+        input_tokens = call.input_tokens or 0
+        output_tokens = call.output_tokens or 0
+        cost = call.cost
+        if (
+            call.error is not None
+            and call.chunks
+            and (streamed := _streamed_output_tokens(call)) > output_tokens
+        ):
+            # A stream cut or abandoned with an error before the provider sent usage was still billed
+            # for what it streamed: charge the running estimate rather than nothing.
+            input_tokens = max(input_tokens, hold.input_tokens)
+            output_tokens = streamed
+            cost = None
+        if cost is None and hold.priced:
+            cost = self._price(call, input_tokens, output_tokens)
+        if cost is None:
+            if hold.priced:
+                return hold.nano, input_tokens + output_tokens  # priced at admission: keep the worst case
+            with self._lock:
+                self.unknown_cost_calls += 1
+            return 0, input_tokens + output_tokens
+        return cost_to_nano(cost), input_tokens + output_tokens
+
+    @staticmethod
+    def _price(call: LLMCall, input_tokens: int, output_tokens: int) -> Decimal | None:
+        for model in (call.model, call.request_model):
+            if model is None:
+                continue
+            cost = compute_cost(
+                call.provider,
+                model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cached_input_tokens=min(call.cached_input_tokens, input_tokens),
+            )
+            if cost is not None:
+                return cost.total
+        return None
+
+    def _settle(self, hold: _Hold, nano: int, tokens: int) -> Totals | None:
+        try:
+            totals = self.ledger.settle(
+                hold.account,
+                hold.id,
+                nano=nano,
+                tokens=tokens,
+                reserved_nano=hold.nano if hold.in_ledger else 0,
+                reserved_tokens=hold.tokens if hold.in_ledger else 0,
+            )
+        except LedgerError as exc:
+            # The reservation stays in a shared ledger and is charged at its worst case when it expires.
+            self._log_ledger_error(exc)
+            return None
+        self._last_totals = (hold.account.bucket, totals)  # _remember, inlined: every call
+        return totals
+
+    def _ledger_failed(self, call: LLMCall, hold: _Hold, exc: LedgerError) -> None:
+        bucket = hold.account.bucket
+        if self.on_ledger_error == "fail_open":
+            self._log_ledger_error(exc)
+            return
+        self._breaker.report(hold, bucket, exhausted=False, good=False)
+        with self._lock:
+            self.rejections += 1
+        totals = self._cached_totals(bucket)
+        self._emit("rejected", call, bucket, totals, None, "ledger_unavailable")
+        raise self._exceeded_error(totals, 0, 0, "ledger_unavailable", exc) from exc
+
+    def _log_ledger_error(self, exc: LedgerError) -> None:
+        if not self._ledger_error_logged:
+            self._ledger_error_logged = True
+            logger.warning("budget %r: %s; on_ledger_error=%s", self.name, exc, self.on_ledger_error)
+
+    def _refuse(
+        self, call: LLMCall, bucket: str, totals: Totals, nano: int | None, tokens: int, reason: str
+    ) -> None:
+        """Refuse the call (``"raise"``), or warn once and let it through (``"warn"``)."""
+        with self._lock:
+            self.rejections += 1
+        error = self._exceeded_error(totals, nano or 0, tokens, reason, None)
+        if self.on_exceeded == "raise":
+            self._emit("rejected", call, bucket, totals, nano, reason)
+            raise error
+        self._emit("exceeded", call, bucket, totals, nano, reason)
+        warnings.warn(str(error), BudgetWarning, stacklevel=4)
+
+    def _exceeded_error(
+        self, totals: Totals, nano: int, tokens: int, reason: str, cause: LedgerError | None
+    ) -> BudgetExceeded:
+        limits = self._limits
+        held_nano = totals.spent_nano + totals.reserved_nano + nano
+        held_tokens = totals.spent_tokens + totals.reserved_tokens + tokens
+        # Name the limit that refused: one this call would overrun first, else one already used up.
+        if limits.nano is not None and held_nano > limits.nano:
+            cost_bound = True
+        elif limits.tokens is not None and held_tokens > limits.tokens:
+            cost_bound = False
+        elif limits.tokens is not None and totals.spent_tokens >= limits.tokens:
+            cost_bound = limits.nano is not None and totals.spent_nano >= limits.nano
+        else:
+            cost_bound = limits.nano is not None
+        if cost_bound:
+            assert limits.nano is not None
+            kind, spent, limit = "cost", nano_to_usd(totals.spent_nano), nano_to_usd(limits.nano)
+            detail = (
+                f"spent ${_usd(totals.spent_nano)} + reserved ${_usd(totals.reserved_nano)}"
+                f" + this call up to ${_usd(nano)} > limit ${_usd(limits.nano)}"
+            )
+        else:
+            assert limits.tokens is not None
+            kind, spent, limit = "tokens", float(totals.spent_tokens), float(limits.tokens)
+            detail = (
+                f"spent {totals.spent_tokens} + reserved {totals.reserved_tokens}"
+                f" + this call up to {tokens} tokens > limit {limits.tokens}"
+            )
+        what = f"budget {self.name!r} ({self.window} window)"
+        outcome = (
+            "the request was not sent"
+            if self.on_exceeded == "raise"
+            else "the request proceeds (on_exceeded='warn')"
+        )
+        if reason == "circuit_open":
+            message = f"{what} is exhausted (circuit open): {detail}; {outcome}"
+        elif reason == "stream_cut":
+            message = f"{what} ran out while streaming: the stream was cut ({detail})"
+        elif reason == "ledger_unavailable":
+            message = f"{what}: the budget ledger is unavailable ({cause}); failing closed, request not sent"
+        elif reason == "stream":
+            message = f"{what} exceeded while streaming: {detail}; the stream proceeds (on_exceeded='warn')"
+        elif self.on_exceeded == "warn":
+            message = f"{what} exceeded: {detail}; {outcome}"
+        else:
+            message = f"{what} would be exceeded: {detail}; {outcome}"
+        error_type = BudgetLedgerUnavailable if reason == "ledger_unavailable" else BudgetExceeded
+        return error_type(
+            message, spent=spent, limit=limit, limit_kind=kind, window=self.window, budget_name=self.name
+        )
+
+    def _exhausted(self, totals: Totals) -> bool:
+        limits = self._limits
+        if limits.nano is not None and totals.spent_nano >= limits.nano:
+            return True
+        return limits.tokens is not None and totals.spent_tokens >= limits.tokens
+
+    def _over(self, totals: Totals) -> bool:
+        return not self._limits.admits(totals, 0, 0)
+
+    def _remaining(self, totals: Totals) -> float | None:
+        limit = self._limits.nano
+        if limit is None:
+            return None
+        return (
+            max(0, limit - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD
+        )  # nano_to_usd, in place
+
+    def _remember(self, bucket: str, totals: Totals) -> None:
+        self._last_totals = (bucket, totals)
+
+    def _cached_totals(self, bucket: str) -> Totals:
+        last_bucket, totals = self._last_totals
+        return totals if last_bucket == bucket else Totals()
+
+    def _emit(
+        self, kind: str, call: LLMCall, bucket: str, totals: Totals, nano: int | None, reason: str | None
+    ) -> None:
+        to_listeners = kind in _events.wanted_kinds
+        if call.span is None and not to_listeners:
+            return
+        # Dollar figures divided in place rather than through nano_to_usd: a settlement emits on every call.
+        amount_usd = None if nano is None else nano / NANO_PER_USD
+        limit_nano = self._limits.nano
+        remaining_usd = self._remaining(totals)
+        if kind in ROUTINE_KINDS and call.span is not None:
+            note_on_span(call, kind, self.name, amount_usd, remaining_usd)
+            if not to_listeners:
+                return
+        event = BudgetEvent(
+            kind=kind,
+            budget_name=self.name,
+            window=self.window,
+            bucket=bucket,
+            spent_usd=totals.spent_nano / NANO_PER_USD,
+            reserved_usd=totals.reserved_nano / NANO_PER_USD,
+            limit_usd=None if limit_nano is None else limit_nano / NANO_PER_USD,
+            remaining_usd=remaining_usd,
+            spent_tokens=totals.spent_tokens,
+            limit_tokens=self._limits.tokens,
+            amount_usd=amount_usd,
+            provider=call.provider,
+            model=call.response_model or call.request_model,  # call.model
+            reason=reason,
+        )
+        emit(event, call)
+
+    def __repr__(self) -> str:
+        limits = []
+        if self._limits.nano is not None:
+            limits.append(f"max_cost_usd={nano_to_usd(self._limits.nano)}")
+        if self._limits.tokens is not None:
+            limits.append(f"max_tokens={self._limits.tokens}")
+        return f"BudgetScope({self.name!r}, {', '.join(limits)}, window={self.window!r})"

@@ -1,0 +1,529 @@
+"""One LLM provider request, from start to finish: the record and its lifecycle.
+
+``start → finish | fail``, each end idempotent. Instrumentors (and :class:`~synapsekit.BaseLLM`) drive it:
+
+    call = start_call("openai", "chat", "gpt-4o-mini", server_address="api.openai.com")
+    with call:                      # in flight: nested layers see it; an exception fails the call
+        response = send(request)
+    call.record_usage(input_tokens=..., output_tokens=...)
+    call.finish()
+
+**Counted once.** While a call is in flight it is the ContextVar's *active call*. A call started while
+another is active is the same provider request seen by a layer closer to the wire (an instrumented SDK
+under a ``BaseLLM``): the inner call becomes authoritative, inherits the outer one's enrichment
+(attributes, prompt) and the outer one is marked *delegated* and reports nothing itself.
+
+When a call ends it is priced and handed to the scopes that were active when it *started* (a stream may end
+in another task, or in the garbage collector) and to the process-wide sinks.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from synapsekit._core import config as _config, context as _context, sinks as _sinks, spans as _spans
+from synapsekit._core.context import active_scopes_var
+from synapsekit._core.errors import report_internal_error
+from synapsekit._core.estimate import estimate_tokens_from_chars
+from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._pricing.prices import Cost, compute_cost
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from synapsekit._core.scope import Scope
+
+active_call_var: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar(
+    "synapsekit_active_call", default=None
+)
+# A stream's chunk allowance when no admitted scope asked for one: scopes are not told about chunks.
+_NO_ALLOWANCE_LIMIT = sys.maxsize
+
+
+class LLMCall:
+    """The provider-agnostic record of one provider request.
+
+    Token counts follow the OpenTelemetry GenAI conventions: ``input_tokens`` includes cached-read and
+    cache-creation tokens, ``output_tokens`` includes reasoning tokens. ``None`` means not known.
+    ``capture_content``: whether prompt and completion content may be recorded for this call (the
+    process-wide setting when the call started); instrumentors read it rather than the setting.
+    """
+
+    __slots__ = (
+        "_admitted",
+        "_chunk_allowance",
+        "_cost",
+        "_end_guard",
+        "_enter_tokens",
+        "_streamed_chars",
+        "attributes",
+        "budget_attributes",
+        "cache_creation_input_tokens",
+        "cached_input_tokens",
+        "capture_content",
+        "chunks",
+        "delegated",
+        "error",
+        "error_type",
+        "finish_reasons",
+        "input_messages",
+        "input_tokens",
+        "latency_s",
+        "max_output_tokens",
+        "operation",
+        "output_messages",
+        "output_tokens",
+        "prompt",
+        "provider",
+        "reasoning_tokens",
+        "rejected",
+        "request_model",
+        "response_id",
+        "response_model",
+        "scopes",
+        "server_address",
+        "server_port",
+        "span",
+        "start_ns",
+        "start_time",
+        "streamed",
+        "time_to_first_chunk_s",
+        "usage_estimated",
+        "wire",
+    )
+
+    def __init__(
+        self,
+        provider: str,
+        operation: str,
+        request_model: str | None,
+        *,
+        streamed: bool = False,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        max_output_tokens: int | None = None,
+        prompt: str | Callable[[], str] | None = None,
+        attributes: dict[str, Any] | None = None,
+        wire: bool = True,
+    ) -> None:
+        self._fill(
+            provider,
+            operation,
+            request_model,
+            streamed,
+            server_address,
+            server_port,
+            max_output_tokens,
+            prompt,
+            attributes,
+            wire,
+        )
+
+    def _fill(
+        self,
+        provider: str,
+        operation: str,
+        request_model: str | None,
+        streamed: bool,
+        server_address: str | None,
+        server_port: int | None,
+        max_output_tokens: int | None,
+        prompt: str | Callable[[], str] | None,
+        attributes: dict[str, Any] | None,
+        wire: bool,
+    ) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.request_model = request_model
+        self.response_model: str | None = None
+        self.streamed = streamed
+        self.server_address = server_address
+        self.server_port = server_port
+        self.max_output_tokens = max_output_tokens
+        self.prompt = prompt
+        self.attributes: dict[str, Any] = attributes if attributes is not None else {}
+        self.wire = wire
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.cached_input_tokens = 0
+        self.cache_creation_input_tokens = 0
+        self.reasoning_tokens = 0
+        self.usage_estimated = False
+        self.finish_reasons: tuple[str, ...] = ()
+        # Prompt/completion content, set by instrumentors only when content capture is on (see _config);
+        # decided once per call, read as an attribute (a settings call per read adds up on every request).
+        capture = _config.capture_content_resolved
+        self.capture_content: bool = _config.capture_content() if capture is None else capture
+        self.input_messages: list[dict[str, Any]] | None = None
+        self.output_messages: list[dict[str, Any]] | None = None
+        self.response_id: str | None = None
+        self.error_type: str | None = None
+        self.error: BaseException | None = None
+        self.rejected = False
+        self.delegated = False
+        # Priced lazily, on first read after the call ended: nobody reading the cost means no pricing work.
+        self._cost: Cost | bool | None = False
+        self.latency_s: float | None = None
+        self.time_to_first_chunk_s: float | None = None
+        self.chunks = 0
+        self.scopes: tuple[Scope, ...] = ()
+        self.span: Any = None
+        # Routine budget outcomes for the span (see synapsekit._budget.events.note_on_span).
+        self.budget_attributes: dict[str, Any] | None = None
+        self.start_time = time.time()
+        self.start_ns = time.perf_counter_ns()
+        self._admitted: list[Scope] = []
+        self._streamed_chars = 0
+        # Admitted scopes hear about a chunk only once the streamed text passes this many characters (or
+        # usage is reported mid-stream): see watch_chunks_past.
+        self._chunk_allowance = _NO_ALLOWANCE_LIMIT
+        self._enter_tokens: list[tuple[contextvars.Token[LLMCall | None], Any]] = []
+        # Popping from a one-element list is atomic, so exactly one of several racing ends wins.
+        self._end_guard: list[None] = [None]
+
+    # -- reading ------------------------------------------------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return not self._end_guard
+
+    def _priced(self) -> Cost | None:
+        cost = self._cost
+        if cost is False:
+            cost = None
+            if not self._end_guard:  # self.ended
+                try:
+                    cost = _price(self)
+                except Exception as exc:
+                    report_internal_error("call.price", exc)
+                self._cost = cost
+        return cost  # type: ignore[return-value]
+
+    @property
+    def cost(self) -> Decimal | None:
+        """Total cost in USD; ``None`` while in flight or when the model's price is unknown."""
+        cost = self._cost
+        if cost is False:  # not priced yet; once priced, read without a call (the span, budgets, metrics)
+            cost = self._priced()
+        return None if cost is None else cost.total  # type: ignore[union-attr]
+
+    @property
+    def input_cost(self) -> Decimal | None:
+        cost = self._priced()
+        return None if cost is None else cost.input
+
+    @property
+    def output_cost(self) -> Decimal | None:
+        cost = self._priced()
+        return None if cost is None else cost.output
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+    @property
+    def model(self) -> str | None:
+        """The model that answered when known, else the one requested."""
+        return self.response_model or self.request_model
+
+    @property
+    def prompt_text(self) -> str | None:
+        prompt = self.prompt
+        if prompt is None or isinstance(prompt, str):
+            return prompt
+        try:
+            text = prompt()
+        except Exception as exc:
+            report_internal_error("call.prompt_text", exc)
+            return None
+        self.prompt = text
+        return text
+
+    @property
+    def output_tokens_so_far(self) -> int:
+        """Output tokens streamed so far: exact when reported, else estimated from the text received."""
+        if self.output_tokens is not None:
+            return self.output_tokens
+        return estimate_tokens_from_chars(self._streamed_chars)
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def record_usage(
+        self,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cached_input_tokens: int | None = None,
+        cache_creation_input_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        estimated: bool = False,
+    ) -> None:
+        """Record usage; fields left ``None`` keep their value (a stream reports usage in pieces)."""
+        if input_tokens is not None:
+            self.input_tokens = input_tokens
+        if output_tokens is not None:
+            self.output_tokens = output_tokens
+        if cached_input_tokens is not None:
+            self.cached_input_tokens = cached_input_tokens
+        if cache_creation_input_tokens is not None:
+            self.cache_creation_input_tokens = cache_creation_input_tokens
+        if reasoning_tokens is not None:
+            self.reasoning_tokens = reasoning_tokens
+        if estimated:
+            self.usage_estimated = True
+        if self._admitted:
+            self._chunk_allowance = -1  # reported counts may overrun a reservation: check at the next chunk
+
+    def record_response(
+        self,
+        *,
+        model: str | None = None,
+        response_id: str | None = None,
+        finish_reasons: tuple[str, ...] | None = None,
+    ) -> None:
+        if model:
+            self.response_model = model
+        if response_id:
+            self.response_id = response_id
+        if finish_reasons:
+            self.finish_reasons = finish_reasons
+
+    def chunk(self, text: str | None = None) -> None:
+        """A streamed chunk arrived. Budgets in scope may raise :class:`BudgetExceeded` to cut the stream."""
+        if self.chunks == 0:
+            self.time_to_first_chunk_s = (time.perf_counter_ns() - self.start_ns) / 1e9
+        self.chunks += 1
+        if text:
+            self._streamed_chars += len(text)
+        if self._admitted and self._streamed_chars > self._chunk_allowance:
+            # Each scope asks again (watch_chunks_past) for the allowance it can absorb from here on.
+            self._chunk_allowance = _NO_ALLOWANCE_LIMIT
+            for scope in self._admitted:
+                if not scope.sets_chunk_allowance:
+                    self._chunk_allowance = -1
+                scope.on_chunk(self)
+
+    def watch_chunks_past(self, chars: int) -> None:
+        """An admitted scope asks to hear about chunks only once the streamed text exceeds ``chars``.
+
+        Budgets know how much text their reservation covers; below that a chunk cannot change anything,
+        and a stream of many chunks should not pay for asking. ``-1`` asks for every chunk. Reported
+        usage (:meth:`record_usage`) always triggers the next chunk's check.
+        """
+        if chars < self._chunk_allowance:
+            self._chunk_allowance = chars
+
+    # -- in flight ----------------------------------------------------------------------------------------
+    def __enter__(self) -> LLMCall:
+        token = active_call_var.set(self)
+        span_token = _spans.attach(self.span) if self.span is not None else None
+        self._enter_tokens.append((token, span_token))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        token, span_token = self._enter_tokens.pop()
+        if span_token is not None:
+            _spans.detach(span_token)
+        active_call_var.reset(token)
+        if exc is not None:
+            self.fail(exc)
+
+    # -- ending -------------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        """The call completed; idempotent."""
+        try:
+            self._end_guard.pop()
+        except IndexError:
+            return
+        self._end()
+
+    def fail(self, exc: BaseException) -> None:
+        """The call failed with ``exc`` (a provider error, a cancellation, a cut stream); idempotent."""
+        try:
+            self._end_guard.pop()
+        except IndexError:
+            return
+        self.error = exc
+        self.error_type = type(exc).__qualname__
+        self._end()
+
+    def abandon(self) -> None:
+        """The caller stopped consuming a stream before the provider reported usage; idempotent.
+
+        Missing counts are estimated (see :meth:`estimate_missing_usage`) and the call finishes.
+        """
+        if self.ended:
+            return
+        self.estimate_missing_usage()
+        self.finish()
+
+    def estimate_missing_usage(self, output_text: str | None = None) -> None:
+        """Fill token counts the provider did not report from the text seen, and mark them estimated."""
+        if output_text:
+            self._streamed_chars += len(output_text)
+        if self.output_tokens is None:
+            self.output_tokens = estimate_tokens_from_chars(self._streamed_chars)
+            self.usage_estimated = True
+        if self.input_tokens is None and not self.delegated:
+            prompt = self.prompt_text
+            if prompt is not None:
+                self.input_tokens = estimate_tokens_from_chars(len(prompt))
+                self.usage_estimated = True
+
+    def _end(self) -> None:
+        self.latency_s = (time.perf_counter_ns() - self.start_ns) / 1e9
+        if self.delegated:
+            # A layer closer to the wire reported this request; admissions were already released.
+            return
+        if self.error is not None and self.input_tokens is None and self.output_tokens is None:
+            if self.chunks:
+                # Failed mid-stream (cancelled, connection dropped): output was produced and is billed.
+                self.estimate_missing_usage()
+            else:
+                # Providers do not bill a request that failed before producing anything.
+                self.input_tokens = 0
+                self.output_tokens = 0
+        if not self.wire:
+            try:
+                _spans.start_late(self)
+            except Exception as exc:
+                report_internal_error("call.span_start", exc)
+        for scope in self.scopes:
+            try:
+                scope.on_end(self)
+            except Exception as exc:
+                report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
+        for sink in _sinks.sinks:
+            try:
+                sink.on_call_end(self)
+            except Exception as exc:
+                report_internal_error(f"sink.on_call_end:{type(sink).__name__}", exc)
+        if self.span is not None:
+            try:
+                _spans.end(self)
+            except Exception as exc:
+                report_internal_error("call.span_end", exc)
+
+    def _take_over_from(self, outer: LLMCall) -> None:
+        """``self`` is the wire-level view of the request ``outer`` started: ``outer`` reports nothing."""
+        outer.delegated = True
+        for scope in outer._admitted:
+            try:
+                scope.release(outer)
+            except Exception as exc:
+                report_internal_error("scope.release", exc)
+        outer._admitted = []
+        if outer.attributes:
+            self.attributes = {**outer.attributes, **self.attributes}
+        if self.prompt is None:
+            self.prompt = outer.prompt
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMCall({self.provider!r}, {self.operation!r}, {self.request_model!r},"
+            f" input_tokens={self.input_tokens}, output_tokens={self.output_tokens}, cost={self.cost},"
+            f" error_type={self.error_type!r}, estimated={self.usage_estimated})"
+        )
+
+
+def _price(call: LLMCall) -> Cost | None:
+    model = call.response_model or call.request_model  # call.model
+    if model is None or call.input_tokens is None or call.output_tokens is None:
+        return None
+    return compute_cost(
+        call.provider,
+        model,
+        input_tokens=call.input_tokens,
+        output_tokens=call.output_tokens,
+        cached_input_tokens=call.cached_input_tokens,
+        cache_creation_input_tokens=call.cache_creation_input_tokens,
+        reasoning_tokens=call.reasoning_tokens,
+    )
+
+
+_new_call = object.__new__
+
+
+def start_call(
+    provider: str,
+    operation: str,
+    request_model: str | None,
+    *,
+    streamed: bool = False,
+    server_address: str | None = None,
+    server_port: int | None = None,
+    max_output_tokens: int | None = None,
+    prompt: str | Callable[[], str] | None = None,
+    attributes: dict[str, Any] | None = None,
+    wire: bool = True,
+) -> LLMCall:
+    """Start the record of one provider request and admit it against the budgets in scope.
+
+    ``prompt`` may be a callable: it is only evaluated when something needs the text (a budget's
+    reservation, a cost record's preview). ``wire=False`` marks an outer layer (a ``BaseLLM``) whose call
+    is superseded if an instrumented SDK call happens inside it.
+
+    Raises :class:`BudgetExceeded` when a budget in scope rejects the request; the rejected call is
+    reported (``rejected=True``) and nothing was sent.
+    """
+    # Built as new-then-fill rather than LLMCall(...): calling a class with keyword arguments makes the
+    # interpreter build a kwargs dict for __init__, a measurable share of an instrumented call's overhead.
+    call = _new_call(LLMCall)
+    call._fill(
+        provider,
+        operation,
+        request_model,
+        streamed,
+        server_address,
+        server_port,
+        max_output_tokens,
+        prompt,
+        attributes,
+        wire,
+    )
+    outer = active_call_var.get()
+    if outer is not None and not outer.ended:
+        call._take_over_from(outer)
+    # active_scopes() inlined for the common case of no process-wide scope: this runs on every call.
+    call.scopes = scopes = _context.active_scopes() if _context.global_scopes else active_scopes_var.get()
+    for sink in _sinks.start_sinks:
+        try:
+            sink.on_call_start(call)
+        except Exception as exc:
+            report_internal_error(f"sink.on_call_start:{type(sink).__name__}", exc)
+    if wire and _spans.OTEL_TRACE_MODULE in sys.modules:  # no OpenTelemetry imported: no span to start
+        try:
+            _spans.start(call)
+        except Exception as exc:
+            report_internal_error("call.span_start", exc)
+    for scope in scopes:
+        if not scope.gates_calls:
+            continue
+        try:
+            scope.admit(call)
+        except BudgetExceeded as exc:
+            for admitted in call._admitted:
+                admitted.release(call)
+            call._admitted = []
+            call.rejected = True
+            call.fail(exc)
+            raise
+        except Exception as exc:
+            report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
+            continue
+        call._admitted.append(scope)
+        if not scope.sets_chunk_allowance:
+            call._chunk_allowance = -1  # it hears about every chunk
+    return call
+
+
+def current_call() -> LLMCall | None:
+    """The LLM call in flight in this context, if any."""
+    return active_call_var.get()

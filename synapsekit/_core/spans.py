@@ -1,0 +1,199 @@
+"""OpenTelemetry spans for LLM calls, following the GenAI semantic conventions.
+
+OpenTelemetry is imported only once something else imported it: if no code in the process has imported
+``opentelemetry.trace`` there can be no tracer provider, so no span is built and nothing is imported. With
+the API present but no SDK provider installed, spans are skipped too — accounting never waits on tracing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from synapsekit import semconv
+from synapsekit._core.span_attributes import set_span_attributes
+
+if TYPE_CHECKING:
+    from synapsekit._core.call import LLMCall
+
+TRACER_NAME = "synapsekit"
+OTEL_TRACE_MODULE = "opentelemetry.trace"
+
+# The OpenTelemetry API pieces a span needs, imported once on first use (an import statement, or a lookup
+# through a loader function, on every call costs more than setting an attribute).
+_trace: Any = None
+_context: Any = None
+_client_kind: Any = None
+# (provider, its tracer) for the last tracer provider seen: the global one rarely changes.
+_last_tracer: tuple[Any, Any] = (None, None)
+
+
+def _load_api() -> None:
+    global _trace, _context, _client_kind
+    from opentelemetry import context, trace
+
+    _context, _client_kind, _trace = context, trace.SpanKind.CLIENT, trace
+
+
+def active_tracer() -> Any:
+    """Our tracer from the installed OpenTelemetry SDK tracer provider; ``None`` when none is installed."""
+    global _last_tracer
+    trace = sys.modules.get(OTEL_TRACE_MODULE)
+    if trace is None:
+        return None
+    provider = trace.get_tracer_provider()
+    last_provider, tracer = _last_tracer
+    if provider is last_provider:
+        return tracer
+    if isinstance(provider, trace.ProxyTracerProvider):
+        return None
+    from synapsekit._version import __version__
+
+    tracer = trace.get_tracer(TRACER_NAME, __version__, tracer_provider=provider)
+    _last_tracer = (provider, tracer)
+    return tracer
+
+
+def tracing_active() -> bool:
+    """True when an OpenTelemetry SDK tracer provider is installed (spans would be recorded)."""
+    return active_tracer() is not None
+
+
+def get_tracer() -> Any:
+    """Our tracer from the global tracer provider (a no-op tracer when no SDK is installed)."""
+    tracer = active_tracer()
+    if tracer is None:
+        if _trace is None:
+            _load_api()
+        tracer = _trace.get_tracer(TRACER_NAME)
+    return tracer
+
+
+def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
+    tracer = active_tracer()
+    if tracer is None:
+        return
+    if _trace is None:
+        _load_api()
+    # The request's sampling-relevant attributes (GenAI conventions), built here rather than in helpers:
+    # this runs on every traced call. The rest are set when the span ends.
+    attributes: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: call.operation,
+        semconv.GEN_AI_PROVIDER_NAME: call.provider,
+    }
+    model = call.request_model
+    if model:
+        attributes[semconv.GEN_AI_REQUEST_MODEL] = model
+    if call.server_address:
+        attributes[semconv.SERVER_ADDRESS] = call.server_address
+    if call.server_port is not None:
+        attributes[semconv.SERVER_PORT] = call.server_port
+    if call.attributes:
+        for key, value in call.attributes.items():
+            if isinstance(value, (str, bool, int, float)):
+                attributes[key] = value
+    call.span = tracer.start_span(
+        f"{call.operation} {model}" if model else call.operation,
+        kind=_client_kind,
+        attributes=attributes,
+        start_time=start_time_ns,
+    )
+
+
+def attach(span: Any) -> Any:
+    """Make ``span`` the current span (it may come from elsewhere than :func:`start`, e.g. an SDK's own)."""
+    if _trace is None:
+        _load_api()
+    return _context.attach(_trace.set_span_in_context(span))
+
+
+def detach(token: Any) -> None:
+    _context.detach(token)  # a token comes from attach: the API is loaded
+
+
+def start_late(call: LLMCall) -> None:
+    """An outer layer (a BaseLLM with no instrumented SDK under it) turned out to be the wire: its span
+    starts now, back-dated to the call's start, before the scopes see the call (budget events need it)."""
+    if call.span is None and not call.wire and tracing_active():
+        start(call, start_time_ns=int(call.start_time * 1e9))
+
+
+def end(call: LLMCall) -> None:
+    span = call.span
+    if span is None:
+        return
+    if not span.is_recording():
+        span.end()
+        return
+    # Request attributes no sampler reads are set here with the response's: an attribute passed to
+    # start_span costs the SDK's validation, one written at the end does not (see span_attributes).
+    attributes: dict[str, Any] = {}
+    if call.max_output_tokens is not None:
+        attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = call.max_output_tokens
+    if call.streamed:
+        attributes[semconv.SYNAPSEKIT_STREAMED] = True
+    if call.response_model:
+        attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
+    if call.response_id:
+        attributes[semconv.GEN_AI_RESPONSE_ID] = call.response_id
+    if call.finish_reasons:
+        attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = call.finish_reasons  # a tuple, as stored
+    if call.rejected:
+        # Never sent: there is no usage or cost to report, only the rejection (error.type below).
+        pass
+    elif call.input_tokens is not None:
+        attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = call.input_tokens
+    if call.output_tokens is not None and not call.rejected:
+        attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = call.output_tokens
+    if call.cached_input_tokens:
+        attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = call.cached_input_tokens
+    if call.cache_creation_input_tokens:
+        attributes[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = call.cache_creation_input_tokens
+    if call.reasoning_tokens:
+        attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = call.reasoning_tokens
+    if not call.rejected:
+        cost = call.cost  # priced on first read: read once
+        if cost is not None:
+            attributes[semconv.GEN_AI_USAGE_COST] = float(cost)
+        else:
+            attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
+    if call.usage_estimated:
+        attributes[semconv.SYNAPSEKIT_USAGE_ESTIMATED] = True
+    if call.time_to_first_chunk_s is not None:
+        attributes[semconv.SYNAPSEKIT_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk_s
+    if call.budget_attributes:
+        attributes.update(call.budget_attributes)
+    if call.input_messages is not None or call.output_messages is not None:
+        _add_content(attributes, call)
+    if call.error_type is not None:
+        from opentelemetry.trace import Status, StatusCode
+
+        attributes[semconv.ERROR_TYPE] = call.error_type
+        span.set_status(Status(StatusCode.ERROR, str(call.error) if call.error is not None else None))
+        if call.error is not None:
+            span.record_exception(call.error)
+    set_span_attributes(span, attributes)
+    span.end()
+
+
+def _add_content(attributes: dict[str, Any], call: LLMCall) -> None:
+    """Prompt and completion content, only when the user opted in, after their redaction hook."""
+    from synapsekit._core import config as _config
+
+    if not call.capture_content:
+        return
+    import json
+
+    redact = _config.redactor()
+    for key, messages in (
+        (semconv.GEN_AI_INPUT_MESSAGES, call.input_messages),
+        (semconv.GEN_AI_OUTPUT_MESSAGES, call.output_messages),
+    ):
+        if messages is None:
+            continue
+        if redact is not None:
+            redacted = redact(messages)
+            if redacted is None:
+                continue
+            messages = redacted
+        attributes[key] = json.dumps(messages, ensure_ascii=False, default=str)

@@ -1,0 +1,212 @@
+"""Stream proxies: an SDK stream that finalises its LLM call exactly once, whatever the caller does.
+
+The proxy *is* the SDK's stream as far as the caller can tell (``wrapt.ObjectProxy``: ``isinstance``
+holds, every attribute and helper passes through); it only intercepts iteration and the ways a stream
+ends: exhaustion, an exception, ``close()``, context-manager exit, and garbage collection.
+
+What an instrumentor reads from each item (usage, text) and whether the caller sees it (an injected
+usage-only chunk is hidden) lives in a :class:`StreamReader`, a plain object the proxy hands every item
+to: instrumentors subclass the reader, not the proxy, and pass an instance to
+``SyncStreamProxy(wrapped, call, reader)`` / ``AsyncStreamProxy(wrapped, call, reader)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Any
+
+import wrapt
+
+from synapsekit._core.call import LLMCall
+from synapsekit._core.errors import report_internal_error
+from synapsekit._core.exceptions import BudgetExceeded
+
+
+class StreamReader:
+    """Reads a stream's items into its call; the per-stream state of a stream proxy.
+
+    It exists because the proxy is costly to read from: every attribute read on a ``wrapt.ObjectProxy``
+    goes through the proxy's machinery (several times the cost of a plain object's), and a stream pays
+    for each read on every chunk. The proxy is only the caller-facing object; it reads its reader once per
+    item, and everything per item (the iterator, the call, the instrumentor's own state) is read from
+    here. Subclasses add their state as ``__slots__`` and override :meth:`on_item` / :meth:`on_complete`.
+
+    ``call`` is the proxy's call. ``iterator`` is the iterator the proxy draws items from: None until the
+    first item, when the proxy fills it with ``iter(wrapped)`` (``wrapped.__aiter__()`` for an async
+    stream); a reader that sets one itself (an iterator that wraps the SDK's) is used as it is.
+    """
+
+    __slots__ = ("call", "iterator")
+
+    call: LLMCall
+    iterator: Any
+
+    def __init__(self, call: LLMCall) -> None:
+        self.call = call
+        self.iterator = None
+
+    def on_item(self, item: Any) -> bool:
+        """Read one item (record usage, call ``self.call.chunk(text)``); return False to hide it.
+
+        A :class:`BudgetExceeded` raised here (by ``call.chunk``) cuts the stream; any other exception is
+        reported as an internal error and the item delivered.
+        """
+        self.call.chunk()
+        return True
+
+    def on_complete(self) -> None:
+        """The stream was exhausted normally; by default, counts the provider did not send are estimated."""
+        self.call.estimate_missing_usage()
+
+
+def _complete(reader: StreamReader) -> None:
+    try:
+        reader.on_complete()
+    except Exception as exc:
+        report_internal_error(f"stream.on_complete:{type(reader).__name__}", exc)
+    reader.call.finish()
+
+
+class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    def __init__(self, wrapped: Any, call: LLMCall, reader: StreamReader | None = None) -> None:
+        if reader is None:
+            reader = StreamReader(call)
+        elif reader.call is not call:
+            raise ValueError("a stream proxy's reader must read into the proxy's own call")
+        super().__init__(wrapped)
+        # The call is kept here too, for close(), context-manager exit and collection; per item the proxy
+        # reads only its reader.
+        self._self_call = call
+        self._self_reader = reader
+
+    @property
+    def synapsekit_call(self) -> LLMCall:
+        return self._self_call
+
+    def __del__(self) -> None:
+        # Garbage collection of an abandoned stream: finalise, and never raise from here.
+        with contextlib.suppress(Exception):
+            self._self_call.abandon()
+
+
+class SyncStreamProxy(_StreamProxyBase):
+    """Proxy for a synchronous SDK stream (``openai.Stream``, ``anthropic.Stream``)."""
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        # One read on the proxy per item (its reader); the rest are locals and the reader's plain slots.
+        reader = self._self_reader
+        iterator = reader.iterator
+        if iterator is None:
+            iterator = reader.iterator = iter(self.__wrapped__)
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                _complete(reader)
+                raise
+            except BaseException as exc:
+                reader.call.fail(exc)
+                raise
+            # Our own failure reading an item is reported and the item delivered; a budget cut ends the
+            # stream. Inline rather than a helper: this runs once per chunk, and a call per chunk adds up.
+            try:
+                deliver = reader.on_item(item)
+            except BudgetExceeded as exc:
+                self._self_cut(exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"stream.on_item:{type(reader).__name__}", exc)
+                deliver = True
+            if deliver:
+                return item
+
+    def _self_cut(self, exc: BudgetExceeded) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.fail(exc)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.abandon()
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            if exc is not None:
+                self._self_call.fail(exc)
+            self._self_call.abandon()
+
+
+class AsyncStreamProxy(_StreamProxyBase):
+    """Proxy for an asynchronous SDK stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        reader = self._self_reader
+        iterator = reader.iterator
+        if iterator is None:
+            iterator = reader.iterator = self.__wrapped__.__aiter__()
+        while True:
+            try:
+                item = await iterator.__anext__()
+            except StopAsyncIteration:
+                _complete(reader)
+                raise
+            except BaseException as exc:
+                reader.call.fail(exc)
+                raise
+            try:
+                deliver = reader.on_item(item)
+            except BudgetExceeded as exc:
+                await self._self_cut(exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"stream.on_item:{type(reader).__name__}", exc)
+                deliver = True
+            if deliver:
+                return item
+
+    async def _self_cut(self, exc: BudgetExceeded) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.fail(exc)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.abandon()
+
+    async def aclose(self) -> None:
+        await self.close()
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            if exc is not None:
+                self._self_call.fail(exc)
+            self._self_call.abandon()

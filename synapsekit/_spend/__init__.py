@@ -1,0 +1,1 @@
+"""The persistent spend record: :class:`~synapsekit.SpendLedger` (a SQLite sink) and ``synapsekit report``."""
