@@ -844,12 +844,19 @@ def test_repr_shows_address_or_stopped() -> None:
         assert repr(server) == f"<LLMTestServer http://127.0.0.1:{server.port}>"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_module_entry_point_prints_base_url_and_stops_on_interrupt() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "synapsekit.testing", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell without job control starts background commands with SIGINT ignored, and the child would
+        # inherit that: give it the default disposition, as in an interactive terminal.
+        preexec_fn=_default_sigint,
     )
     try:
         assert process.stdout is not None
