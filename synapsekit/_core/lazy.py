@@ -10,9 +10,9 @@ checks that both read the same table.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 # ``from a.b import X as X, Y as Y`` or the parenthesised, multi-line form.
@@ -20,10 +20,12 @@ _FROM_IMPORT = re.compile(r"^from[ \t]+([\w.]+)[ \t]+import[ \t]+(?:\(([^)]*)\)|
 _COMMENT = re.compile(r"#[^\n]*")
 
 
-def read_stub(stub_path: str | Path) -> dict[str, str]:
+def read_stub(stub_path: str | os.PathLike[str]) -> dict[str, str]:
     """The ``{public name: defining module}`` table of a package stub's re-export imports."""
     table: dict[str, str] = {}
-    text = _COMMENT.sub("", Path(stub_path).read_text(encoding="utf-8"))
+    # open() rather than pathlib: pathlib is not otherwise imported at ``import synapsekit``.
+    with open(stub_path, encoding="utf-8") as stub:
+        text = _COMMENT.sub("", stub.read())
     for match in _FROM_IMPORT.finditer(text):
         module, names = match.group(1), match.group(2) or match.group(3)
         for item in names.split(","):
@@ -40,7 +42,7 @@ def attach_stub(
 
     Each name is imported from its module on first access and then cached in the package's *namespace*.
     """
-    table = read_stub(Path(init_file).with_suffix(".pyi"))
+    table = read_stub(os.path.splitext(init_file)[0] + ".pyi")
     public = sorted(table)
 
     def __getattr__(name: str) -> Any:
