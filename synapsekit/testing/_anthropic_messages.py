@@ -14,25 +14,36 @@ from ._plan import (
     output_cap,
     request_model,
 )
-from ._sse import Frame, JSONReply, Reply, StreamReply, named_frame
+from ._sse import JSONReply, Reply, StreamReply, named_frame
 from ._text import Completion, plain_reply
 
 
 def messages(body: dict[str, Any], ctx: RequestContext) -> Reply:
-    model = request_model(body)
-    if not isinstance(body.get("messages"), list) or not body["messages"]:
-        raise InvalidRequest("messages: must be a non-empty list", param="messages")
-    texts = content_texts(body.get("system")) + messages_texts(body["messages"])
-    plan = ctx.plan(
-        model=model, counted_input_tokens=count_words(texts), cap=output_cap(body, ("max_tokens",))
-    )
+    plan = plan_messages(body, ctx, request_model(body))
     completion = plain_reply(plan.output_tokens)
     message_id = ctx.object_id("msg_")
     if body.get("stream") is True:
-        return StreamReply(_stream_frames(message_id, plan, completion))
-    return JSONReply(
-        _message(message_id, plan, [_text_block(completion.text)], _stop_reason(plan), _usage(plan, None))
+        return StreamReply(
+            [
+                named_frame(event, payload, is_content=is_content)
+                for event, payload, is_content in stream_events(message_id, plan, completion)
+            ]
+        )
+    return JSONReply(message_body(message_id, plan, completion))
+
+
+def plan_messages(body: dict[str, Any], ctx: RequestContext, model: str) -> UsagePlan:
+    """Count a Messages request (also Bedrock's Anthropic bodies, whose model is in the URL)."""
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise InvalidRequest("messages: must be a non-empty list", param="messages")
+    texts = content_texts(body.get("system")) + messages_texts(body["messages"])
+    return ctx.plan(
+        model=model, counted_input_tokens=count_words(texts), cap=output_cap(body, ("max_tokens",))
     )
+
+
+def message_body(message_id: str, plan: UsagePlan, completion: Completion) -> dict[str, Any]:
+    return _message(message_id, plan, [_text_block(completion.text)], _stop_reason(plan), _usage(plan, None))
 
 
 def _stop_reason(plan: UsagePlan) -> str:
@@ -80,42 +91,49 @@ def _message(
     }
 
 
-def _stream_frames(message_id: str, plan: UsagePlan, completion: Completion) -> list[Frame]:
+StreamEvent = tuple[str, dict[str, Any], bool]
+"""An event name, its payload, and whether it carries text (what ``x-test-drop-after`` counts)."""
+
+
+def stream_events(message_id: str, plan: UsagePlan, completion: Completion) -> list[StreamEvent]:
     # The real API reports a placeholder output count of 1 at the start and the cumulative total at the end.
     start_usage = _usage(plan, 1)
     start_usage.pop("output_tokens_details", None)
     final_usage = _usage(plan, None)
     final_usage.pop("cache_creation", None)
     final_usage.pop("service_tier", None)
-    frames = [
-        named_frame(
+    events: list[StreamEvent] = [
+        (
             "message_start",
             {"type": "message_start", "message": _message(message_id, plan, [], None, start_usage)},
+            False,
         ),
-        named_frame(
+        (
             "content_block_start",
             {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            False,
         ),
-        named_frame("ping", {"type": "ping"}),
+        ("ping", {"type": "ping"}, False),
     ]
-    frames.extend(
-        named_frame(
+    events.extend(
+        (
             "content_block_delta",
             {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
-            is_content=True,
+            True,
         )
         for piece in completion.pieces
     )
-    frames.append(named_frame("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    frames.append(
-        named_frame(
+    events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}, False))
+    events.append(
+        (
             "message_delta",
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": _stop_reason(plan), "stop_sequence": None},
                 "usage": final_usage,
             },
+            False,
         )
     )
-    frames.append(named_frame("message_stop", {"type": "message_stop"}))
-    return frames
+    events.append(("message_stop", {"type": "message_stop"}, False))
+    return events

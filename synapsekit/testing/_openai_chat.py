@@ -28,7 +28,7 @@ def chat_completions(body: dict[str, Any], ctx: RequestContext) -> Reply:
         counted_input_tokens=count_words(messages_texts(body["messages"])),
         cap=output_cap(body, ("max_tokens", "max_completion_tokens")),
     )
-    completion = _completion(body.get("response_format"), plan.output_tokens)
+    completion = response_format_completion(body.get("response_format"), plan.output_tokens)
     if body.get("stream") is True:
         return StreamReply(_stream_frames(body, ctx, plan, completion))
     return JSONReply(
@@ -57,7 +57,8 @@ def chat_completions(body: dict[str, Any], ctx: RequestContext) -> Reply:
     )
 
 
-def _completion(response_format: Any, output_tokens: int) -> Completion:
+def response_format_completion(response_format: Any, output_tokens: int) -> Completion:
+    """Plain text, or JSON for a ``json_schema`` / ``json_object`` response format (Mistral shares it)."""
     if not isinstance(response_format, dict):
         return plain_reply(output_tokens)
     kind = response_format.get("type")

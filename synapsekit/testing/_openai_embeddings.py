@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import struct
+from collections.abc import Mapping
 from typing import Any
 
 from ._plan import InvalidRequest, RequestContext, request_model
@@ -18,9 +19,7 @@ DEFAULT_DIMENSIONS = 8
 def embeddings(body: dict[str, Any], ctx: RequestContext) -> Reply:
     model = request_model(body)
     inputs = _inputs(body.get("input"))
-    dimensions = body.get("dimensions", DEFAULT_DIMENSIONS)
-    if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
-        raise InvalidRequest("'dimensions' must be a positive integer.", param="dimensions")
+    dimensions = requested_dimensions(body, "dimensions")
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
         raise InvalidRequest("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
@@ -37,6 +36,16 @@ def embeddings(body: dict[str, Any], ctx: RequestContext) -> Reply:
             "usage": {"prompt_tokens": plan.input_tokens, "total_tokens": plan.input_tokens},
         }
     )
+
+
+def requested_dimensions(options: Mapping[str, Any], key: str) -> int:
+    """The vector size ``options[key]`` asks for, else :data:`DEFAULT_DIMENSIONS` (shared by every provider)."""
+    if key not in options:
+        return DEFAULT_DIMENSIONS
+    value = options[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequest(f"'{key}' must be a positive integer.", param=key)
+    return value
 
 
 def _inputs(raw: Any) -> list[str | list[int]]:

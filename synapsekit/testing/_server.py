@@ -10,29 +10,17 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._anthropic_messages import messages
-from ._openai_chat import chat_completions
-from ._openai_embeddings import embeddings
-from ._openai_responses import responses
 from ._plan import InvalidRequest, Overrides, RequestContext, ServerConfig, parse_overrides
-from ._provider_errors import Provider, error_body
+from ._provider_errors import Provider, error_body, error_headers
+from ._routes import MISTRAL_PREFIX, guess_provider, resolve
 from ._sse import Frame, JSONReply, Reply, StreamReply
-
-Endpoint = Callable[[dict[str, Any], RequestContext], Reply]
-
-ENDPOINTS: Mapping[str, Endpoint] = {
-    "/v1/chat/completions": chat_completions,
-    "/v1/responses": responses,
-    "/v1/embeddings": embeddings,
-    "/v1/messages": messages,
-}
 
 # How long an idle keep-alive connection may hold its handler thread.
 _IDLE_CONNECTION_TIMEOUT_S = 30.0
@@ -65,7 +53,8 @@ class _Admission:
 
 
 class LLMTestServer:
-    """A local OpenAI- and Anthropic-compatible server with deterministic answers; see the package docs."""
+    """A local LLM API server (OpenAI, Anthropic, Gemini, Bedrock, Mistral, Cohere, Ollama) with deterministic
+    answers; see the package docs."""
 
     def __init__(
         self,
@@ -174,6 +163,31 @@ class LLMTestServer:
 
     @property
     def anthropic_base_url(self) -> str:
+        return self.base_url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """For ``google-genai``'s ``http_options={"base_url": ...}``, Gemini API and Vertex mode alike."""
+        return self.base_url
+
+    @property
+    def bedrock_base_url(self) -> str:
+        """For boto3's ``endpoint_url=`` on a ``bedrock-runtime`` client."""
+        return self.base_url
+
+    @property
+    def mistral_base_url(self) -> str:
+        """For ``mistralai``'s ``server_url=``: the path prefix selects Mistral's dialect of chat completions."""
+        return f"{self.base_url}{MISTRAL_PREFIX}"
+
+    @property
+    def cohere_base_url(self) -> str:
+        """For ``cohere.ClientV2(base_url=...)``."""
+        return self.base_url
+
+    @property
+    def ollama_base_url(self) -> str:
+        """For ``ollama.Client(host=...)``."""
         return self.base_url
 
     def _running(self) -> _HTTPServer:
@@ -285,6 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
     # client's delayed ACK on every keep-alive request.
     disable_nagle_algorithm = True
 
+    # The provider whose format the current request is answered in (set first thing in _dispatch).
+    _provider: Provider = "openai"
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: test output should not fill with access logs."""
 
@@ -307,22 +324,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         owner = self.server.owner
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
         raw_body = self._read_body()
         headers = {name.lower(): value for name, value in self.headers.items()}
+        route = resolve(path, url.query)
+        # OpenAI and Anthropic share the /v1 prefix: their errors follow the client (anthropic-version).
         provider: Provider = (
-            "anthropic" if path.startswith("/v1/messages") or "anthropic-version" in headers else "openai"
+            route.provider
+            if route is not None and route.provider not in ("openai", "anthropic")
+            else guess_provider(path, headers)
         )
-        endpoint = ENDPOINTS.get(path)
-        if endpoint is None or self.command != "POST":
+        self._provider = provider
+        if route is None or self.command != "POST":
             if self.command == "GET" and path == "/health":
                 self._send_json(200, {"status": "ok"}, request_id=f"req_{owner._next_sequence():024x}")
                 return
             message = f"Unknown request URL: {self.command} {path}."
-            if endpoint is None and path.startswith(("/chat/", "/responses", "/embeddings")):
+            if route is None and path.startswith(("/chat/", "/responses", "/embeddings")):
                 message += " Use LLMTestServer.openai_base_url (it ends in /v1) as the OpenAI base URL."
             self._send_error(provider, 404, message, request_id=f"req_{owner._next_sequence():024x}")
             return
+        endpoint = route.endpoint
 
         payload, well_formed = _parse_json(raw_body)
         admission = owner._admit(
@@ -398,10 +421,10 @@ class _Handler(BaseHTTPRequestHandler):
                 # A plain response has nothing to stream, so "drop" means: hang up before answering.
                 self._drop_connection()
                 return
-            self._send_json(200, reply.body, request_id=request_id)
+            self._send_json(200, reply.body, request_id=request_id, extra_headers=reply.headers)
             return
         assert isinstance(reply, StreamReply)
-        self._send_stream(reply.frames, overrides, request_id)
+        self._send_stream(reply, overrides, request_id)
 
     def _send_json(
         self,
@@ -434,22 +457,30 @@ class _Handler(BaseHTTPRequestHandler):
         param: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        headers = {} if retry_after is None else {"retry-after": _format_seconds(retry_after)}
+        headers = error_headers(provider, status)
+        if retry_after is not None:
+            headers["retry-after"] = _format_seconds(retry_after)
         body = error_body(provider, status, message, request_id=request_id, param=param)
         self._send_json(status, body, request_id=request_id, extra_headers=headers)
 
     def _send_request_id(self, request_id: str) -> None:
         self.send_header("x-request-id", request_id)
         self.send_header("request-id", request_id)
+        if self._provider == "bedrock":
+            # botocore reads the request id from AWS's own header into ResponseMetadata.RequestId.
+            self.send_header("x-amzn-RequestId", request_id)
 
-    def _send_stream(self, frames: list[Frame], overrides: Overrides, request_id: str) -> None:
+    def _send_stream(self, reply: StreamReply, overrides: Overrides, request_id: str) -> None:
+        frames = reply.frames
         cut = len(frames) if overrides.drop_after is None else _drop_index(frames, overrides.drop_after)
         try:
             self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Content-Type", reply.content_type)
             self.send_header("Cache-Control", "no-cache")
             self.send_header("Transfer-Encoding", "chunked")
             self._send_request_id(request_id)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             for index, frame in enumerate(frames[:cut]):
                 if index and overrides.chunk_delay_s:
