@@ -65,13 +65,30 @@ PRICES_FILE_ENV_VAR = "SYNAPSEKIT_PRICES_FILE"
 # lacks a model, the vendor named in the prefix prices it.
 _ROUTER_PROVIDERS = frozenset({"openrouter", "together", "litellm"})
 
-# A made-up demo price so that examples and tests with the offline model show realistic numbers.
+# Calls report the OpenTelemetry GenAI provider names (``gen_ai.provider.name``); genai-prices files the same
+# vendors under its own ids. Names that are the same in both are not listed.
+_GENAI_PRICES_PROVIDER_IDS = {
+    "aws.bedrock": "aws",
+    "azure.ai.inference": "azure",
+    "azure.ai.openai": "azure",
+    "gcp.gemini": "google",
+    "gcp.gen_ai": "google",
+    "gcp.vertex_ai": "google",
+    "mistral_ai": "mistral",
+    "x_ai": "x-ai",
+}
+
+# A made-up demo price so that examples and tests with the offline model show realistic numbers; local models
+# served by Ollama cost nothing (priced at zero, not unknown), unless the user sets a price for them.
 _BUILTIN_PRICES: dict[OverrideKey, UnitPrices] = {
     ("synapsekit", "synapsekit-offline"): unit_prices_from_mtok(
         input_mtok=Decimal("0.15"),
         output_mtok=Decimal("0.60"),
         cached_input_mtok=Decimal("0.075"),
         source="synapsekit built-in demo price (made up)",
+    ),
+    ("ollama", WILDCARD_MODEL): unit_prices_from_mtok(
+        input_mtok=Decimal(0), output_mtok=Decimal(0), source="synapsekit: a local Ollama model costs nothing"
     ),
 }
 
@@ -353,7 +370,7 @@ def _find(provider: str, model: str) -> PriceSchedule | None:
 
     from synapsekit._pricing import genai
 
-    schedule = genai.find_schedule(provider, names)
+    schedule = genai.find_schedule(_GENAI_PRICES_PROVIDER_IDS.get(provider, provider), names)
     if schedule is None and provider in _ROUTER_PROVIDERS and (split := split_router_prefix(model)):
         upstream, upstream_model = split
         schedule = genai.find_schedule(upstream, model_name_candidates(upstream_model))

@@ -696,7 +696,7 @@ def test_unknown_model_costs_none_with_exactly_one_warning_across_threads() -> N
     def price_many() -> None:
         barrier.wait()
         for _ in range(50):
-            cost = compute_cost("ollama", "llama3.1:8b", input_tokens=10, output_tokens=10)
+            cost = compute_cost("vllm", "llama3.1:8b", input_tokens=10, output_tokens=10)
             with results_lock:
                 results.append(cost)
 
@@ -707,18 +707,18 @@ def test_unknown_model_costs_none_with_exactly_one_warning_across_threads() -> N
             thread.start()
         for thread in threads:
             thread.join()
-        assert estimate_max_cost("ollama", "llama3.1:8b", input_tokens=1, max_output_tokens=1) is None
-        assert lookup_unit_prices("ollama", "llama3.1:8b") is None
+        assert estimate_max_cost("vllm", "llama3.1:8b", input_tokens=1, max_output_tokens=1) is None
+        assert lookup_unit_prices("vllm", "llama3.1:8b") is None
 
     assert results == [None] * 800
     unknown = [w for w in caught if issubclass(w.category, UnknownModelPriceWarning)]
     assert len(unknown) == 1
     assert str(unknown[0].message) == (
-        "no price known for model 'llama3.1:8b' of provider 'ollama': "
+        "no price known for model 'llama3.1:8b' of provider 'vllm': "
         "its cost is reported as unknown (None); set one with set_price() or SYNAPSEKIT_PRICES_FILE"
     )
     assert unknown[0].filename == __file__
-    assert unknown_models() == {("ollama", "llama3.1:8b")}
+    assert unknown_models() == {("vllm", "llama3.1:8b")}
 
 
 def test_each_unknown_pair_warns_once() -> None:
@@ -942,3 +942,46 @@ def test_importing_pricing_loads_neither_genai_prices_nor_pydantic() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines() == ["[]", "True"]
+
+
+# --- providers named as the GenAI semantic conventions name them --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "input_usd", "output_usd"),
+    [
+        ("gcp.gemini", "gemini-2.5-flash", "0.03", "0.25"),
+        ("gcp.vertex_ai", "gemini-2.5-flash", "0.03", "0.25"),
+        # Cross-region inference profiles (us./eu./apac.) cost what the model costs.
+        ("aws.bedrock", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "0.3", "1.5"),
+        ("aws.bedrock", "anthropic.claude-3-5-sonnet-20241022-v2:0", "0.3", "1.5"),
+        ("aws.bedrock", "amazon.nova-lite-v1:0", "0.006", "0.024"),
+        ("aws.bedrock", "meta.llama3-1-8b-instruct-v1:0", "0.022", "0.022"),
+        ("mistral_ai", "mistral-large-latest", "0.2", "0.6"),
+        ("cohere", "command-r-plus", "0.25", "1"),
+        ("groq", "llama-3.3-70b-versatile", "0.059", "0.079"),
+    ],
+)
+def test_semantic_convention_provider_names_find_genai_prices(
+    provider: str, model: str, input_usd: str, output_usd: str
+) -> None:
+    cost = compute_cost(provider, model, input_tokens=100_000, output_tokens=100_000)
+    assert_cost(cost, input=input_usd, output=output_usd, total=str(usd(input_usd) + usd(output_usd)))
+
+
+def test_a_local_ollama_model_costs_zero_not_unknown() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownModelPriceWarning)
+        cost = compute_cost("ollama", "llama3.2:3b", input_tokens=1_000, output_tokens=500)
+    assert_cost(cost, input="0", output="0", total="0")
+    assert ("ollama", "llama3.2:3b") not in unknown_models()
+
+
+def test_a_price_set_for_an_ollama_model_wins_over_zero() -> None:
+    set_price("my-local", provider="ollama", input_per_mtok=1, output_per_mtok=2)
+    assert_cost(
+        compute_cost("ollama", "my-local", input_tokens=1_000_000, output_tokens=1_000_000),
+        input="1",
+        output="2",
+        total="3",
+    )
