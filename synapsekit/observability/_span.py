@@ -40,7 +40,11 @@ def _time(nanoseconds: int | None) -> datetime | None:
 
 
 def span_from_otel(readable: Any) -> Span:
-    """Convert an SDK ``ReadableSpan`` into a :class:`Span` (ids as lower-case hex)."""
+    """Convert an SDK ``ReadableSpan`` into a :class:`Span` (ids as lower-case hex).
+
+    ``status`` is ``"error"`` for a span whose status is ERROR, ``"ok"`` for one that ended otherwise and
+    ``"unset"`` for one that has not ended yet.
+    """
     context = readable.context
     parent = readable.parent
     start_ns = readable.start_time
@@ -49,6 +53,14 @@ def span_from_otel(readable: Any) -> Span:
     error = readable.status.description if status_code == "error" else None
     if status_code == "error" and not error:
         error = str(readable.attributes.get("error.type", "error"))
+    if status_code == "error":
+        status = "error"
+    elif status_code == "ok" or end_ns is not None:
+        # OpenTelemetry leaves a successful span UNSET (instrumentations should not set OK themselves);
+        # the spec's view says "ok" for a span that ended without an error. "unset": still running.
+        status = "ok"
+    else:
+        status = "unset"
     start_time = _time(start_ns)
     return Span(
         span_id=format(context.span_id, "016x"),
@@ -67,7 +79,7 @@ def span_from_otel(readable: Any) -> Span:
             }
             for event in readable.events
         ],
-        status=status_code if status_code in {"ok", "error"} else "unset",
+        status=status,
         error=error,
     )
 
