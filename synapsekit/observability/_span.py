@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 DEFAULT_BUFFER_SIZE = 2048
+INSTALL_HINT = 'span_buffer() needs the OpenTelemetry SDK: pip install "synapsekit[otel]"'
 
 
 @dataclass
@@ -153,7 +154,11 @@ def span_buffer(maxlen: int = DEFAULT_BUFFER_SIZE) -> SpanBuffer:
     with _global_lock:
         if _global_buffer is None:
             from opentelemetry import trace
-            from opentelemetry.sdk.trace import TracerProvider
+
+            try:
+                from opentelemetry.sdk.trace import TracerProvider
+            except ImportError as exc:
+                raise ImportError(INSTALL_HINT) from exc
 
             provider = trace.get_tracer_provider()
             if not isinstance(provider, TracerProvider):
