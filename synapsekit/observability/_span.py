@@ -92,6 +92,8 @@ class SpanBuffer:
     """
 
     def __init__(self, maxlen: int = DEFAULT_BUFFER_SIZE) -> None:
+        if isinstance(maxlen, bool) or not isinstance(maxlen, int):
+            raise TypeError(f"maxlen must be an int, got {type(maxlen).__name__} {maxlen!r}")
         if maxlen <= 0:
             raise ValueError(f"maxlen must be positive, got {maxlen}")
         self._spans: collections.deque[Span] = collections.deque(maxlen=maxlen)

@@ -180,6 +180,9 @@ async def test_span_buffer_converts_and_stays_bounded(span_exporter: Any) -> Non
     assert child.parent_span_id is not None
     with pytest.raises(ValueError, match="maxlen"):
         SpanBuffer(0)
+    with pytest.raises(TypeError) as raised:
+        SpanBuffer("5")  # type: ignore[arg-type]
+    assert str(raised.value) == "maxlen must be an int, got str '5'"
 
 
 async def test_span_tree_traced_pipeline_middleware_instrumented_sdk(span_exporter: Any) -> None:
