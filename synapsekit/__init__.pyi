@@ -64,6 +64,7 @@ from synapsekit.rag._embeddings import SynapsekitEmbeddings as SynapsekitEmbeddi
 from synapsekit.rag._rag import (
     RAG as RAG,
     RAGConfig as RAGConfig,
+    RAGPipeline as RAGPipeline,
 )
 from synapsekit.rag._vector_store import (
     Document as Document,

@@ -16,6 +16,8 @@ from synapsekit._llms.base import BaseLLM, Generation, LLMConfig, Usage
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
 
+INSTALL_HINT = 'AnthropicLLM needs the anthropic package: pip install "synapsekit[anthropic]"'
+
 # The Messages API requires max_tokens; this is used when neither the call nor the config sets it.
 DEFAULT_MAX_TOKENS = 1024
 
@@ -58,7 +60,10 @@ class AnthropicLLM(BaseLLM):
     @property
     def client(self) -> AsyncAnthropic:
         if self._client is None:
-            from anthropic import AsyncAnthropic
+            try:
+                from anthropic import AsyncAnthropic
+            except ImportError as exc:
+                raise ImportError(INSTALL_HINT) from exc
 
             options: dict[str, Any] = {}
             if self.config.api_key is not None:

@@ -9,6 +9,7 @@ instrumented SDK, the SDK-level call is authoritative and the ``BaseLLM`` layer 
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,27 @@ class LLMConfig:
     max_retries: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked here, where the config is written, rather than deep inside the SDK at the first call.
+        if not isinstance(self.model, str):
+            raise TypeError(f"model must be a str such as 'gpt-4o-mini', got {_shown(self.model)}")
+        if not self.model.strip():
+            raise ValueError("model must not be empty")
+        for name in ("api_key", "provider", "base_url", "system_prompt"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str or None, got {_shown(value)}")
+        _check_number("temperature", self.temperature, "a number or None", minimum_excluded=False)
+        # The SDKs also take an httpx timeout object, passed to them as it is.
+        if isinstance(self.timeout, str | bytes):
+            raise TypeError(f"timeout must be a number of seconds or None, got {_shown(self.timeout)}")
+        if isinstance(self.timeout, int | float):
+            _check_number("timeout", self.timeout, "a number of seconds or None", minimum_excluded=True)
+        _check_count("max_tokens", self.max_tokens, minimum=1)
+        _check_count("max_retries", self.max_retries, minimum=0)
+        if not isinstance(self.extra, dict):
+            raise TypeError(f"extra must be a dict, got {_shown(self.extra)}")
+
     def __repr__(self) -> str:
         # Never print a secret, not even in a traceback or a log line.
         key = "'***'" if self.api_key else "None"
@@ -38,6 +60,30 @@ class LLMConfig:
             f"LLMConfig(model={self.model!r}, api_key={key}, provider={self.provider!r},"
             f" base_url={self.base_url!r}, temperature={self.temperature!r}, max_tokens={self.max_tokens!r})"
         )
+
+
+def _shown(value: object) -> str:
+    return "None" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _check_number(name: str, value: object, expected: str, *, minimum_excluded: bool) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be {expected}, got {_shown(value)}")
+    if not math.isfinite(value) or value < 0 or (minimum_excluded and value == 0):
+        bound = "> 0" if minimum_excluded else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+def _check_count(name: str, value: object, *, minimum: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, got {_shown(value)}")
+    if value < minimum:
+        bound = "> 0" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +116,12 @@ class BaseLLM(abc.ABC):
     operation: str = "chat"
 
     def __init__(self, config: LLMConfig) -> None:
+        if not isinstance(config, LLMConfig):
+            message = f"config must be an LLMConfig, got {_shown(config)}"
+            if isinstance(config, str):
+                # The common slip: the model name where the config goes.
+                message += f": write {type(self).__name__}(LLMConfig(model={config!r}))"
+            raise TypeError(message)
         self.config = config
 
     @property

@@ -17,6 +17,8 @@ from synapsekit._llms.base import BaseLLM, Generation, LLMConfig, Usage
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+INSTALL_HINT = 'OpenAILLM needs the openai package: pip install "synapsekit[openai]"'
+
 
 class OpenAILLM(BaseLLM):
     """``OpenAILLM(LLMConfig(model="gpt-4o-mini", api_key="sk-..."))``; ``client=`` reuses an ``AsyncOpenAI``.
@@ -41,7 +43,10 @@ class OpenAILLM(BaseLLM):
     def client(self) -> AsyncOpenAI:
         """The SDK client, built from the config on first use (so a missing key fails at the first call)."""
         if self._client is None:
-            from openai import AsyncOpenAI
+            try:
+                from openai import AsyncOpenAI
+            except ImportError as exc:
+                raise ImportError(INSTALL_HINT) from exc
 
             options: dict[str, Any] = {}
             config = self.config

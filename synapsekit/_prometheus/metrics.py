@@ -93,6 +93,37 @@ def _import_prometheus_client() -> None:
         raise ImportError(f"PrometheusMetrics needs the prometheus-client package: {INSTALL_HINT}") from exc
 
 
+def _shown(value: object) -> str:
+    return "None" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {_shown(value)}")
+    return value
+
+
+def _check_registry(registry: object) -> None:
+    # Duck-typed, so that a disabled instance still needs no prometheus-client: what the metrics and a
+    # scrape call on a registry.
+    if registry is None or (
+        callable(getattr(registry, "register", None)) and callable(getattr(registry, "collect", None))
+    ):
+        return
+    raise TypeError(f"registry must be a prometheus_client CollectorRegistry or None, got {_shown(registry)}")
+
+
+def _check_address(host: object, port: object) -> None:
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, got {_shown(host)}")
+    if not host:
+        raise ValueError("host must not be empty (use '0.0.0.0' for every interface)")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an integer in 0..65535, got {_shown(port)}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer in 0..65535, got {port}")
+
+
 def _non_negative(name: str, value: float | Decimal | None) -> float | None:
     if value is None:
         return None
@@ -152,8 +183,13 @@ class PrometheusMetrics:
         port: int = 8000,
         max_label_values: int = DEFAULT_MAX_LABEL_VALUES,
     ) -> None:
-        self.enabled = enabled
+        # Checked even when disabled or not serving: a configuration that is wrong in development should
+        # not wait for the deployment that enables it to fail.
+        self.enabled = _check_bool("enabled", enabled)
         self.namespace = validate_namespace(namespace)
+        _check_registry(registry)
+        _check_bool("start_server", start_server)
+        _check_address(host, port)
         self._labels = LabelLimiter(max_label_values)
         self._lock = threading.Lock()
         # Held around every write into the per-process values of the (model, provider) series (CallSeries).
@@ -217,6 +253,7 @@ class PrometheusMetrics:
 
         Raises ``OSError`` naming the port when it is already in use.
         """
+        _check_address(host, port)
         if self._registry is None:
             return
         with self._lock:
@@ -255,7 +292,14 @@ class PrometheusMetrics:
 
     def record_span(self, span: SpanLike) -> None:
         """Record the LLM call a finished ``llm.generate`` span describes; other spans are ignored."""
-        if self._instruments is None or span.name != LLM_SPAN_NAME:
+        try:
+            name = span.name
+        except AttributeError:
+            # Only what is not a span at all pays for this check; a real span costs one attribute read.
+            raise TypeError(
+                f"span must be a Span (with name, attributes, duration_ms and status), got {_shown(span)}"
+            ) from None
+        if self._instruments is None or name != LLM_SPAN_NAME:
             return
         attributes = span.attributes or {}
         model = attributes.get(semconv.GEN_AI_RESPONSE_MODEL) or attributes.get(semconv.GEN_AI_REQUEST_MODEL)

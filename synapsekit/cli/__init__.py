@@ -25,11 +25,12 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--questions", type=int, default=3, help="how many questions to ask (default 3)")
 
     report = commands.add_parser("report", help="spend by model, provider and day from a spend ledger")
-    report.add_argument(
-        "--ledger",
-        metavar="PATH",
-        help="SQLite spend ledger (default: SYNAPSEKIT_SPEND_LEDGER or ~/.local/share/synapsekit/spend.db)",
+    ledger_help = (
+        "SQLite spend ledger (default: SYNAPSEKIT_SPEND_LEDGER or ~/.local/share/synapsekit/spend.db)"
     )
+    # Positional (`synapsekit report spend.db`) as people type it, and --ledger, which scripts already use.
+    report.add_argument("ledger_path", nargs="?", metavar="LEDGER", help=ledger_help)
+    report.add_argument("--ledger", metavar="PATH", help="the same, as an option")
     report.add_argument("--days", type=int, default=None, help="only the last N days")
 
     serve = commands.add_parser("serve", help="serve the local OpenAI/Anthropic-compatible test server")
@@ -53,7 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         from synapsekit._spend.ledger import SpendLedgerError
 
-        path = args.ledger or os.environ.get("SYNAPSEKIT_SPEND_LEDGER") or default_ledger_path()
+        if args.ledger_path is not None and args.ledger is not None and args.ledger_path != args.ledger:
+            print(
+                f"synapsekit report: two ledgers given ({args.ledger_path} and --ledger {args.ledger}); give one",
+                file=sys.stderr,
+            )
+            return 2
+        path = (
+            args.ledger_path
+            or args.ledger
+            or os.environ.get("SYNAPSEKIT_SPEND_LEDGER")
+            or default_ledger_path()
+        )
         try:
             render_report(path, days=days)
         except SpendLedgerError as exc:

@@ -8,6 +8,8 @@ reports usage like the real API. Costs are priced from the bundled price data fo
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 import urllib.request
 from collections import defaultdict
 from decimal import Decimal
@@ -28,6 +30,28 @@ QUESTIONS = [
     "Which calls are counted?",
 ]
 MODEL = "gpt-4o-mini"
+# What the demo imports beyond the base install: (module, distribution, the extra that brings it).
+REQUIREMENTS = (
+    ("openai", "openai", "openai"),
+    ("synapsekit_instrumentation_openai", "synapsekit-instrumentation-openai", "openai"),
+    ("opentelemetry.sdk.trace", "opentelemetry-sdk", "otel"),
+    ("prometheus_client", "prometheus-client", "observe"),
+)
+
+
+def missing_requirements() -> str | None:
+    """What to install for the demo to run, as one message; None when everything is there."""
+    missing: list[tuple[str, str]] = []
+    for module, distribution, extra in REQUIREMENTS:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append((distribution, extra))
+    if not missing:
+        return None
+    distributions = ", ".join(distribution for distribution, _ in missing)
+    extras = ",".join(dict.fromkeys(extra for _, extra in missing))
+    return f'synapsekit demo needs {distributions}: pip install "synapsekit[{extras}]"'
 
 
 def _render_tree(spans: list[Any]) -> Any:
@@ -108,6 +132,11 @@ async def _session(questions: int, server: Any) -> dict[str, Any]:
 
 
 def run_demo(*, otlp_endpoint: str | None = None, questions: int = 3) -> int:
+    # Checked first, so a partial install gets one line naming the extras, not a traceback halfway through.
+    problem = missing_requirements()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     from rich.console import Console
     from rich.panel import Panel
     from rich.table import Table

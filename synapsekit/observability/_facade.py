@@ -4,7 +4,8 @@
 machinery: each call through them enters the facade's scope, so every LLM call made underneath — by the
 wrapped component, an instrumented SDK, or a pipeline making several calls — reports to it. Facades are
 themselves ``BaseLLM``s, so they compose (``BudgetGuard(llm=CostTracker(llm))``); any other attribute is
-looked up on the wrapped component.
+looked up on the wrapped component. The wrapped LLM is checked when the facade is built: a model name, ``None``
+or a number passed by mistake fails there, not at the first call.
 """
 
 from __future__ import annotations
@@ -17,8 +18,28 @@ from synapsekit._core.scope import Scope
 from synapsekit._llms.base import BaseLLM, Generation, LLMConfig
 
 
+def shown(value: object) -> str:
+    """``value`` as an error message names it: its type and a short repr (``str 'gpt-4o-mini'``)."""
+    if value is None:
+        return "None"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def check_llm(llm: object) -> None:
+    """Raise TypeError unless ``llm`` can stand for an LLM: a ``BaseLLM``, or any object with ``generate``."""
+    # Duck typing on purpose: a user's own client wrapper, or another library's LLM with ``generate``, is
+    # wrapped as it is; only what can never generate is refused.
+    if isinstance(llm, BaseLLM) or callable(getattr(llm, "generate", None)):
+        return
+    raise TypeError(f"llm must be a BaseLLM or an object with an async generate() method, got {shown(llm)}")
+
+
 class ScopedLLM(BaseLLM):
     def __init__(self, llm: Any) -> None:
+        check_llm(llm)
         # No BaseLLM.__init__: the config is the wrapped component's.
         self._llm = llm
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 DEFAULT_BUFFER_SIZE = 2048
+INSTALL_HINT = 'span_buffer() needs the OpenTelemetry SDK: pip install "synapsekit[otel]"'
 
 
 @dataclass
@@ -40,7 +41,11 @@ def _time(nanoseconds: int | None) -> datetime | None:
 
 
 def span_from_otel(readable: Any) -> Span:
-    """Convert an SDK ``ReadableSpan`` into a :class:`Span` (ids as lower-case hex)."""
+    """Convert an SDK ``ReadableSpan`` into a :class:`Span` (ids as lower-case hex).
+
+    ``status`` is ``"error"`` for a span whose status is ERROR, ``"ok"`` for one that ended otherwise and
+    ``"unset"`` for one that has not ended yet.
+    """
     context = readable.context
     parent = readable.parent
     start_ns = readable.start_time
@@ -49,6 +54,14 @@ def span_from_otel(readable: Any) -> Span:
     error = readable.status.description if status_code == "error" else None
     if status_code == "error" and not error:
         error = str(readable.attributes.get("error.type", "error"))
+    if status_code == "error":
+        status = "error"
+    elif status_code == "ok" or end_ns is not None:
+        # OpenTelemetry leaves a successful span UNSET (instrumentations should not set OK themselves);
+        # the spec's view says "ok" for a span that ended without an error. "unset": still running.
+        status = "ok"
+    else:
+        status = "unset"
     start_time = _time(start_ns)
     return Span(
         span_id=format(context.span_id, "016x"),
@@ -67,7 +80,7 @@ def span_from_otel(readable: Any) -> Span:
             }
             for event in readable.events
         ],
-        status=status_code if status_code in {"ok", "error"} else "unset",
+        status=status,
         error=error,
     )
 
@@ -79,6 +92,8 @@ class SpanBuffer:
     """
 
     def __init__(self, maxlen: int = DEFAULT_BUFFER_SIZE) -> None:
+        if isinstance(maxlen, bool) or not isinstance(maxlen, int):
+            raise TypeError(f"maxlen must be an int, got {type(maxlen).__name__} {maxlen!r}")
         if maxlen <= 0:
             raise ValueError(f"maxlen must be positive, got {maxlen}")
         self._spans: collections.deque[Span] = collections.deque(maxlen=maxlen)
@@ -141,7 +156,11 @@ def span_buffer(maxlen: int = DEFAULT_BUFFER_SIZE) -> SpanBuffer:
     with _global_lock:
         if _global_buffer is None:
             from opentelemetry import trace
-            from opentelemetry.sdk.trace import TracerProvider
+
+            try:
+                from opentelemetry.sdk.trace import TracerProvider
+            except ImportError as exc:
+                raise ImportError(INSTALL_HINT) from exc
 
             provider = trace.get_tracer_provider()
             if not isinstance(provider, TracerProvider):

@@ -12,11 +12,16 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synapsekit import semconv
 from synapsekit._core.context import leave_scope, push_scope
 from synapsekit._core.scope import Tally
+from synapsekit.observability._facade import shown
+
+if TYPE_CHECKING:
+    from synapsekit._llms.base import BaseLLM
+    from synapsekit.rag._rag import RAGPipeline
 
 
 def _component_kind(component: Any) -> str:
@@ -29,6 +34,52 @@ def _component_kind(component: Any) -> str:
     return type(component).__name__.lower()
 
 
+def _has_public_async_method(component: object) -> bool:
+    cls = type(component)
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        # The class attribute, so that no property of the component runs while it is being checked.
+        attribute = inspect.getattr_static(cls, name, None)
+        if isinstance(attribute, staticmethod | classmethod):
+            attribute = attribute.__func__
+        if inspect.iscoroutinefunction(attribute) or inspect.isasyncgenfunction(attribute):
+            return True
+    return False
+
+
+def _check_component(component: object) -> None:
+    from synapsekit._llms.base import BaseLLM
+
+    if (
+        isinstance(component, BaseLLM)
+        # A duck-typed LLM, a RAGPipeline, or a wrapper forwarding them through __getattr__.
+        or callable(getattr(component, "generate", None))
+        or callable(getattr(component, "aquery", None))
+        or _has_public_async_method(component)
+    ):
+        return
+    raise TypeError(
+        "component must be a BaseLLM, a RAGPipeline or an object with public async methods,"
+        f" got {shown(component)}"
+    )
+
+
+def _check_bool(name: str, value: object) -> bool:
+    # Strict: "no" and 0 are truthy/falsy by accident, not a decision about recording prompts.
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {shown(value)}")
+    return value
+
+
+def _check_length(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {shown(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit]
 
@@ -38,21 +89,24 @@ class TracingMiddleware:
 
     def __init__(
         self,
-        component: Any,
+        component: BaseLLM | RAGPipeline,
         tracer_name: str = "synapsekit",
         record_inputs: bool = True,
         record_outputs: bool = True,
         max_input_length: int = 500,
         max_output_length: int = 500,
     ) -> None:
-        if max_input_length < 0 or max_output_length < 0:
-            raise ValueError("max_input_length and max_output_length must be >= 0")
-        self._component = component
+        _check_component(component)
+        if not isinstance(tracer_name, str):
+            raise TypeError(f"tracer_name must be a str, got {shown(tracer_name)}")
+        if not tracer_name:
+            raise ValueError("tracer_name must not be empty")
+        self._component: Any = component
         self.tracer_name = tracer_name
-        self.record_inputs = record_inputs
-        self.record_outputs = record_outputs
-        self.max_input_length = max_input_length
-        self.max_output_length = max_output_length
+        self.record_inputs = _check_bool("record_inputs", record_inputs)
+        self.record_outputs = _check_bool("record_outputs", record_outputs)
+        self.max_input_length = _check_length("max_input_length", max_input_length)
+        self.max_output_length = _check_length("max_output_length", max_output_length)
         self._kind = _component_kind(component)
         self._wrapped: dict[str, Callable[..., Any]] = {}
 

@@ -3,7 +3,7 @@ a ``RAG`` pipeline that makes one LLM call per question (traced, costed and budg
 """
 
 from synapsekit.rag._embeddings import SynapsekitEmbeddings
-from synapsekit.rag._rag import DEFAULT_PROMPT_TEMPLATE, RAG, RAGConfig
+from synapsekit.rag._rag import DEFAULT_PROMPT_TEMPLATE, RAG, RAGConfig, RAGPipeline
 from synapsekit.rag._vector_store import Document, Embeddings, InMemoryVectorStore, VectorStore
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Embeddings",
     "InMemoryVectorStore",
     "RAGConfig",
+    "RAGPipeline",
     "SynapsekitEmbeddings",
     "VectorStore",
 ]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from synapsekit.rag._vector_store import Document, VectorStore
 
-__all__ = ["DEFAULT_PROMPT_TEMPLATE", "RAG", "RAGConfig", "format_context"]
+__all__ = ["DEFAULT_PROMPT_TEMPLATE", "RAG", "RAGConfig", "RAGPipeline", "format_context"]
 
 DEFAULT_PROMPT_TEMPLATE = (
     "Answer using the context below. If the context does not contain the answer, say that you do not know."
@@ -24,8 +24,15 @@ DEFAULT_PROMPT_TEMPLATE = (
 NO_CONTEXT = "(no documents found)"
 
 
-class _GeneratingLLM(Protocol):
-    async def generate(self, prompt: str, **kwargs: Any) -> str: ...
+@runtime_checkable
+class RAGPipeline(Protocol):
+    """A question-answering pipeline, the other kind of component the spec's ``TracingMiddleware`` wraps.
+
+    Anything with ``async aquery(question, **kwargs) -> str`` is one — :class:`RAG` and your own pipelines
+    alike, without subclassing. ``isinstance(obj, RAGPipeline)`` checks only that ``aquery`` exists.
+    """
+
+    async def aquery(self, question: str, **kwargs: Any) -> str: ...
 
 
 @dataclass

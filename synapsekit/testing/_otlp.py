@@ -23,17 +23,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-# grpcio ships no type information; the few calls made on it are checked by the tests.
-import grpc  # type: ignore[import-untyped]
+try:
+    # grpcio ships no type information; the few calls made on it are checked by the tests.
+    import grpc  # type: ignore[import-untyped]
 
-# protobuf ships no type information either (types-protobuf is not a dependency).
-from google.protobuf import json_format  # type: ignore[import-untyped]
-from google.protobuf.message import DecodeError, Message  # type: ignore[import-untyped]
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.metrics.v1 import metrics_pb2
-from opentelemetry.proto.trace.v1 import trace_pb2
+    # protobuf ships no type information either (types-protobuf is not a dependency).
+    from google.protobuf import json_format  # type: ignore[import-untyped]
+    from google.protobuf.message import DecodeError, Message  # type: ignore[import-untyped]
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.metrics.v1 import metrics_pb2
+    from opentelemetry.proto.trace.v1 import trace_pb2
+except ImportError as exc:
+    # Raised at ``from synapsekit.testing import OTLPReceiver``: say which extra brings these.
+    raise ImportError(
+        'OTLPReceiver needs grpcio and opentelemetry-proto: pip install "synapsekit[otel]"'
+    ) from exc
 
 __all__ = [
     "OTLPReceiver",

@@ -54,6 +54,21 @@ def test_report_on_a_ledger_written_in_zero_code_mode(tmp_path: Path) -> None:
     assert "synapsekit-offline" in report.stdout
     # 3 input tokens at $0.15/M + 12 output tokens at $0.60/M = $0.00000765, shown to the micro-dollar.
     assert "Spend $0.000008 over 1 call, 3 input + 12 output tokens" in report.stdout
+    # The ledger as a positional argument reads the same file, as does giving it both ways.
+    positional = _run(str(BIN / "synapsekit"), "report", str(ledger))
+    assert (positional.returncode, positional.stdout) == (0, report.stdout)
+    both = _run(str(BIN / "synapsekit"), "report", str(ledger), "--ledger", str(ledger))
+    assert (both.returncode, both.stdout) == (0, report.stdout)
+
+
+def test_report_refuses_two_different_ledgers(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    result = _run(str(BIN / "synapsekit"), "report", str(first), "--ledger", str(second))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert (
+        result.stderr == f"synapsekit report: two ledgers given ({first} and --ledger {second}); give one\n"
+    )
+    assert not first.exists() and not second.exists()
 
 
 def test_report_rejects_bad_days_and_bad_files(tmp_path: Path) -> None:

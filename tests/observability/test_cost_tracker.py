@@ -94,7 +94,7 @@ def test_currency_is_for_display_only() -> None:
     assert tracker.currency == "EUR"
     assert tracker.format_cost(2.0) == "1.000000 EUR"
     assert CostTracker(OfflineLLM()).format_cost(0.25) == "$0.250000"
-    assert "no USD→GBP rate" in CostTracker(OfflineLLM(), currency="GBP").format_cost(1.0)
+    assert CostTracker(OfflineLLM(), currency="usd", usd_exchange_rate=1).format_cost(0.5) == "$0.500000"
     with pytest.raises(ValueError, match="ISO 4217"):
         CostTracker(OfflineLLM(), currency="dollars")
 

@@ -7,8 +7,17 @@ from typing import Any
 
 import pytest
 
-from synapsekit import OfflineLLM, traced
+from synapsekit import (
+    RAG,
+    InMemoryVectorStore,
+    OfflineLLM,
+    RAGConfig,
+    RAGPipeline,
+    SynapsekitEmbeddings,
+    traced,
+)
 from synapsekit.observability import Span, SpanBuffer, TracingMiddleware
+from synapsekit.observability._span import span_from_otel
 
 
 def _by_name(exporter: Any) -> dict[str, Any]:
@@ -103,6 +112,42 @@ async def test_errors_are_recorded(span_exporter: Any) -> None:
     assert span.attributes["error.type"] == "ConnectionError"
 
 
+def test_span_status_is_ok_error_or_unset(span_exporter: Any) -> None:
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    tracer = trace.get_tracer("test")
+    succeeded = tracer.start_span("succeeded")
+    succeeded.end()
+    failed = tracer.start_span("failed")
+    failed.set_status(Status(StatusCode.ERROR, "boom"))
+    failed.end()
+    running = tracer.start_span("running")
+    try:
+        still_running = span_from_otel(running)
+    finally:
+        running.end()
+    by_name = {span.name: span_from_otel(span) for span in span_exporter.get_finished_spans()}
+    assert (by_name["succeeded"].status, by_name["succeeded"].error) == ("ok", None)
+    assert (by_name["failed"].status, by_name["failed"].error) == ("error", "boom")
+    assert (still_running.status, still_running.end_time, still_running.duration_ms) == ("unset", None, None)
+
+
+async def test_the_specs_rag_pipeline_names_what_tracing_middleware_wraps(span_exporter: Any) -> None:
+    rag = RAG(RAGConfig(llm=OfflineLLM(), vector_store=InMemoryVectorStore(SynapsekitEmbeddings())))
+    assert isinstance(rag, RAGPipeline)
+    assert not isinstance(OfflineLLM(), RAGPipeline)
+    component: RAGPipeline = rag
+    traced_rag = TracingMiddleware(component)
+    await traced_rag.aadd(["SynapseKit is an async-first Python library."])
+    await traced_rag.aquery("What is SynapseKit?")
+    assert [span.name for span in span_exporter.get_finished_spans()] == [
+        "rag.aadd",
+        "chat synapsekit-offline",
+        "rag.aquery",
+    ]
+
+
 def test_invalid_lengths_rejected() -> None:
     with pytest.raises(ValueError, match="max_input_length"):
         TracingMiddleware(OfflineLLM(), max_input_length=-1)
@@ -128,13 +173,16 @@ async def test_span_buffer_converts_and_stays_bounded(span_exporter: Any) -> Non
     generate = next(span for span in seen if span.name == "llm.generate")
     assert len(generate.span_id) == 16 and len(generate.trace_id) == 32
     assert generate.parent_span_id is None
-    assert generate.status == "unset" and generate.error is None
+    assert generate.status == "ok" and generate.error is None
     assert generate.duration_ms is not None and generate.duration_ms >= 0
     assert generate.attributes["gen_ai.usage.output_tokens"] == 12
     child = next(span for span in seen if span.name == "chat synapsekit-offline")
     assert child.parent_span_id is not None
     with pytest.raises(ValueError, match="maxlen"):
         SpanBuffer(0)
+    with pytest.raises(TypeError) as raised:
+        SpanBuffer("5")  # type: ignore[arg-type]
+    assert str(raised.value) == "maxlen must be an int, got str '5'"
 
 
 async def test_span_tree_traced_pipeline_middleware_instrumented_sdk(span_exporter: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -985,3 +986,42 @@ def test_a_price_set_for_an_ollama_model_wins_over_zero() -> None:
         output="2",
         total="3",
     )
+
+
+# --- the documented price-file format -------------------------------------------------------------
+
+COST_DOC = Path(__file__).resolve().parents[2] / "docs" / "cost.md"
+
+
+def _documented_price_files() -> dict[str, str]:
+    """The fenced ``toml`` and ``json`` examples of docs/cost.md's "Price files" section, by language."""
+    section = COST_DOC.read_text(encoding="utf-8").split("### Price files", 1)[1].split("\n## ", 1)[0]
+    return {
+        language: body for language, body in re.findall(r"```(toml|json)\n(.*?)```", section, flags=re.DOTALL)
+    }
+
+
+@pytest.mark.parametrize("language", ["toml", "json"])
+def test_the_documented_price_file_example_loads(tmp_path: Path, language: str) -> None:
+    examples = _documented_price_files()
+    assert sorted(examples) == ["json", "toml"]
+    path = tmp_path / f"prices.{language}"
+    path.write_text(examples[language], encoding="utf-8")
+    assert load_prices(path) == 2
+    # 1000 cached at $0.15/M + 1000 plain at $0.30/M, and 1000 output at $1.20/M.
+    assert_cost(
+        compute_cost(
+            "openai", "my-finetune", input_tokens=2000, output_tokens=1000, cached_input_tokens=1000
+        ),
+        input="0.00045",
+        output="0.0012",
+        total="0.00165",
+    )
+    assert_cost(
+        compute_cost("ollama", "llama3.2:3b", input_tokens=5000, output_tokens=500),
+        input="0",
+        output="0",
+        total="0",
+    )
+    prices = lookup_unit_prices("openai", "My-Finetune")
+    assert prices is not None and prices.source == f"user price file {path}"

@@ -582,10 +582,20 @@ def test_port_in_use_is_a_clear_error(prom: PrometheusMetrics) -> None:
     assert prom.http_port is None
 
 
-@pytest.mark.parametrize("port", [-1, 65536, "8000"])
-def test_invalid_port(prom: PrometheusMetrics, port: Any) -> None:
-    with pytest.raises(ValueError, match=r"port must be an integer in 0\.\.65535"):
+@pytest.mark.parametrize(
+    ("port", "error", "message"),
+    [
+        (-1, ValueError, "port must be an integer in 0..65535, got -1"),
+        (65536, ValueError, "port must be an integer in 0..65535, got 65536"),
+        ("8000", TypeError, "port must be an integer in 0..65535, got str '8000'"),
+        (True, TypeError, "port must be an integer in 0..65535, got bool True"),
+    ],
+)
+def test_invalid_port(prom: PrometheusMetrics, port: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as raised:
         prom.start_http_server(port=port)
+    assert str(raised.value) == message
+    assert prom.http_port is None
 
 
 # -- multiprocess mode ---------------------------------------------------------------------------------------
