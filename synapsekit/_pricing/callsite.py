@@ -4,8 +4,8 @@ A warning raised while an LLM call is admitted or priced is many frames below th
 synapsekit's own frames, the instrumentor's wrapper, and — for an instrumented SDK — the SDK's frames from
 its public method down to the request method we patch. A fixed ``stacklevel`` cannot be right for all of
 these paths, so the stack is walked: synapsekit's frames are skipped, and when the outermost of them is an
-instrumentor's wrapper, so are the frames of the package that called it (the patched client). The first
-frame left is the caller's. It lives here, in the lowest package, because pricing warns too.
+instrumentor's wrapper, so are the frames of the client it patches (its SDK code between the public method
+and the patched one). The first frame left is the caller's. It lives here, in the lowest package, because pricing warns too.
 """
 
 from __future__ import annotations
@@ -25,24 +25,18 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` naming the user's frame, for a ``warnings.warn`` made by this function's caller."""
     frame: FrameType | None = sys._getframe(1)
     level = 1
+    # The client an instrumentor patches, when the outermost of our frames is one of its wrappers:
+    # instrumentors are named after their client (synapsekit_instrumentation_openai patches openai).
     patched_package: str | None = None
-    left_through_wrapper = False
     last = frame
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             break
         if _is_ours(module):
-            left_through_wrapper = module.startswith(_INSTRUMENTOR_PREFIX)
-        elif left_through_wrapper:
-            # The client package whose method we patched: its frames down from its public API are not
-            # the user's either.
-            top = module.partition(".")[0]
-            if patched_package is None:
-                patched_package = top
-            if top != patched_package:
-                break
-        else:
+            if module.startswith(_INSTRUMENTOR_PREFIX):
+                patched_package = module[len(_INSTRUMENTOR_PREFIX) :].partition(".")[0]
+        elif module.partition(".")[0] != patched_package:
             break
         last = frame
         frame = frame.f_back
