@@ -48,10 +48,11 @@ async def test_a_call_that_does_not_fit_never_reaches_the_server(
         await llm.generate(PROMPT, max_tokens=5)
     assert server.request_count == 0
     error = caught.value
-    assert (error.spent, error.limit, error.limit_kind, error.window, error.budget_name) == (
+    assert (error.spent, error.limit, error.limit_kind, error.unit, error.window, error.budget_name) == (
         0.0,
         usd(CALL - 1),
         "cost",
+        "USD",
         "session",
         "tight",
     )
@@ -208,7 +209,7 @@ async def test_max_tokens_is_a_hard_token_cap(server: LLMTestServer, llm: Server
         with pytest.raises(BudgetExceeded) as caught:
             await llm.generate(PROMPT, max_tokens=1)
     error = caught.value
-    assert (error.limit_kind, error.spent, error.limit) == ("tokens", 16.0, 16.0)
+    assert (error.limit_kind, error.unit, error.spent, error.limit) == ("tokens", "tokens", 16.0, 16.0)
     assert "circuit open" in str(error)
     assert (scope.spent_tokens, server.request_count) == (16, 2)
     with budget(max_tokens=10) as tokens_only, pytest.raises(BudgetExceeded) as caught:
