@@ -2,8 +2,8 @@
 
 The lifecycle, per call (the core calls the hooks; see :mod:`synapsekit._core.call`):
 
-* :meth:`BudgetScope.admit` — before anything is sent. The circuit breaker answers first (an exhausted
-  window is refused at once). Then the call's worst case — input tokens counted from the request plus its
+* :meth:`BudgetScope.admit` — before anything is sent. The circuit breaker answers first (while it is open,
+  calls are refused at once; see :mod:`synapsekit._budget.circuit`). Then the call's worst case — input tokens counted from the request plus its
   ``max_tokens`` (or :data:`DEFAULT_MAX_OUTPUT_TOKENS`) priced as output — is reserved atomically in the
   ledger. If it does not fit, ``"raise"`` refuses the call with :class:`BudgetExceeded` (the request is
   never sent) and ``"warn"`` lets it through with one :class:`BudgetWarning`.
@@ -14,9 +14,14 @@ The lifecycle, per call (the core calls the hooks; see :mod:`synapsekit._core.ca
   producing usage (a provider error, a cancellation) costs nothing, so settling releases it.
 * :meth:`BudgetScope.release` — another budget refused the call, or a layer nearer the wire took it over.
 
-**Unknown prices.** A model without a known price reserves no money: it is admitted on the token limit
-alone (if any), its cost is counted as unknown (:attr:`BudgetScope.unknown_cost_calls`), and the pricing
-module warns once per model. Set a price (``synapsekit._pricing.prices.set_price``) to budget such a model.
+**Unknown prices.** With ``on_unknown_price="admit"`` (the default) a model without a known price reserves
+no money: it is admitted on the token limit alone (if any), its cost is counted as unknown
+(:attr:`BudgetScope.unknown_cost_calls`), and the pricing module warns once per model. With ``"refuse"`` a
+cost budget refuses it. Set a price (``synapsekit._pricing.prices.set_price``) to budget such a model.
+
+**Settlement always resolves the reservation**: usage that cannot be right (see
+:data:`synapsekit._core.call.MAX_PLAUSIBLE_TOKENS`) or a cost that fails to compute settles the call at its
+reservation, the worst case it was admitted with.
 
 **Bound.** Reservations are exact worst cases except for the input estimate when tiktoken cannot count the
 model's tokens offline (four characters per token); spend can overrun the limit by at most that estimate's
