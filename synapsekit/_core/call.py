@@ -322,17 +322,18 @@ class LLMCall:
         if self._admitted:
             self._chunk_allowance = -1  # reported counts may overrun a reservation: check at the next chunk
 
-    def _implausible(self, field: str, value: object) -> None:
+    def _implausible(self, field: str, value: object, why: str | None = None) -> None:
         """A usage count that cannot be right: keep it out of every tally, and say so once."""
         self.usage_implausible = True
         key = (self.provider, field)
         if key in _usage_warned:
             return
         _usage_warned.add(key)
+        if why is None:
+            why = f"expected an int from 0 to {MAX_PLAUSIBLE_TOKENS}"
         warn_at_user(
             f"{self.provider} reported {field}={value!r} for model {self.model!r}, which cannot be right"
-            f" (expected an int from 0 to {MAX_PLAUSIBLE_TOKENS}); the count is estimated instead"
-            " (reported once per provider and field)",
+            f" ({why}); it is treated as unknown and estimated (reported once per provider and field)",
             ImplausibleUsageWarning,
         )
 
@@ -346,13 +347,18 @@ class LLMCall:
         ):
             self._implausible(
                 "cached_input_tokens",
-                f"{self.cached_input_tokens} (+ {self.cache_creation_input_tokens} cache-creation)"
-                f" > input_tokens {input_tokens}",
+                self.cached_input_tokens,
+                f"with cache_creation_input_tokens={self.cache_creation_input_tokens}, more than the"
+                f" input_tokens={input_tokens} that include them",
             )
             self.cached_input_tokens = self.cache_creation_input_tokens = 0
         output_tokens = self.output_tokens
         if output_tokens is not None and self.reasoning_tokens > output_tokens:
-            self._implausible("reasoning_tokens", f"{self.reasoning_tokens} > output_tokens {output_tokens}")
+            self._implausible(
+                "reasoning_tokens",
+                self.reasoning_tokens,
+                f"more than the output_tokens={output_tokens} that include them",
+            )
             self.reasoning_tokens = 0
         if self.usage_implausible:
             self.estimate_missing_usage()
