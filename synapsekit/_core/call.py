@@ -299,21 +299,21 @@ class LLMCall:
                 self.output_tokens = output_tokens
             else:
                 self._implausible("output_tokens", output_tokens)
+        # The parts (cache, reasoning) only have their type checked here; their range is checked when the
+        # call ends, with their totals (_check_usage_details): nothing reads them before, and a zero, their
+        # usual value, then costs no further check.
         if cached_input_tokens is not None:
-            if type(cached_input_tokens) is int and 0 <= cached_input_tokens <= MAX_PLAUSIBLE_TOKENS:
+            if type(cached_input_tokens) is int:
                 self.cached_input_tokens = cached_input_tokens
             else:
                 self._implausible("cached_input_tokens", cached_input_tokens)
         if cache_creation_input_tokens is not None:
-            if (
-                type(cache_creation_input_tokens) is int
-                and 0 <= cache_creation_input_tokens <= MAX_PLAUSIBLE_TOKENS
-            ):
+            if type(cache_creation_input_tokens) is int:
                 self.cache_creation_input_tokens = cache_creation_input_tokens
             else:
                 self._implausible("cache_creation_input_tokens", cache_creation_input_tokens)
         if reasoning_tokens is not None:
-            if type(reasoning_tokens) is int and 0 <= reasoning_tokens <= MAX_PLAUSIBLE_TOKENS:
+            if type(reasoning_tokens) is int:
                 self.reasoning_tokens = reasoning_tokens
             else:
                 self._implausible("reasoning_tokens", reasoning_tokens)
@@ -338,8 +338,14 @@ class LLMCall:
         )
 
     def _check_usage_details(self) -> None:
-        """Cached and reasoning tokens are parts of the input and output totals; parts above their total
-        (a provider or proxy that got its usage wrong) are dropped. Then estimate what is missing."""
+        """Cached and reasoning tokens are parts of the input and output totals; parts that cannot be right
+        (not an int, negative, above the bound, above their total) are dropped. Then estimate what is missing.
+        """
+        for field in ("cached_input_tokens", "cache_creation_input_tokens", "reasoning_tokens"):
+            value = getattr(self, field)
+            if not 0 <= value <= MAX_PLAUSIBLE_TOKENS:
+                self._implausible(field, value)
+                setattr(self, field, 0)
         input_tokens = self.input_tokens
         if (
             input_tokens is not None
