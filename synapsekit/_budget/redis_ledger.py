@@ -238,7 +238,7 @@ class RedisLedger:
         return ReserveOutcome(bool(int(reply[0])), _totals(reply[1:]))
 
     def release(self, account: Account, reservation_ids: Sequence[str], forget_at: float) -> Totals:
-        """Remove these reservations if they landed, and make any reserve of them arriving later do nothing."""
+        """Remove these reservations if they landed; any reserve of them arriving later does nothing."""
         args: list[object] = [_ttl(account, self._clock())]
         for reservation_id in reservation_ids:
             args += [reservation_id, repr(forget_at)]

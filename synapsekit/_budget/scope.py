@@ -3,10 +3,11 @@
 The lifecycle, per call (the core calls the hooks; see :mod:`synapsekit._core.call`):
 
 * :meth:`BudgetScope.admit` — before anything is sent. The circuit breaker answers first (while it is open,
-  calls are refused at once; see :mod:`synapsekit._budget.circuit`). Then the call's worst case — input tokens counted from the request plus its
-  ``max_tokens`` (or :data:`DEFAULT_MAX_OUTPUT_TOKENS`) priced as output — is reserved atomically in the
-  ledger. If it does not fit, ``"raise"`` refuses the call with :class:`BudgetExceeded` (the request is
-  never sent) and ``"warn"`` lets it through with one :class:`BudgetWarning`.
+  calls are refused at once; see :mod:`synapsekit._budget.circuit`). Then the call's worst case — input
+  tokens counted from the request plus its ``max_tokens`` (or :data:`DEFAULT_MAX_OUTPUT_TOKENS`) priced as
+  output — is reserved atomically in the ledger. If it does not fit, ``"raise"`` refuses the call with
+  :class:`BudgetExceeded` (the request is never sent) and ``"warn"`` lets it through with one
+  :class:`BudgetWarning`.
 * :meth:`BudgetScope.on_chunk` — a stream that outruns its reservation (no ``max_tokens``, a provider that
   ignores it) grows the reservation as it goes; when the ledger refuses, the stream is cut with
   :class:`BudgetExceeded` and what it streamed so far is charged.
@@ -462,6 +463,9 @@ class BudgetScope(Scope):
         if call.usage_implausible:
             # The provider's counts could not be right and were replaced by estimates, which for a response
             # that was not streamed know nothing of its output: keep the worst case that was reserved.
+            if not hold.priced:
+                with self._lock:
+                    self.unknown_cost_calls += 1
             return hold.nano, hold.tokens
         input_tokens = call.input_tokens or 0
         output_tokens = call.output_tokens or 0

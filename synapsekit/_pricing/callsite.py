@@ -5,7 +5,9 @@ synapsekit's own frames, the instrumentor's wrapper, and — for an instrumented
 its public method down to the request method we patch. A fixed ``stacklevel`` cannot be right for all of
 these paths, so the stack is walked: synapsekit's frames are skipped, and when the outermost of them is an
 instrumentor's wrapper, so are the frames of the client it patches (its SDK code between the public method
-and the patched one). The first frame left is the caller's. It lives here, in the lowest package, because pricing warns too.
+and the patched one). The first frame left is the caller's. It lives here, in the lowest package, because
+pricing warns too. (``warnings.warn(skip_file_prefixes=...)`` of Python 3.12 cannot do this: which client's
+frames to skip depends on the path the call took.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""No phantom Redis reservations: a reserve that timed out on the client never counts, even if it ran later."""
+"""No phantom Redis reservations: a reserve that timed out on the client never counts, though it ran later."""
 
 from __future__ import annotations
 
