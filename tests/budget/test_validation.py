@@ -144,6 +144,11 @@ def test_durations_must_be_finite_positive_seconds(
         BudgetGuard(OfflineLLM(), BudgetLimit(1.0), **{parameter: value})
 
 
+def test_the_clock_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="clock must be a callable returning a datetime, got 'utc'"):
+        budget(max_cost_usd=1, clock="utc")  # type: ignore[arg-type]
+
+
 def test_durations_are_kept_as_given() -> None:
     scope = budget(max_cost_usd=1, reservation_ttl_s=30, circuit_cooldown_s=5)
     assert (scope.reservation_ttl_s, scope.circuit_cooldown_s) == (30.0, 5.0)
