@@ -77,7 +77,8 @@ def test_cost_tracker(server: LLMTestServer) -> None:
 
 def test_budget_guard(server: LLMTestServer) -> None:
     # Reservation per call: 3 estimated input tokens + 20 max output tokens = $0.00001245; a call is admitted
-    # while spent + reservation <= $0.00005, so the 7th call (spent $0.000045) is refused before it is sent.
+    # while spent + reservation <= $0.00005, so the 7th call (spent $0.000045) is refused before it is sent;
+    # refused over settled spend, it opens the circuit.
     before = server.request_count
     output = lines(run_example("budget_guard.py", server))
     assert output == [
@@ -88,7 +89,7 @@ def test_budget_guard(server: LLMTestServer) -> None:
         "call 5: ok, spent $0.000037",
         "call 6: ok, spent $0.000045",
         "Budget exceeded: 0.0000 / 0.0001",
-        "call 7: rejected before it was sent; circuit closed",
+        "call 7: rejected before it was sent; circuit open",
     ]
     assert server.request_count - before == 6
 

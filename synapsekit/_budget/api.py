@@ -5,7 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from synapsekit._budget.ledger import Ledger
-from synapsekit._budget.scope import DEFAULT_MAX_OUTPUT_TOKENS, DEFAULT_RESERVATION_TTL_S, BudgetScope
+from synapsekit._budget.scope import (
+    DEFAULT_CIRCUIT_COOLDOWN_S,
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    DEFAULT_RESERVATION_TTL_S,
+    BudgetScope,
+)
 from synapsekit._budget.windows import Clock
 
 
@@ -21,6 +26,8 @@ def budget(
     on_ledger_error: str = "fail_closed",
     default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
     reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
+    circuit_cooldown_s: float = DEFAULT_CIRCUIT_COOLDOWN_S,
+    on_unknown_price: str = "admit",
     clock: Clock | None = None,
 ) -> BudgetScope:
     """A budget for every LLM call made inside ``with``/``async with`` it.
@@ -42,6 +49,11 @@ def budget(
       ``BudgetLedgerUnavailable``, a ``BudgetExceeded``) or ``"fail_open"`` (let them through, log once).
     * ``default_max_output_tokens``: output reserved for requests that set no ``max_tokens`` (4096).
     * ``reservation_ttl_s``: after this long an unsettled reservation (a crashed process) is charged.
+    * ``circuit_cooldown_s``: how long the circuit stays open after a refusal over settled spend before it
+      lets one probe through (60 s; the window's rollover half-opens it sooner).
+    * ``on_unknown_price``: a call to a model without a known price, under a cost limit: ``"admit"`` it on
+      the token limit alone, with one ``UnknownModelPriceWarning`` per model (the default), or ``"refuse"``
+      it like a call over the limit.
     * ``clock``: returns the current time (tests cross window boundaries with it).
     """
     return BudgetScope(
@@ -55,5 +67,7 @@ def budget(
         on_ledger_error=on_ledger_error,
         default_max_output_tokens=default_max_output_tokens,
         reservation_ttl_s=reservation_ttl_s,
+        circuit_cooldown_s=circuit_cooldown_s,
+        on_unknown_price=on_unknown_price,
         clock=clock,
     )

@@ -1,20 +1,25 @@
 """The budget circuit breaker.
 
-``CLOSED`` normally. ``OPEN`` once the budget's window is exhausted: calls are refused at once, with no
-estimate, no ledger round trip and no provider call. When the window rolls over (a new calendar bucket)
-the breaker is ``HALF_OPEN`` and lets exactly one call through as a probe, however many callers race for
-it; a probe that ends within budget closes the breaker, one that exhausts the new window opens it again,
-and one that fails for another reason (a provider error, a cancellation) frees the probe slot for the next
-caller. A session window never rolls over, so an open session budget stays open.
+``CLOSED`` normally. ``OPEN`` once a call is refused because the window's *settled* spend plus that call's
+worst case exceeds a limit, or once a call's settlement uses a limit up: calls are then refused at once, with
+no estimate, no ledger round trip and no provider call. A refusal caused only by other callers' reservations
+in flight does not open it — those may still be released. The breaker turns ``HALF_OPEN`` after a cooldown
+(``circuit_cooldown_s``) or when the window rolls over (a new calendar bucket), whichever comes first, and
+lets exactly one call through as a probe, however many callers race for it. A probe that ends within budget
+closes the breaker; one the ledger refuses over settled spend, or one that uses the window up, opens it again
+(for another cooldown); one that fails for another reason (a provider error, a cancellation, a refusal over
+reservations in flight) frees the probe slot for the next caller.
 
 Buckets are ISO-like strings (``"2025-03-14T09"``) that sort in time order, which lets a late report about
-a past window be told apart from news about the current one.
+a past window be told apart from news about the current one. Times are epoch seconds from the budget's clock.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import threading
+from collections.abc import Callable
 
 
 class CircuitState(enum.Enum):
@@ -30,11 +35,16 @@ class Admission(enum.Enum):
 
 
 class CircuitBreaker:
-    def __init__(self) -> None:
+    def __init__(self, cooldown_s: float, now: Callable[[], float]) -> None:
+        """``now``: epoch seconds, read only while the breaker is not closed (never on the common path)."""
         self._lock = threading.Lock()
+        self._cooldown_s = cooldown_s
+        self._now = now
         self._state = CircuitState.CLOSED
         # The window bucket the current state is about (None until the breaker first opens).
         self._bucket: str | None = None
+        # When an open breaker turns half-open by itself (epoch seconds).
+        self._half_open_at = math.inf
         self._probe: object | None = None
 
     def state(self, bucket: str) -> CircuitState:
@@ -61,7 +71,8 @@ class CircuitBreaker:
     def report(self, token: object, bucket: str, *, exhausted: bool, good: bool) -> None:
         """A call admitted with ``token`` in ``bucket`` ended or was refused by the ledger.
 
-        ``exhausted``: the window's settled spend reached a limit. ``good``: the call completed normally.
+        ``exhausted``: the window's settled spend leaves no room for the call (it was refused over settled
+        spend, or its settlement used a limit up). ``good``: the call completed normally.
         """
         if not exhausted and self._probe is not token:
             # Nothing changes (the common case, without the lock): only an exhausting report or the probe's
@@ -74,11 +85,17 @@ class CircuitBreaker:
             if exhausted and (self._bucket is None or bucket >= self._bucket):
                 self._state = CircuitState.OPEN
                 self._bucket = bucket
+                self._half_open_at = self._now() + self._cooldown_s
             elif was_probe and good:
                 self._state = CircuitState.CLOSED
+                self._half_open_at = math.inf
 
     def _roll_over(self, bucket: str) -> None:
-        if self._state is CircuitState.OPEN and self._bucket is not None and bucket > self._bucket:
+        """Caller holds the lock. An open breaker half-opens in a new window or once its cooldown is over."""
+        if self._state is not CircuitState.OPEN or self._bucket is None:
+            return
+        if bucket > self._bucket or self._now() >= self._half_open_at:
             self._state = CircuitState.HALF_OPEN
-            self._bucket = bucket
+            self._bucket = max(bucket, self._bucket)
+            self._half_open_at = math.inf
             self._probe = None

@@ -15,6 +15,7 @@ from typing import Final
 WINDOWS: Final = ("session", "hour", "day", "month")
 ON_EXCEEDED: Final = ("raise", "warn")
 ON_LEDGER_ERROR: Final = ("fail_closed", "fail_open")
+ON_UNKNOWN_PRICE: Final = ("admit", "refuse")
 
 NANO_PER_USD: Final = 1_000_000_000
 _NANO = Decimal(NANO_PER_USD)
@@ -64,6 +65,15 @@ def validate_max_tokens(value: object) -> None:
         raise TypeError(f"max_tokens must be an int or None, got {value!r}")
     if value < 0:
         raise ValueError(f"max_tokens must be >= 0, got {value!r}")
+
+
+def validate_seconds(name: str, value: object) -> float:
+    """A positive, finite duration in seconds (``inf`` would mean "never", which no caller wants here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def validate_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

@@ -2,11 +2,20 @@
 
 Each operation is one Lua script, so checking the limit and recording the reservation (or settling it) is
 a single atomic step on the server: no two clients can both take the last dollar. Per account (budget key
-and window bucket) there are three keys sharing a hash tag (so they live in one cluster slot):
+and window bucket) there are four keys sharing a hash tag (so they live in one cluster slot):
 ``…:totals`` (a hash of spent and reserved nano-dollars and tokens), ``…:res`` (reservation id →
-``"nano:tokens"``) and ``…:exp`` (a sorted set of reservation ids by expiry). Windowed accounts get a key TTL
-(the end of the window plus a day); reservations past their expiry are charged to spent by the next
+``"nano:tokens"``), ``…:exp`` (a sorted set of reservation ids by expiry) and ``…:released`` (a sorted set of
+reservation ids released by their client, by the time they may be forgotten). Windowed accounts get a key
+TTL (the end of the window plus a day); reservations past their expiry are charged to spent by the next
 script that touches the account.
+
+**No phantom reservations.** A reserve that timed out on the client may still run when the server resumes
+(the command was sent; only the answer was lost). The call was refused, or went on unreserved, so such a
+reservation must never count. The client therefore releases every reservation whose reserve failed, by id:
+before its next operation it runs a release script that removes the reservation if it landed and leaves a
+tombstone in ``…:released`` either way; a reserve that arrives after its release finds the tombstone and does
+nothing, and a settle of a released id charges the call in full (nothing of it was charged before).
+Tombstones are kept for a day past the reservation's expiry.
 
 Times come from the clients' clocks, as the window buckets do, so hosts sharing a budget need synchronised
 clocks (NTP). Socket timeouts are short and there are no retries: an unreachable server fails fast with
@@ -15,7 +24,9 @@ clocks (NTP). Socket timeouts are short and there are no retries: an unreachable
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,7 +34,7 @@ from typing import Any
 from synapsekit._budget.ledger import Account, LedgerError, Limits, Reservation, ReserveOutcome, Totals
 
 _PRELUDE = """
-local totals, res, exp = KEYS[1], KEYS[2], KEYS[3]
+local totals, res, exp, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local function int(x) return string.format('%d', x) end
 local function parse(held)
   local sep = string.find(held, ':', 1, true)
@@ -63,7 +74,12 @@ local now, id = tonumber(ARGV[1]), ARGV[2]
 local nano, tokens, expires_at = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local limit_nano, limit_tokens = tonumber(ARGV[6]), tonumber(ARGV[7])
 sweep(now)
+redis.call('ZREMRANGEBYSCORE', released, '-inf', now)
 local t = read()
+if redis.call('ZSCORE', released, id) then
+  -- released by its client after this reserve timed out there: it arrived too late to count
+  return {0, t[1], t[2], t[3], t[4]}
+end
 if ARGV[8] == '0' then
   if (limit_nano >= 0 and t[1] + t[2] + nano > limit_nano)
      or (limit_tokens >= 0 and t[3] + t[4] + tokens > limit_tokens) then
@@ -97,6 +113,9 @@ if held then
   redis.call('HDEL', res, id)
   redis.call('ZREM', exp, id)
   dn, dt = tonumber(ARGV[2]), tonumber(ARGV[3])
+elseif redis.call('ZSCORE', released, id) then
+  -- released after a failed reserve (the call went on unreserved): nothing of it was charged yet
+  dn, dt = tonumber(ARGV[2]), tonumber(ARGV[3])
 else
   -- expired and already charged at its reserved amount: apply only the difference
   dn, dt = tonumber(ARGV[2]) - tonumber(ARGV[4]), tonumber(ARGV[3]) - tonumber(ARGV[5])
@@ -112,8 +131,35 @@ return read()
 """
 )
 
+# ARGV: ttl, then (id, forget_at) pairs
+_RELEASE = (
+    _PRELUDE
+    + """
+for i = 2, #ARGV, 2 do
+  local id = ARGV[i]
+  local held = redis.call('HGET', res, id)
+  if held then
+    local n, t = parse(held)
+    redis.call('HINCRBY', totals, 'reserved_nano', int(-n))
+    redis.call('HINCRBY', totals, 'reserved_tokens', int(-t))
+    redis.call('HDEL', res, id)
+    redis.call('ZREM', exp, id)
+  end
+  redis.call('ZADD', released, ARGV[i + 1], id)
+end
+keep(tonumber(ARGV[1]))
+return read()
+"""
+)
+
 # ARGV: now
 _TOTALS = _PRELUDE + "sweep(tonumber(ARGV[1]))\nreturn read()\n"
+
+# A tombstone outlives its reservation's expiry by this long: a reserve cannot arrive later than that.
+_RELEASED_RETENTION_S = 86_400.0
+# Releases waiting for the server; past this many (an outage of many calls) the oldest are dropped, and
+# should their reserves still land, those are charged when they expire, as a crashed client's would be.
+_MAX_PENDING_RELEASES = 10_000
 
 
 class RedisLedger:
@@ -131,6 +177,11 @@ class RedisLedger:
         self._reserve = client.register_script(_RESERVE)
         self._settle = client.register_script(_SETTLE)
         self._totals = client.register_script(_TOTALS)
+        self._release = client.register_script(_RELEASE)
+        # Reservations whose reserve failed on this client and that are not yet released on the server:
+        # id -> (account, forget_at). Insertion-ordered, so the oldest are dropped first.
+        self._pending: dict[str, tuple[Account, float]] = {}
+        self._pending_lock = threading.Lock()
 
     @classmethod
     def from_url(
@@ -162,22 +213,36 @@ class RedisLedger:
         self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
     ) -> ReserveOutcome:
         now = self._clock()
-        reply = self._run(
-            self._reserve,
-            account,
-            [
-                repr(now),
-                reservation.id,
-                reservation.nano,
-                reservation.tokens,
-                repr(reservation.expires_at),
-                -1 if limits.nano is None else limits.nano,
-                -1 if limits.tokens is None else limits.tokens,
-                1 if force else 0,
-                _ttl(account, now),
-            ],
-        )
+        if self._pending:
+            self._release_pending()  # see _run; when this fails the reserve below is never sent
+        try:
+            reply = self._call(
+                self._reserve,
+                account,
+                [
+                    repr(now),
+                    reservation.id,
+                    reservation.nano,
+                    reservation.tokens,
+                    repr(reservation.expires_at),
+                    -1 if limits.nano is None else limits.nano,
+                    -1 if limits.tokens is None else limits.tokens,
+                    1 if force else 0,
+                    _ttl(account, now),
+                ],
+            )
+        except LedgerError:
+            # The script may still run when the server answers again: release it before anything else.
+            self._release_later(account, reservation)
+            raise
         return ReserveOutcome(bool(int(reply[0])), _totals(reply[1:]))
+
+    def release(self, account: Account, reservation_ids: Sequence[str], forget_at: float) -> Totals:
+        """Remove these reservations if they landed; any reserve of them arriving later does nothing."""
+        args: list[object] = [_ttl(account, self._clock())]
+        for reservation_id in reservation_ids:
+            args += [reservation_id, repr(forget_at)]
+        return _totals(self._call(self._release, account, args))
 
     def settle(
         self,
@@ -196,14 +261,25 @@ class RedisLedger:
         return _totals(self._run(self._totals, account, [repr(self._clock())]))
 
     def close(self) -> None:
+        if self._pending:
+            # A last chance for releases still waiting; a server still away will charge them on expiry.
+            with contextlib.suppress(LedgerError):
+                self._release_pending()
         self._client.close()
 
     def keys_for(self, account: Account) -> list[str]:
-        # The hash tag keeps the three keys of an account in one Redis Cluster slot.
+        # The hash tag keeps the four keys of an account in one Redis Cluster slot.
         base = f"{self._prefix}:{{{account.key}|{account.bucket}}}"
-        return [f"{base}:totals", f"{base}:res", f"{base}:exp"]
+        return [f"{base}:totals", f"{base}:res", f"{base}:exp", f"{base}:released"]
 
     def _run(self, script: Any, account: Account, args: Sequence[object]) -> Sequence[Any]:
+        if self._pending:
+            # Releases go first: a reservation a failed reserve may have left must not count any longer than
+            # it takes this client to reach the server again. While they cannot be sent, neither can this.
+            self._release_pending()
+        return self._call(script, account, args)
+
+    def _call(self, script: Any, account: Account, args: Sequence[object]) -> Sequence[Any]:
         import redis
 
         try:
@@ -211,6 +287,27 @@ class RedisLedger:
         except redis.RedisError as exc:
             raise LedgerError(f"Redis budget ledger unavailable: {type(exc).__name__}: {exc}") from exc
         return reply
+
+    def _release_later(self, account: Account, reservation: Reservation) -> None:
+        with self._pending_lock:
+            self._pending[reservation.id] = (account, reservation.expires_at + _RELEASED_RETENTION_S)
+            while len(self._pending) > _MAX_PENDING_RELEASES:
+                del self._pending[next(iter(self._pending))]
+
+    def _release_pending(self) -> None:
+        """Send the waiting releases, one script per account; raises LedgerError if the server is away."""
+        with self._pending_lock:
+            waiting = list(self._pending.items())
+        by_account: dict[Account, list[str]] = {}
+        forget_at: dict[Account, float] = {}
+        for reservation_id, (account, forget) in waiting:
+            by_account.setdefault(account, []).append(reservation_id)
+            forget_at[account] = max(forget_at.get(account, 0.0), forget)
+        for account, ids in by_account.items():
+            self.release(account, ids, forget_at[account])
+            with self._pending_lock:
+                for reservation_id in ids:
+                    self._pending.pop(reservation_id, None)
 
     def __repr__(self) -> str:
         return f"RedisLedger({self._client!r})"

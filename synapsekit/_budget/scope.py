@@ -2,11 +2,12 @@
 
 The lifecycle, per call (the core calls the hooks; see :mod:`synapsekit._core.call`):
 
-* :meth:`BudgetScope.admit` — before anything is sent. The circuit breaker answers first (an exhausted
-  window is refused at once). Then the call's worst case — input tokens counted from the request plus its
-  ``max_tokens`` (or :data:`DEFAULT_MAX_OUTPUT_TOKENS`) priced as output — is reserved atomically in the
-  ledger. If it does not fit, ``"raise"`` refuses the call with :class:`BudgetExceeded` (the request is
-  never sent) and ``"warn"`` lets it through with one :class:`BudgetWarning`.
+* :meth:`BudgetScope.admit` — before anything is sent. The circuit breaker answers first (while it is open,
+  calls are refused at once; see :mod:`synapsekit._budget.circuit`). Then the call's worst case — input
+  tokens counted from the request plus its ``max_tokens`` (or :data:`DEFAULT_MAX_OUTPUT_TOKENS`) priced as
+  output — is reserved atomically in the ledger. If it does not fit, ``"raise"`` refuses the call with
+  :class:`BudgetExceeded` (the request is never sent) and ``"warn"`` lets it through with one
+  :class:`BudgetWarning`.
 * :meth:`BudgetScope.on_chunk` — a stream that outruns its reservation (no ``max_tokens``, a provider that
   ignores it) grows the reservation as it goes; when the ledger refuses, the stream is cut with
   :class:`BudgetExceeded` and what it streamed so far is charged.
@@ -14,9 +15,14 @@ The lifecycle, per call (the core calls the hooks; see :mod:`synapsekit._core.ca
   producing usage (a provider error, a cancellation) costs nothing, so settling releases it.
 * :meth:`BudgetScope.release` — another budget refused the call, or a layer nearer the wire took it over.
 
-**Unknown prices.** A model without a known price reserves no money: it is admitted on the token limit
-alone (if any), its cost is counted as unknown (:attr:`BudgetScope.unknown_cost_calls`), and the pricing
-module warns once per model. Set a price (``synapsekit._pricing.prices.set_price``) to budget such a model.
+**Unknown prices.** With ``on_unknown_price="admit"`` (the default) a model without a known price reserves
+no money: it is admitted on the token limit alone (if any), its cost is counted as unknown
+(:attr:`BudgetScope.unknown_cost_calls`), and the pricing module warns once per model. With ``"refuse"`` a
+cost budget refuses it. Set a price (``synapsekit._pricing.prices.set_price``) to budget such a model.
+
+**Settlement always resolves the reservation**: usage that cannot be right (see
+:data:`synapsekit._core.call.MAX_PLAUSIBLE_TOKENS`) or a cost that fails to compute settles the call at its
+reservation, the worst case it was admitted with.
 
 **Bound.** Reservations are exact worst cases except for the input estimate when tiktoken cannot count the
 model's tokens offline (four characters per token); spend can overrun the limit by at most that estimate's
@@ -32,7 +38,6 @@ import os
 import threading
 import time
 import uuid
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -56,18 +61,22 @@ from synapsekit._budget.limit import (
     NANO_PER_USD,
     ON_EXCEEDED,
     ON_LEDGER_ERROR,
+    ON_UNKNOWN_PRICE,
     limit_to_nano,
     nano_to_usd,
     validate_choice,
     validate_cost,
     validate_max_tokens,
+    validate_seconds,
     validate_window,
 )
 from synapsekit._budget.tokens import count_input_tokens
 from synapsekit._budget.windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
+from synapsekit._core.errors import report_internal_error
 from synapsekit._core.estimate import estimate_tokens_from_chars, max_chars_within_tokens
 from synapsekit._core.exceptions import BudgetExceeded
 from synapsekit._core.scope import Scope
+from synapsekit._pricing.callsite import warn_at_user
 from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano
 from synapsekit._pricing.tables import cost_to_nano
 
@@ -80,9 +89,13 @@ DEFAULT_MAX_OUTPUT_TOKENS: Final = 4096
 """Output tokens reserved for a request that sets no ``max_tokens``."""
 DEFAULT_RESERVATION_TTL_S: Final = 600.0
 """How long a reservation may stay unsettled before a shared ledger charges it (a crashed process)."""
+DEFAULT_CIRCUIT_COOLDOWN_S: Final = 60.0
+"""How long an open circuit refuses calls before it lets one probe through (unless the window rolls over)."""
 # A stream that outruns its reservation grows it by at least this many output tokens at a time, so that a
 # long stream asks the ledger once per so many tokens rather than once per chunk.
 _GROWTH_STEP_TOKENS: Final = 64
+# Ledgers keep amounts in signed 64-bit integers (SQLite, Redis); an amount past this could not be stored.
+_MAX_LEDGER_AMOUNT: Final = 2**62
 
 # Shorter than any bucket of the window: a moment this far before the bucket's end is surely inside it.
 _WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
@@ -157,6 +170,8 @@ class BudgetScope(Scope):
         on_ledger_error: str = "fail_closed",
         default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
         reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
+        circuit_cooldown_s: float = DEFAULT_CIRCUIT_COOLDOWN_S,
+        on_unknown_price: str = "admit",
         clock: Clock | None = None,
     ) -> None:
         validate_cost(max_cost_usd, required=False)
@@ -164,14 +179,17 @@ class BudgetScope(Scope):
         validate_max_tokens(max_tokens)
         validate_choice("on_exceeded", on_exceeded, ON_EXCEEDED)
         validate_choice("on_ledger_error", on_ledger_error, ON_LEDGER_ERROR)
+        validate_choice("on_unknown_price", on_unknown_price, ON_UNKNOWN_PRICE)
         if max_cost_usd is None and max_tokens is None:
             raise ValueError("a budget needs a limit: give max_cost_usd, max_tokens or both")
         if isinstance(default_max_output_tokens, bool) or not isinstance(default_max_output_tokens, int):
             raise TypeError(f"default_max_output_tokens must be an int, got {default_max_output_tokens!r}")
         if default_max_output_tokens < 1:
             raise ValueError(f"default_max_output_tokens must be >= 1, got {default_max_output_tokens!r}")
-        if not reservation_ttl_s > 0:
-            raise ValueError(f"reservation_ttl_s must be > 0, got {reservation_ttl_s!r}")
+        reservation_ttl_s = validate_seconds("reservation_ttl_s", reservation_ttl_s)
+        circuit_cooldown_s = validate_seconds("circuit_cooldown_s", circuit_cooldown_s)
+        if clock is not None and not callable(clock):
+            raise TypeError(f"clock must be a callable returning a datetime, got {clock!r}")
         if key is not None and (not isinstance(key, str) or not key):
             raise ValueError(f"key must be a non-empty string, got {key!r}")
         if name is not None and not isinstance(name, str):
@@ -181,7 +199,9 @@ class BudgetScope(Scope):
         self.on_exceeded = on_exceeded
         self.on_ledger_error = on_ledger_error
         self.default_max_output_tokens = default_max_output_tokens
-        self.reservation_ttl_s = float(reservation_ttl_s)
+        self.reservation_ttl_s = reservation_ttl_s
+        self.circuit_cooldown_s = circuit_cooldown_s
+        self.on_unknown_price = on_unknown_price
         self._limits = Limits(
             nano=None if max_cost_usd is None else limit_to_nano(max_cost_usd), tokens=max_tokens
         )
@@ -192,7 +212,9 @@ class BudgetScope(Scope):
         self.ledger: Ledger = self._pick_ledger(ledger, key)
         self._clock: Clock = clock if clock is not None else utc_now
         self._lock = threading.Lock()
-        self._breaker = CircuitBreaker()
+        self._breaker = CircuitBreaker(
+            circuit_cooldown_s, time.time if clock is None else lambda: as_utc(clock()).timestamp()
+        )
         self._holds: dict[int, _Hold] = {}
         # Reservation ids are unique across hosts (random prefix), forked processes (pid) and calls.
         self._id_prefix = f"{uuid.uuid4().hex}-"
@@ -265,9 +287,13 @@ class BudgetScope(Scope):
             self.default_max_output_tokens if call.max_output_tokens is None else call.max_output_tokens
         )
         nano = self._worst_case_nano(call, hold.input_tokens, hold.output_tokens)
-        hold.priced = nano is not None
-        nano = nano or 0
         tokens = hold.input_tokens + hold.output_tokens
+        if nano is None:
+            if self.on_unknown_price == "refuse" and self._limits.nano is not None:
+                self._refuse_unknown_price(call, hold, tokens)
+            nano = 0
+        else:
+            hold.priced = True
         reservation = Reservation(hold.id, nano, tokens, wall + self.reservation_ttl_s)
         force = self.on_exceeded == "warn"
         try:
@@ -278,11 +304,13 @@ class BudgetScope(Scope):
         else:
             self._last_totals = (account.bucket, outcome.totals)  # _remember, inlined: every call
             if not outcome.admitted:
-                exhausted = self._exhausted(outcome.totals)
+                # Only a refusal over settled spend opens the circuit: reservations in flight may yet be
+                # released, and refusing everyone at once because of them would be wrong.
+                exhausted = self._no_room_after_settled(outcome.totals, nano, tokens)
                 self._breaker.report(hold, account.bucket, exhausted=exhausted, good=False)
                 self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit")
             elif force and not hold.warned and self._over(outcome.totals):
-                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit")
+                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit", own=True)
                 hold.warned = True
             self._ledger_error_logged = False
         hold.nano, hold.tokens = nano, tokens
@@ -333,7 +361,17 @@ class BudgetScope(Scope):
             hold = self._holds.pop(id(call), None)
         if hold is None:
             return  # refused here or elsewhere (already released), or never admitted here
-        nano, tokens = self._actual_cost(call, hold)
+        try:
+            nano, tokens = self._actual_cost(call, hold)
+        except Exception as exc:
+            # Whatever went wrong pricing the call, its reservation must not stay behind in the ledger to
+            # be charged later: settle it at its worst case (never under-counting), then report.
+            self._settle(hold, hold.nano, hold.tokens)
+            self._breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
+            report_internal_error("budget.settle", exc)
+            return
+        if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
+            nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what the ledger took
         totals = self._settle(hold, nano, tokens)
         exhausted = totals is not None and self._exhausted(totals)
         self._breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
@@ -411,7 +449,7 @@ class BudgetScope(Scope):
                 if force and self._over(outcome.totals):
                     hold.warned = True
                     bucket = hold.account.bucket
-                    self._refuse(call, bucket, outcome.totals, extra_nano, extra_tokens, "stream")
+                    self._refuse(call, bucket, outcome.totals, extra_nano, extra_tokens, "stream", own=True)
                 return
         # The ledger refused even the tokens already streamed: cut the stream here.
         totals = self._cached_totals(hold.account.bucket)
@@ -422,6 +460,13 @@ class BudgetScope(Scope):
         raise self._exceeded_error(totals, 0, 0, "stream_cut", None)
 
     def _actual_cost(self, call: LLMCall, hold: _Hold) -> tuple[int, int]:
+        if call.usage_implausible:
+            # The provider's counts could not be right and were replaced by estimates, which for a response
+            # that was not streamed know nothing of its output: keep the worst case that was reserved.
+            if not hold.priced:
+                with self._lock:
+                    self.unknown_cost_calls += 1
+            return hold.nano, hold.tokens
         input_tokens = call.input_tokens or 0
         output_tokens = call.output_tokens or 0
         cost = call.cost
@@ -496,26 +541,58 @@ class BudgetScope(Scope):
             logger.warning("budget %r: %s; on_ledger_error=%s", self.name, exc, self.on_ledger_error)
 
     def _refuse(
-        self, call: LLMCall, bucket: str, totals: Totals, nano: int | None, tokens: int, reason: str
+        self,
+        call: LLMCall,
+        bucket: str,
+        totals: Totals,
+        nano: int | None,
+        tokens: int,
+        reason: str,
+        *,
+        own: bool = False,
     ) -> None:
-        """Refuse the call (``"raise"``), or warn once and let it through (``"warn"``)."""
+        """Refuse the call (``"raise"``), or warn once and let it through (``"warn"``).
+
+        ``own``: ``totals`` already hold this call's ``nano``/``tokens`` (a ``"warn"`` budget reserved them);
+        the message counts them once, as this call's.
+        """
         with self._lock:
             self.rejections += 1
-        error = self._exceeded_error(totals, nano or 0, tokens, reason, None)
+        before = (
+            totals._replace(
+                reserved_nano=totals.reserved_nano - (nano or 0),
+                reserved_tokens=totals.reserved_tokens - tokens,
+            )
+            if own
+            else totals
+        )
+        error = self._exceeded_error(before, nano or 0, tokens, reason, None, call.request_model)
         if self.on_exceeded == "raise":
             self._emit("rejected", call, bucket, totals, nano, reason)
             raise error
         self._emit("exceeded", call, bucket, totals, nano, reason)
-        warnings.warn(str(error), BudgetWarning, stacklevel=4)
+        warn_at_user(str(error), BudgetWarning)
+
+    def _refuse_unknown_price(self, call: LLMCall, hold: _Hold, tokens: int) -> None:
+        """``on_unknown_price="refuse"``: a cost budget cannot bound a call it cannot price."""
+        bucket = hold.account.bucket
+        self._breaker.report(hold, bucket, exhausted=False, good=False)  # frees the probe slot, if held
+        self._refuse(call, bucket, self._cached_totals(bucket), None, tokens, "unknown_price")
 
     def _exceeded_error(
-        self, totals: Totals, nano: int, tokens: int, reason: str, cause: LedgerError | None
+        self,
+        totals: Totals,
+        nano: int,
+        tokens: int,
+        reason: str,
+        cause: LedgerError | None,
+        model: str | None = None,
     ) -> BudgetExceeded:
         limits = self._limits
         held_nano = totals.spent_nano + totals.reserved_nano + nano
         held_tokens = totals.spent_tokens + totals.reserved_tokens + tokens
         # Name the limit that refused: one this call would overrun first, else one already used up.
-        if limits.nano is not None and held_nano > limits.nano:
+        if limits.nano is not None and (held_nano > limits.nano or reason == "unknown_price"):
             cost_bound = True
         elif limits.tokens is not None and held_tokens > limits.tokens:
             cost_bound = False
@@ -534,8 +611,8 @@ class BudgetScope(Scope):
             assert limits.tokens is not None
             kind, spent, limit = "tokens", float(totals.spent_tokens), float(limits.tokens)
             detail = (
-                f"spent {totals.spent_tokens} + reserved {totals.reserved_tokens}"
-                f" + this call up to {tokens} tokens > limit {limits.tokens}"
+                f"spent {totals.spent_tokens} tokens + reserved {totals.reserved_tokens} tokens"
+                f" + this call up to {tokens} tokens > limit {limits.tokens} tokens"
             )
         what = f"budget {self.name!r} ({self.window} window)"
         outcome = (
@@ -549,6 +626,11 @@ class BudgetScope(Scope):
             message = f"{what} ran out while streaming: the stream was cut ({detail})"
         elif reason == "ledger_unavailable":
             message = f"{what}: the budget ledger is unavailable ({cause}); failing closed, request not sent"
+        elif reason == "unknown_price":
+            message = (
+                f"{what} cannot bound the cost of a call to model {model!r}: its price is unknown"
+                f" (on_unknown_price='refuse'); {outcome}"
+            )
         elif reason == "stream":
             message = f"{what} exceeded while streaming: {detail}; the stream proceeds (on_exceeded='warn')"
         elif self.on_exceeded == "warn":
@@ -559,6 +641,13 @@ class BudgetScope(Scope):
         return error_type(
             message, spent=spent, limit=limit, limit_kind=kind, window=self.window, budget_name=self.name
         )
+
+    def _no_room_after_settled(self, totals: Totals, nano: int, tokens: int) -> bool:
+        """Whether settled spend alone leaves no room for ``nano``/``tokens`` (reservations aside)."""
+        limits = self._limits
+        if limits.nano is not None and totals.spent_nano + nano > limits.nano:
+            return True
+        return limits.tokens is not None and totals.spent_tokens + tokens > limits.tokens
 
     def _exhausted(self, totals: Totals) -> bool:
         limits = self._limits

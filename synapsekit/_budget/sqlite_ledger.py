@@ -139,7 +139,8 @@ class SQLiteLedger:
             raise LedgerError(f"SQLite budget ledger {self.path!r} unavailable: {exc}") from exc
         try:
             yield db
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OverflowError) as exc:
+            # OverflowError: an amount beyond SQLite's 64-bit integers; the transaction changed nothing.
             db.execute("ROLLBACK")
             raise LedgerError(f"SQLite budget ledger {self.path!r} failed: {exc}") from exc
         except BaseException:

@@ -24,13 +24,14 @@ import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from synapsekit._core import config as _config, context as _context, sinks as _sinks, spans as _spans
 from synapsekit._core.context import active_scopes_var
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.estimate import estimate_tokens_from_chars
 from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._pricing.callsite import warn_at_user
 from synapsekit._pricing.prices import Cost, compute_cost
 
 if TYPE_CHECKING:
@@ -43,6 +44,23 @@ active_call_var: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar
 )
 # A stream's chunk allowance when no admitted scope asked for one: scopes are not told about chunks.
 _NO_ALLOWANCE_LIMIT = sys.maxsize
+
+MAX_PLAUSIBLE_TOKENS: Final = 1_000_000_000
+"""The most tokens one field of one request's usage may report and be believed.
+
+A billion tokens is hundreds of times the largest context window offered today; a count above it (like a
+negative or non-integer one) comes from a broken provider or proxy. Such a count is never added to tallies
+as is: it is treated as unknown, estimated, and the call is marked ``usage_estimated`` and
+``usage_implausible``. Ledgers store nano-dollars in 64-bit integers, which this bound keeps far away.
+"""
+
+
+class ImplausibleUsageWarning(UserWarning):
+    """A provider (or a proxy) reported token usage that cannot be right; it was replaced by an estimate."""
+
+
+# (provider, field) pairs already warned about: one warning each per process.
+_usage_warned: set[tuple[str, str]] = set()
 
 
 class LLMCall:
@@ -94,6 +112,7 @@ class LLMCall:
         "streamed",
         "time_to_first_chunk_s",
         "usage_estimated",
+        "usage_implausible",
         "wire",
     )
 
@@ -154,6 +173,7 @@ class LLMCall:
         self.cache_creation_input_tokens = 0
         self.reasoning_tokens = 0
         self.usage_estimated = False
+        self.usage_implausible = False
         self.finish_reasons: tuple[str, ...] = ()
         # Prompt/completion content, set by instrumentors only when content capture is on (see _config);
         # decided once per call, read as an attribute (a settings call per read adds up on every request).
@@ -263,21 +283,92 @@ class LLMCall:
         reasoning_tokens: int | None = None,
         estimated: bool = False,
     ) -> None:
-        """Record usage; fields left ``None`` keep their value (a stream reports usage in pieces)."""
+        """Record usage; fields left ``None`` keep their value (a stream reports usage in pieces).
+
+        A count that cannot be right — not an ``int``, negative, or above :data:`MAX_PLAUSIBLE_TOKENS` — is
+        not recorded: the call is marked ``usage_implausible`` and the count is estimated when the call ends.
+        """
+        # Each check inline (type, then range): this runs on every response.
         if input_tokens is not None:
-            self.input_tokens = input_tokens
+            if type(input_tokens) is int and 0 <= input_tokens <= MAX_PLAUSIBLE_TOKENS:
+                self.input_tokens = input_tokens
+            else:
+                self._implausible("input_tokens", input_tokens)
         if output_tokens is not None:
-            self.output_tokens = output_tokens
+            if type(output_tokens) is int and 0 <= output_tokens <= MAX_PLAUSIBLE_TOKENS:
+                self.output_tokens = output_tokens
+            else:
+                self._implausible("output_tokens", output_tokens)
+        # The parts (cache, reasoning) only have their type checked here; their range is checked when the
+        # call ends, with their totals (_check_usage_details): nothing reads them before, and a zero, their
+        # usual value, then costs no further check.
         if cached_input_tokens is not None:
-            self.cached_input_tokens = cached_input_tokens
+            if type(cached_input_tokens) is int:
+                self.cached_input_tokens = cached_input_tokens
+            else:
+                self._implausible("cached_input_tokens", cached_input_tokens)
         if cache_creation_input_tokens is not None:
-            self.cache_creation_input_tokens = cache_creation_input_tokens
+            if type(cache_creation_input_tokens) is int:
+                self.cache_creation_input_tokens = cache_creation_input_tokens
+            else:
+                self._implausible("cache_creation_input_tokens", cache_creation_input_tokens)
         if reasoning_tokens is not None:
-            self.reasoning_tokens = reasoning_tokens
+            if type(reasoning_tokens) is int:
+                self.reasoning_tokens = reasoning_tokens
+            else:
+                self._implausible("reasoning_tokens", reasoning_tokens)
         if estimated:
             self.usage_estimated = True
         if self._admitted:
             self._chunk_allowance = -1  # reported counts may overrun a reservation: check at the next chunk
+
+    def _implausible(self, field: str, value: object, why: str | None = None) -> None:
+        """A usage count that cannot be right: keep it out of every tally, and say so once."""
+        self.usage_implausible = True
+        key = (self.provider, field)
+        if key in _usage_warned:
+            return
+        _usage_warned.add(key)
+        if why is None:
+            why = f"expected an int from 0 to {MAX_PLAUSIBLE_TOKENS}"
+        warn_at_user(
+            f"{self.provider} reported {field}={value!r} for model {self.model!r}, which cannot be right"
+            f" ({why}); it is treated as unknown and estimated (reported once per provider and field)",
+            ImplausibleUsageWarning,
+        )
+
+    def _check_usage_details(self) -> None:
+        """Cached and reasoning tokens are parts of the input and output totals; parts that cannot be right
+        (not an int, negative, above the bound, above their total) are dropped. Then estimate what is missing.
+        """
+        for field in ("cached_input_tokens", "cache_creation_input_tokens", "reasoning_tokens"):
+            value = getattr(self, field)
+            if not 0 <= value <= MAX_PLAUSIBLE_TOKENS:
+                self._implausible(field, value)
+                setattr(self, field, 0)
+        input_tokens = self.input_tokens
+        if (
+            input_tokens is not None
+            and self.cached_input_tokens + self.cache_creation_input_tokens > input_tokens
+        ):
+            self._implausible(
+                "cached_input_tokens",
+                self.cached_input_tokens,
+                f"with cache_creation_input_tokens={self.cache_creation_input_tokens}, more than the"
+                f" input_tokens={input_tokens} that include them",
+            )
+            self.cached_input_tokens = self.cache_creation_input_tokens = 0
+        output_tokens = self.output_tokens
+        if output_tokens is not None and self.reasoning_tokens > output_tokens:
+            self._implausible(
+                "reasoning_tokens",
+                self.reasoning_tokens,
+                f"more than the output_tokens={output_tokens} that include them",
+            )
+            self.reasoning_tokens = 0
+        if self.usage_implausible:
+            self.estimate_missing_usage()
+            self.usage_estimated = True
 
     def record_response(
         self,
@@ -390,6 +481,13 @@ class LLMCall:
                 # Providers do not bill a request that failed before producing anything.
                 self.input_tokens = 0
                 self.output_tokens = 0
+        if (
+            self.usage_implausible
+            or self.cached_input_tokens
+            or self.cache_creation_input_tokens
+            or self.reasoning_tokens
+        ):
+            self._check_usage_details()
         if not self.wire:
             try:
                 _spans.start_late(self)

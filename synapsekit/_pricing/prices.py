@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
 
+from synapsekit._pricing.callsite import warn_at_user
 from synapsekit._pricing.names import model_name_candidates, normalize_model_name, split_router_prefix
 from synapsekit._pricing.overrides import (
     WILDCARD_MODEL,
@@ -339,7 +339,7 @@ def _resolve(provider: str, model: str) -> PriceSchedule | None:
                 )
     # Outside the lock: a warnings hook may itself price a call.
     for message, category in notices:
-        warnings.warn(message, category, stacklevel=4)
+        warn_at_user(message, category)
     return schedule
 
 

@@ -7,7 +7,12 @@ from typing import Any
 from synapsekit._budget.circuit import CircuitState
 from synapsekit._budget.ledger import Ledger
 from synapsekit._budget.limit import ON_EXCEEDED, BudgetLimit, validate_choice
-from synapsekit._budget.scope import DEFAULT_MAX_OUTPUT_TOKENS, DEFAULT_RESERVATION_TTL_S, BudgetScope
+from synapsekit._budget.scope import (
+    DEFAULT_CIRCUIT_COOLDOWN_S,
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    DEFAULT_RESERVATION_TTL_S,
+    BudgetScope,
+)
 from synapsekit._budget.windows import Clock
 from synapsekit._core.scope import Scope
 from synapsekit.observability._facade import ScopedLLM
@@ -21,7 +26,8 @@ class BudgetGuard(ScopedLLM):
     window lasts as long as the guard), and every LLM call made underneath — by the wrapped component, an
     instrumented SDK, several calls of a pipeline — is admitted against it. ``on_exceeded="warn"`` lets
     calls through with a ``BudgetWarning`` instead. The keyword-only options are those of
-    :func:`synapsekit.budget` (a shared ``ledger`` and ``key``, ``on_ledger_error``, ...).
+    :func:`synapsekit.budget` (a shared ``ledger`` and ``key``, ``on_ledger_error``, ``circuit_cooldown_s``,
+    ``on_unknown_price``, ...).
     """
 
     def __init__(
@@ -36,6 +42,8 @@ class BudgetGuard(ScopedLLM):
         on_ledger_error: str = "fail_closed",
         default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
         reservation_ttl_s: float = DEFAULT_RESERVATION_TTL_S,
+        circuit_cooldown_s: float = DEFAULT_CIRCUIT_COOLDOWN_S,
+        on_unknown_price: str = "admit",
         clock: Clock | None = None,
     ) -> None:
         if not isinstance(limit, BudgetLimit):
@@ -54,6 +62,8 @@ class BudgetGuard(ScopedLLM):
             on_ledger_error=on_ledger_error,
             default_max_output_tokens=default_max_output_tokens,
             reservation_ttl_s=reservation_ttl_s,
+            circuit_cooldown_s=circuit_cooldown_s,
+            on_unknown_price=on_unknown_price,
             clock=clock,
         )
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,8 +55,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@dataclass
+class RedisServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def _redis_server(directory: Path) -> Iterator[RedisServer]:
     """A real redis-server on 127.0.0.1 (Debian package ``redis-server``), without persistence."""
     executable = shutil.which("redis-server")
     if executable is None:
@@ -61,7 +70,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail("redis-server is required in CI: apt-get install -y redis-server")
         pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
     port = _free_port()
-    directory = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [
             executable,
@@ -92,7 +100,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"redis-server did not start on port {port}")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield RedisServer(f"redis://127.0.0.1:{port}/0", process)
     finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # in case a test left it stopped
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _redis_server(tmp_path_factory.mktemp("redis")) as running:
+        yield running.url
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop (SIGSTOP) without disturbing other tests."""
+    with _redis_server(tmp_path_factory.mktemp("redis")) as running:
+        yield running

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -47,10 +48,11 @@ async def test_a_call_that_does_not_fit_never_reaches_the_server(
         await llm.generate(PROMPT, max_tokens=5)
     assert server.request_count == 0
     error = caught.value
-    assert (error.spent, error.limit, error.limit_kind, error.window, error.budget_name) == (
+    assert (error.spent, error.limit, error.limit_kind, error.unit, error.window, error.budget_name) == (
         0.0,
         usd(CALL - 1),
         "cost",
+        "USD",
         "session",
         "tight",
     )
@@ -207,14 +209,14 @@ async def test_max_tokens_is_a_hard_token_cap(server: LLMTestServer, llm: Server
         with pytest.raises(BudgetExceeded) as caught:
             await llm.generate(PROMPT, max_tokens=1)
     error = caught.value
-    assert (error.limit_kind, error.spent, error.limit) == ("tokens", 16.0, 16.0)
+    assert (error.limit_kind, error.unit, error.spent, error.limit) == ("tokens", "tokens", 16.0, 16.0)
     assert "circuit open" in str(error)
     assert (scope.spent_tokens, server.request_count) == (16, 2)
     with budget(max_tokens=10) as tokens_only, pytest.raises(BudgetExceeded) as caught:
         await llm.generate(PROMPT, max_tokens=8)
     assert str(caught.value) == (
-        f"budget {tokens_only.name!r} (session window) would be exceeded: spent 0 + reserved 0 + this call"
-        " up to 11 tokens > limit 10; the request was not sent"
+        f"budget {tokens_only.name!r} (session window) would be exceeded: spent 0 tokens + reserved 0 tokens"
+        " + this call up to 11 tokens > limit 10 tokens; the request was not sent"
     )
 
 
@@ -231,6 +233,41 @@ async def test_unknown_price_is_admitted_on_the_token_limit_alone(server: LLMTes
     assert caught.value.limit_kind == "tokens"
     assert (scope.spent_usd, scope.spent_tokens, scope.unknown_cost_calls) == (0.0, 8, 1)
     assert server.request_count == 1
+
+
+async def test_unknown_price_can_be_refused_under_a_cost_limit(server: LLMTestServer) -> None:
+    mystery = ServerLLM(server.openai_base_url, model="mystery-model-x2")
+    try:
+        with (
+            budget(max_cost_usd=1.0, on_unknown_price="refuse", name="strict") as scope,
+            pytest.warns(UnknownModelPriceWarning),
+            pytest.raises(BudgetExceeded) as caught,
+        ):
+            await mystery.generate(PROMPT, max_tokens=5)
+        assert str(caught.value) == (
+            "budget 'strict' (session window) cannot bound the cost of a call to model 'mystery-model-x2':"
+            " its price is unknown (on_unknown_price='refuse'); the request was not sent"
+        )
+        assert (caught.value.limit_kind, caught.value.spent, caught.value.limit) == ("cost", 0.0, 1.0)
+        assert (server.request_count, scope.rejections, scope.reserved_usd, scope.circuit_state) == (
+            0,
+            1,
+            0.0,
+            CircuitState.CLOSED,
+        )
+        guard = BudgetGuard(mystery, BudgetLimit(max_cost_usd=1.0), on_unknown_price="refuse")
+        with pytest.raises(BudgetExceeded, match="its price is unknown"):
+            await guard.generate(PROMPT, max_tokens=5)
+        # Without a cost limit there is no money to protect: the token limit admits it.
+        with budget(max_tokens=100, on_unknown_price="refuse") as tokens_only:
+            await mystery.generate(PROMPT, max_tokens=5)
+        assert (tokens_only.spent_tokens, server.request_count) == (8, 1)
+        # "admit", the default, lets it through on the token limit alone (the pricing module warned once).
+        with budget(max_cost_usd=1.0) as admitting:
+            await mystery.generate(PROMPT, max_tokens=5)
+        assert (admitting.spent_usd, admitting.unknown_cost_calls, server.request_count) == (0.0, 1, 2)
+    finally:
+        await mystery.aclose()
 
 
 async def test_warn_mode_proceeds_and_warns_once_per_event(
@@ -261,11 +298,14 @@ async def test_warn_mode_over_the_limit_without_an_open_circuit(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with budget(max_cost_usd=usd(CALL - 1), on_exceeded="warn", name="w2"):
+            line = sys._getframe().f_lineno + 1
             await llm.generate(PROMPT, max_tokens=5)
     assert [str(w.message) for w in caught if w.category is BudgetWarning] == [
-        "budget 'w2' (session window) exceeded: spent $0 + reserved $0.000013 + this call up to $0.000013"
+        "budget 'w2' (session window) exceeded: spent $0 + reserved $0 + this call up to $0.000013"
         " > limit $0.000012999; the request proceeds (on_exceeded='warn')"
     ]
+    # The warning names the line that made the call, not synapsekit's own code.
+    assert [(w.filename, w.lineno) for w in caught if w.category is BudgetWarning] == [(__file__, line)]
     assert server.request_count == 1
 
 

@@ -169,7 +169,7 @@ def test_redis_windowed_accounts_expire_and_sessions_persist(redis_url: str) -> 
     ledger.reserve(hourly, _reservation("h", 1), LIMITS, force=False)
     ledger.reserve(ACCOUNT, _reservation("s", 1), LIMITS, force=False)
     client = ledger.client
-    totals_key, reservations_key, expiry_key = ledger.keys_for(hourly)
+    totals_key, reservations_key, expiry_key, _released_key = ledger.keys_for(hourly)
     assert totals_key == "ttl-test:{team|2025-06-01T10}:totals"
     assert all(7000 < client.ttl(key) <= 7200 for key in (totals_key, reservations_key, expiry_key))
     assert client.ttl(ledger.keys_for(ACCOUNT)[0]) == -1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,8 @@ import pytest
 
 import synapsekit
 from synapsekit import BudgetExceeded
-from synapsekit._budget import CircuitState, budget
+from synapsekit._budget import BudgetWarning, CircuitState, budget
+from synapsekit._pricing.prices import UnknownModelPriceWarning
 from synapsekit.testing import LLMTestServer
 
 from ._support import MODEL, nano, prompt_of, until_requests, usd
@@ -99,3 +102,30 @@ async def test_cancelling_an_sdk_call_releases_its_reservation(server: LLMTestSe
         assert scope.spent_usd == usd(CALL)
     finally:
         await sdk.close()
+
+
+def test_warnings_name_the_line_that_made_the_request(client: openai.OpenAI) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with budget(max_cost_usd=usd(CALL - 1), on_exceeded="warn"):
+            unknown_price = sys._getframe().f_lineno + 1
+            client.chat.completions.create(model="mystery-model-sdk", messages=MESSAGES, max_tokens=5)
+            over_limit = sys._getframe().f_lineno + 1
+            client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
+    assert [(w.category, w.filename, w.lineno) for w in caught] == [
+        (UnknownModelPriceWarning, __file__, unknown_price),
+        (BudgetWarning, __file__, over_limit),
+    ]
+
+
+async def test_warnings_name_the_line_that_made_an_async_request(server: LLMTestServer) -> None:
+    sdk = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with budget(max_cost_usd=usd(CALL - 1), on_exceeded="warn"):
+                line = sys._getframe().f_lineno + 1
+                await sdk.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=5)
+    finally:
+        await sdk.close()
+    assert [(w.category, w.filename, w.lineno) for w in caught] == [(BudgetWarning, __file__, line)]

@@ -85,7 +85,16 @@ def test_budget_limit_requires_a_cost() -> None:
             ValueError,
             "default_max_output_tokens must be >= 1",
         ),
-        ({"max_cost_usd": 1, "reservation_ttl_s": 0}, ValueError, "reservation_ttl_s must be > 0, got 0"),
+        (
+            {"max_cost_usd": 1, "reservation_ttl_s": 0},
+            ValueError,
+            "reservation_ttl_s must be a finite number of seconds > 0, got 0",
+        ),
+        (
+            {"max_cost_usd": 1, "on_unknown_price": "ignore"},
+            ValueError,
+            "on_unknown_price must be one of 'admit', 'refuse'; got 'ignore'",
+        ),
         ({"max_cost_usd": 1, "key": ""}, ValueError, "key must be a non-empty string, got ''"),
         (
             {"max_cost_usd": 1, "ledger": "postgres://db"},
@@ -104,6 +113,49 @@ def test_bad_budget_arguments_are_rejected(
 ) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         budget(**kwargs)
+
+
+@pytest.mark.parametrize("parameter", ["reservation_ttl_s", "circuit_cooldown_s"])
+@pytest.mark.parametrize(
+    ("value", "error", "shown"),
+    [
+        (math.inf, ValueError, "inf"),
+        (math.nan, ValueError, "nan"),
+        (-1.0, ValueError, "-1.0"),
+        (0, ValueError, "0"),
+        ("60", TypeError, "'60'"),
+        (None, TypeError, "None"),
+        (True, TypeError, "True"),
+        (Decimal("60"), TypeError, "Decimal('60')"),
+    ],
+)
+def test_durations_must_be_finite_positive_seconds(
+    parameter: str, value: object, error: type[Exception], shown: str
+) -> None:
+    expected = (
+        f"{parameter} must be a finite number of seconds > 0, got {shown}"
+        if error is ValueError
+        else f"{parameter} must be a number of seconds, got {shown}"
+    )
+    pattern = expected.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(error, match=pattern):
+        budget(max_cost_usd=1, **{parameter: value})
+    with pytest.raises(error, match=pattern):
+        BudgetGuard(OfflineLLM(), BudgetLimit(1.0), **{parameter: value})
+
+
+def test_the_clock_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="clock must be a callable returning a datetime, got 'utc'"):
+        budget(max_cost_usd=1, clock="utc")  # type: ignore[arg-type]
+
+
+def test_durations_are_kept_as_given() -> None:
+    scope = budget(max_cost_usd=1, reservation_ttl_s=30, circuit_cooldown_s=5)
+    assert (scope.reservation_ttl_s, scope.circuit_cooldown_s) == (30.0, 5.0)
+    assert (budget(max_cost_usd=1).circuit_cooldown_s, budget(max_cost_usd=1).on_unknown_price) == (
+        60.0,
+        "admit",
+    )
 
 
 def test_a_token_only_budget_is_allowed() -> None:
