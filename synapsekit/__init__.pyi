@@ -8,6 +8,7 @@ from synapsekit._budget.api import budget as budget
 from synapsekit._budget.events import BudgetEvent as BudgetEvent
 from synapsekit._budget.scope import BudgetWarning as BudgetWarning
 from synapsekit._core.call import (
+    ImplausibleUsageWarning as ImplausibleUsageWarning,
     LLMCall as LLMCall,
     current_call as current_call,
 )
