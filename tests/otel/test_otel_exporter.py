@@ -8,6 +8,7 @@ Scenarios that hand OTelExporter their own providers run in-process.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from synapsekit._otel.accounting import OTelExportStats
 from synapsekit._otel.endpoints import (
     parse_headers,
     resolve_headers,
@@ -293,6 +295,7 @@ def test_exporter_describes_its_configuration_without_secrets() -> None:
     )
     assert exporter.headers == {"authorization": "Bearer secret"}
     assert (exporter.service_name, exporter.installed, exporter.force_flush()) == ("synapsekit", False, False)
+    assert exporter.stats == OTelExportStats()
     assert repr(exporter) == (
         "OTelExporter(endpoint='https://otlp.example.com/v1/traces', service_name='synapsekit', "
         "protocol='http/protobuf', installed=False)"
@@ -301,19 +304,119 @@ def test_exporter_describes_its_configuration_without_secrets() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("args", "kwargs", "error", "message"),
     [
-        ({"endpoint": " "}, "OTelExporter needs an endpoint"),
+        ((" ",), {}, ValueError, "OTelExporter needs an endpoint, e.g. 'http://localhost:4317'"),
         (
-            {"endpoint": "https://h:4317", "metric_export_interval_s": 0},
-            "metric_export_interval_s must be > 0",
+            ("https://h:4317",),
+            {"metric_export_interval_s": 0},
+            ValueError,
+            "metric_export_interval_s must be a finite number of seconds > 0, got 0",
         ),
-        ({"endpoint": "https://h:4317", "timeout_s": -1}, "timeout_s must be > 0, got -1"),
+        (
+            ("https://h:4317",),
+            {"metric_export_interval_s": math.nan},
+            ValueError,
+            "metric_export_interval_s must be a finite number of seconds > 0, got nan",
+        ),
+        (
+            ("https://h:4317",),
+            {"timeout_s": -1},
+            ValueError,
+            "timeout_s must be a finite number of seconds > 0, got -1",
+        ),
+        (
+            ("https://h:4317",),
+            {"timeout_s": math.nan},
+            ValueError,
+            "timeout_s must be a finite number of seconds > 0, got nan",
+        ),
+        (
+            ("https://h:4317",),
+            {"timeout_s": "5"},
+            TypeError,
+            "timeout_s must be a number of seconds, got str '5'",
+        ),
+        (
+            ("https://h:4317",),
+            {"shutdown_timeout_s": math.inf},
+            ValueError,
+            "shutdown_timeout_s must be a finite number of seconds > 0, got inf",
+        ),
+        (
+            ("not a url at all",),
+            {},
+            ValueError,
+            "OTelExporter endpoint 'not a url at all' is not a URL: 'not a url at all' is not a host name or "
+            "IP address (expected e.g. 'http://localhost:4317')",
+        ),
+        (
+            ("http://:4317",),
+            {"insecure": True},
+            ValueError,
+            "OTelExporter endpoint 'http://:4317' has no host",
+        ),
+        (
+            (4317,),
+            {},
+            TypeError,
+            "endpoint must be a URL string such as 'http://localhost:4317', got int 4317",
+        ),
+        (
+            ("https://h:4317",),
+            {"headers": "a=b"},
+            TypeError,
+            "headers must be a mapping of str to str such as {'api-key': '...'}, got str",
+        ),
+        (
+            ("https://h:4317",),
+            {"headers": {"api-key": 123}},
+            TypeError,
+            "headers must be a mapping of str to str such as {'api-key': '...'}, got dict",
+        ),
+        (("http://h:4317",), {"insecure": "yes"}, TypeError, "insecure must be True or False, got str 'yes'"),
+        (
+            ("https://h:4317",),
+            {"tracer_provider": "global"},
+            TypeError,
+            "tracer_provider must be an OpenTelemetry SDK TracerProvider (opentelemetry.sdk.trace), got str",
+        ),
     ],
 )
-def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        OTelExporter(**kwargs)
+def test_bad_arguments_are_refused_where_they_are_written(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        OTelExporter(*args, **kwargs)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 3.0), ("", 3.0), ("2", 2.0), (" 0.5 ", 0.5)])
+def test_shutdown_deadline_defaults_and_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: float
+) -> None:
+    if value is not None:
+        monkeypatch.setenv("SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S", value)
+    assert OTelExporter("https://h:4317").shutdown_timeout_s == expected
+    assert OTelExporter("https://h:4317", shutdown_timeout_s=7).shutdown_timeout_s == 7.0  # the argument wins
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("soon", "a number of seconds > 0, got 'soon'"),
+        ("0", "a finite number of seconds > 0, got '0'"),
+        ("-1", "a finite number of seconds > 0, got '-1'"),
+        ("nan", "a finite number of seconds > 0, got 'nan'"),
+    ],
+)
+def test_bad_shutdown_deadline_in_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S", value)
+    with pytest.raises(ValueError, match="SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S") as raised:
+        OTelExporter("https://h:4317")
+    assert str(raised.value) == f"SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S must be {problem}"
 
 
 @pytest.mark.parametrize(
@@ -564,20 +667,8 @@ def test_span_end_returns_while_the_receiver_is_stuck(
     exporter.shutdown()
 
 
-def test_receiver_down_breaks_nothing(providers: tuple[TracerProvider, MeterProvider]) -> None:
-    tracer_provider, meter_provider = providers
-    exporter = OTelExporter(
-        f"http://127.0.0.1:{closed_port()}",
-        insecure=True,
-        protocol="grpc",
-        timeout_s=0.5,
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-    ).install()
-    tracer = tracer_provider.get_tracer("t")
-    for index in range(50):
-        with tracer.start_as_current_span(f"unsent-{index}"):
-            pass
+def _record_one_call(meter_provider: MeterProvider) -> None:
+    """One GenAI call: two token-usage points (input, output) and one duration point."""
     GenAIMetrics(meter_provider.get_meter("synapsekit")).record(
         operation="chat",
         provider="anthropic",
@@ -591,10 +682,79 @@ def test_receiver_down_breaks_nothing(providers: tuple[TracerProvider, MeterProv
         server_port=None,
     )
 
-    # Failed exports are logged by the SDK; the flush itself completes.
-    assert exporter.force_flush(timeout_millis=5_000) is True
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_receiver_down_breaks_nothing_and_force_flush_says_so(
+    providers: tuple[TracerProvider, MeterProvider], protocol: str
+) -> None:
+    tracer_provider, meter_provider = providers
+    exporter = OTelExporter(
+        f"http://127.0.0.1:{closed_port()}",
+        insecure=True,
+        protocol=protocol,
+        timeout_s=0.5,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    ).install()
+    tracer = tracer_provider.get_tracer("t")
+    for index in range(50):
+        with tracer.start_as_current_span(f"unsent-{index}"):
+            pass
+    _record_one_call(meter_provider)
+
+    # The application goes on; the flush completes and tells the truth: nothing went out.
+    assert exporter.force_flush(timeout_millis=5_000) is False
+    assert exporter.stats == OTelExportStats(spans_dropped=50, metric_points_dropped=3, failed_exports=2)
     exporter.shutdown()
     assert exporter.installed is False
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_force_flush_and_stats_follow_the_receiver_up_and_down(
+    providers: tuple[TracerProvider, MeterProvider], transport: str
+) -> None:
+    tracer_provider, meter_provider = providers
+    receiver = OTLPReceiver().start()
+    exporter = OTelExporter(
+        receiver.grpc_endpoint if transport == "grpc" else receiver.http_endpoint,
+        insecure=True,
+        protocol="grpc" if transport == "grpc" else "http/protobuf",
+        timeout_s=0.5,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    ).install()
+    tracer = tracer_provider.get_tracer("t")
+    try:
+        assert exporter.stats == OTelExportStats()
+        for index in range(3):
+            tracer.start_span(f"up-{index}").end()
+        _record_one_call(meter_provider)
+        assert exporter.force_flush() is True
+        assert exporter.stats == OTelExportStats(spans_exported=3, metric_points_exported=3)
+        assert len(receiver.wait_for_spans(3)) == 3
+
+        # The collector stops answering. (Stopping the receiver would not do for HTTP: the exporter's
+        # kept-alive connection would still be served by its handler thread.)
+        receiver.pause()
+        for index in range(2):
+            tracer.start_span(f"down-{index}").end()
+        assert exporter.force_flush(timeout_millis=5_000) is False
+        # Metrics are cumulative: the second collection carries the same three points again.
+        assert exporter.stats == OTelExportStats(
+            spans_exported=3,
+            spans_dropped=2,
+            metric_points_exported=3,
+            metric_points_dropped=3,
+            failed_exports=2,
+        )
+    finally:
+        exporter.shutdown()
+        receiver.stop()
+    # The final collection at shutdown could not go out either; the counts stay as shutdown left them.
+    assert exporter.stats == OTelExportStats(
+        spans_exported=3, spans_dropped=2, metric_points_exported=3, metric_points_dropped=6, failed_exports=3
+    )
+    assert exporter.force_flush() is False  # shut down: nothing can be flushed
 
 
 def test_a_stuck_receiver_cannot_grow_the_queue(
@@ -721,3 +881,30 @@ def test_shutdown_flushes_and_a_new_install_starts_afresh(receiver: OTLPReceiver
     assert report == {"installed": False, "reinstalled": True}
     names = sorted(span.name for span in receiver.wait_for_spans(3))
     assert names == ["after-reinstall", "chat gpt-4o-mini", "rag.aquery"]
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_distributed_tracers_name_the_exported_service(receiver: OTLPReceiver, transport: str) -> None:
+    endpoint = receiver.grpc_endpoint if transport == "grpc" else f"{receiver.http_endpoint}/v1/traces"
+    report = run_scenario(
+        "distributed_service_names",
+        endpoint,
+        env={"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=ci"},
+        insecure=True,
+        export_metrics=False,
+    )
+
+    assert report == {"flushed": True}
+    spans = {span.name: span for span in receiver.wait_for_spans(3)}
+    services = {name: span.resource_attributes["service.name"] for name, span in spans.items()}
+    # Each DistributedTracer's spans carry its service; other spans keep the exporter's service name.
+    assert services == {
+        "gateway.request": "gateway",
+        "rag.query": "rag-service",
+        "chat gpt-4o-mini": "synapsekit",
+    }
+    assert {span.resource_attributes["deployment.environment"] for span in spans.values()} == {"ci"}
+    gateway, rag, chat = spans["gateway.request"], spans["rag.query"], spans["chat gpt-4o-mini"]
+    assert (rag.parent_span_id, chat.parent_span_id) == (gateway.span_id, rag.span_id)
+    assert {span.trace_id for span in spans.values()} == {gateway.trace_id}
+    assert (rag.attributes["synapsekit.service.name"], gateway.scope_name) == ("rag-service", "synapsekit")
