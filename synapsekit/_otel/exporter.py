@@ -432,6 +432,8 @@ class OTelExporter:
     is HTTP/protobuf; otherwise ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL``,
     else gRPC. ``protocol`` forces one. ``headers`` default to ``OTEL_EXPORTER_OTLP_TRACES_HEADERS`` /
     ``OTEL_EXPORTER_OTLP_HEADERS``. A plaintext ``http://`` endpoint needs ``insecure=True``.
+    ``shutdown_timeout_s`` (default ``SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S``, else 3 s) bounds the whole
+    shutdown, spans and metrics flushed side by side; :attr:`stats` counts what was exported and dropped.
     """
 
     def __init__(
