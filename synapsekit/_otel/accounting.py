@@ -50,7 +50,7 @@ class ExportCounts:
         with self._lock:
             self._spans_ended += 1
 
-    def spans_exported(self, count: int, succeeded: bool) -> None:
+    def span_export_finished(self, count: int, succeeded: bool) -> None:
         with self._lock:
             if self._final is not None:
                 return  # after shutdown the books are closed: a late answer changes nothing reported
@@ -64,7 +64,7 @@ class ExportCounts:
         with self._lock:
             self._points_in_flight += count
 
-    def points_exported(self, count: int, succeeded: bool) -> None:
+    def points_export_finished(self, count: int, succeeded: bool) -> None:
         with self._lock:
             self._points_in_flight -= count
             if self._final is not None:

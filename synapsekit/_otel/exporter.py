@@ -459,8 +459,12 @@ class OTelExporter:
             )
         if not endpoint.strip():
             raise ValueError("OTelExporter needs an endpoint, e.g. 'http://localhost:4317'")
-        if not isinstance(service_name, str) or not service_name.strip():
-            raise TypeError(f"service_name must be a non-empty string, got {service_name!r}")
+        if not isinstance(service_name, str):
+            raise TypeError(
+                f"service_name must be a string, got {type(service_name).__name__} {service_name!r}"
+            )
+        if not service_name.strip():
+            raise ValueError("service_name must not be empty")
         if headers is not None and (
             not isinstance(headers, Mapping)
             or not all(isinstance(key, str) and isinstance(value, str) for key, value in headers.items())

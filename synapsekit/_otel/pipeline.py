@@ -58,13 +58,13 @@ class CountingSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._cutoff.is_set:
-            self._counts.spans_exported(len(spans), succeeded=False)
+            self._counts.span_export_finished(len(spans), succeeded=False)
             return SpanExportResult.FAILURE
         result = SpanExportResult.FAILURE
         try:
             result = self._inner.export(spans)
         finally:
-            self._counts.spans_exported(len(spans), succeeded=result is SpanExportResult.SUCCESS)
+            self._counts.span_export_finished(len(spans), succeeded=result is SpanExportResult.SUCCESS)
         return result
 
     def cut_off(self) -> None:
@@ -107,7 +107,7 @@ class CountingMetricExporter(MetricExporter):
             if not self._cutoff.is_set:
                 result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
         finally:
-            self._counts.points_exported(points, succeeded=result is MetricExportResult.SUCCESS)
+            self._counts.points_export_finished(points, succeeded=result is MetricExportResult.SUCCESS)
         return result
 
     def cut_off(self) -> None:

@@ -234,9 +234,8 @@ class DistributedTracer:
         self.b3_single_header = b3_single_header
         self._tracer_provider = tracer_provider
         self._tracer: Tracer | None = None
-        # The provider naming this service in its resource, when synapsekit made the global one.
-        self._service_provider: TracerProvider | None = None
-        self._service_tracer: Tracer | None = None
+        # The provider naming this service in its resource (when synapsekit made the global one), and its tracer.
+        self._service_tracer: tuple[TracerProvider, Tracer] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -246,15 +245,12 @@ class DistributedTracer:
 
     def _get_tracer(self) -> Tracer:
         # Asked at every span, not once: an OTelExporter may create the global provider after this tracer.
-        service_provider = (
-            None if self._tracer_provider is not None else tracer_provider_for_service(self.service_name)
-        )
-        if service_provider is not None:
-            if self._service_provider is not service_provider:
-                self._service_provider = service_provider
-                self._service_tracer = service_provider.get_tracer(_TRACER_NAME)
-            assert self._service_tracer is not None
-            return self._service_tracer
+        if self._tracer_provider is None:
+            service_provider = tracer_provider_for_service(self.service_name)
+            if service_provider is not None:
+                if self._service_tracer is None or self._service_tracer[0] is not service_provider:
+                    self._service_tracer = (service_provider, service_provider.get_tracer(_TRACER_NAME))
+                return self._service_tracer[1]
         if self._tracer is None:
             from opentelemetry import trace
 

@@ -375,6 +375,8 @@ def test_exporter_describes_its_configuration_without_secrets() -> None:
             "headers must be a mapping of str to str such as {'api-key': '...'}, got dict",
         ),
         (("http://h:4317",), {"insecure": "yes"}, TypeError, "insecure must be True or False, got str 'yes'"),
+        (("https://h:4317",), {"service_name": 5}, TypeError, "service_name must be a string, got int 5"),
+        (("https://h:4317",), {"service_name": " "}, ValueError, "service_name must not be empty"),
         (
             ("https://h:4317",),
             {"tracer_provider": "global"},
