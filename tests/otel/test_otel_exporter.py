@@ -806,7 +806,8 @@ def test_install_exports_over_real_transport(receiver: OTLPReceiver, transport: 
 def test_spans_are_flushed_at_a_clean_exit(receiver: OTLPReceiver, transport: str, delay_s: float) -> None:
     receiver.delay_s = delay_s
     endpoint = receiver.grpc_endpoint if transport == "grpc" else f"{receiver.http_endpoint}/v1/traces"
-    report = run_scenario("export", endpoint, insecure=True, flush=False)
+    # A collector that is slow but alive gets everything, given a deadline longer than its answers take.
+    report = run_scenario("export", endpoint, insecure=True, flush=False, shutdown_timeout_s=10)
 
     assert "flushed" not in report
     # The batch processor's 5 s delay had not elapsed: only the exit hook can have sent these.
