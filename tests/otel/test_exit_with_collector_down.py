@@ -114,3 +114,30 @@ def test_zero_code_mode_takes_its_deadline_from_the_environment(dead_port: int, 
         f"OTelExporter shut down ({endpoint}, deadline 2s): dropped 3 spans and 0 metric points, "
         "exported 0 spans and 0 metric points"
     ]
+
+
+def test_zero_code_mode_with_a_bad_deadline_starts_uninstrumented_and_says_why(tmp_path: Path) -> None:
+    instrument = shutil.which("synapsekit-instrument", path=str(Path(sys.executable).parent))
+    assert instrument is not None
+    app = tmp_path / "app.py"
+    app.write_text("print('app ran')\n")
+    completed = subprocess.run(
+        [instrument, sys.executable, str(app)],
+        capture_output=True,
+        text=True,
+        timeout=EXIT_BOUND_S,
+        env=_environment(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+                "SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S": "soon",
+                "SYNAPSEKIT_INSTRUMENT": "none",
+            }
+        ),
+        check=False,
+    )
+
+    assert (completed.returncode, completed.stdout) == (0, "app ran\n")
+    assert completed.stderr == (
+        "synapsekit-instrument: not instrumenting: ValueError: SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S must be a "
+        "number of seconds > 0, got 'soon'\n"
+    )

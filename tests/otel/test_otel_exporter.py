@@ -749,12 +749,23 @@ def test_force_flush_and_stats_follow_the_receiver_up_and_down(
             metric_points_dropped=3,
             failed_exports=2,
         )
+
+        receiver.resume()  # back again: the next flush goes through and says so
+        tracer.start_span("back").end()
+        assert exporter.force_flush() is True
+        assert exporter.stats == OTelExportStats(
+            spans_exported=4,
+            spans_dropped=2,
+            metric_points_exported=6,
+            metric_points_dropped=3,
+            failed_exports=2,
+        )
     finally:
         exporter.shutdown()
         receiver.stop()
-    # The final collection at shutdown could not go out either; the counts stay as shutdown left them.
+    # The final collection at shutdown went out too.
     assert exporter.stats == OTelExportStats(
-        spans_exported=3, spans_dropped=2, metric_points_exported=3, metric_points_dropped=6, failed_exports=3
+        spans_exported=4, spans_dropped=2, metric_points_exported=9, metric_points_dropped=3, failed_exports=2
     )
     assert exporter.force_flush() is False  # shut down: nothing can be flushed
 
