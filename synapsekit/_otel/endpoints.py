@@ -43,7 +43,10 @@ class Target:
 def _split(endpoint: str) -> tuple[str, str, str, int | None]:
     """(scheme, netloc, path, port) of an endpoint that may be written without a scheme."""
     has_scheme = "://" in endpoint
-    parts = urlsplit(endpoint if has_scheme else f"//{endpoint}")
+    try:
+        parts = urlsplit(endpoint if has_scheme else f"//{endpoint}")
+    except ValueError as error:  # e.g. a bracketed host that is no IPv6 address
+        raise ValueError(f"OTelExporter endpoint {endpoint!r} is not a URL: {error}") from error
     try:
         port = parts.port
     except ValueError as error:
@@ -65,7 +68,11 @@ def _is_host(hostname: str) -> bool:
         except ValueError:
             return False
         return True
-    return _HOST_NAME_RE.fullmatch(hostname) is not None
+    try:
+        ascii_hostname = hostname.encode("idna").decode("ascii")  # an internationalised name, as DNS sees it
+    except UnicodeError:
+        return False
+    return _HOST_NAME_RE.fullmatch(ascii_hostname) is not None
 
 
 def _protocol_from_environment(environ: Mapping[str, str]) -> OTLPProtocol | None:

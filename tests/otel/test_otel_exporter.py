@@ -263,6 +263,40 @@ def test_bad_endpoints_are_refused_early(endpoint: str, message: str) -> None:
         resolve_target(endpoint, insecure=False, environ={})
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "traces_endpoint"),
+    [
+        ("localhost:4317", "http://localhost:4317"),
+        ("http://otel-collector.monitoring.svc.cluster.local:4317", None),
+        ("http://10.0.0.7:4317", None),
+        ("http://[::1]:4317", None),
+        ("http://[fe80::1%25eth0]:4317", None),
+        ("http://my_collector:4317", None),
+        ("http://user:secret@collector:4317", None),
+        ("http://bücher.example:4317", None),
+        ("http://collector.example.:4317", None),
+    ],
+)
+def test_real_world_hosts_are_accepted(endpoint: str, traces_endpoint: str | None) -> None:
+    target = resolve_target(endpoint, insecure=True, environ={})
+    assert (target.protocol, target.traces_endpoint) == ("grpc", traces_endpoint or endpoint)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "not a url at all",
+        "http://collector name:4317",
+        "http://a..b:4317",
+        "http://-a:4317",
+        "http://[::zz]:4317",
+    ],
+)
+def test_endpoints_that_are_not_urls_are_refused(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="is not a URL"):
+        resolve_target(endpoint, insecure=True, environ={})
+
+
 def test_headers_from_the_environment_format() -> None:
     assert parse_headers("api-key=secret%20value, X-Tenant=acme,,broken,=nokey") == {
         "api-key": "secret value",
