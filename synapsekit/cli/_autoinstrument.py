@@ -57,7 +57,8 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> AutoInstrume
 
         setup.exporter = OTelExporter(
             endpoint=endpoint,
-            service_name=env.get("OTEL_SERVICE_NAME", "synapsekit"),
+            # An empty OTEL_SERVICE_NAME (a bare `OTEL_SERVICE_NAME=` in an env file) means "not set".
+            service_name=env.get("OTEL_SERVICE_NAME", "").strip() or "synapsekit",
             insecure=endpoint.startswith("http://"),
         ).install()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -956,3 +957,34 @@ def test_distributed_tracers_name_the_exported_service(receiver: OTLPReceiver, t
     assert (rag.parent_span_id, chat.parent_span_id) == (gateway.span_id, rag.span_id)
     assert {span.trace_id for span in spans.values()} == {gateway.trace_id}
     assert (rag.attributes["synapsekit.service.name"], gateway.scope_name) == ("rag-service", "synapsekit")
+
+
+def test_zero_code_mode_with_an_empty_service_name_uses_the_default(
+    receiver: OTLPReceiver, tmp_path: Path
+) -> None:
+    instrument = shutil.which("synapsekit-instrument", path=str(Path(sys.executable).parent))
+    assert instrument is not None
+    app = tmp_path / "app.py"
+    app.write_text("from opentelemetry import trace\ntrace.get_tracer('app').start_span('work').end()\n")
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "SYNAPSEKIT_"))
+    }
+    environment.update(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.grpc_endpoint,
+            "OTEL_SERVICE_NAME": "",  # a bare `OTEL_SERVICE_NAME=` line in an env file
+            "SYNAPSEKIT_INSTRUMENT": "none",
+        }
+    )
+    completed = subprocess.run(
+        [instrument, sys.executable, str(app)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=environment,
+        check=False,
+    )
+
+    assert (completed.returncode, completed.stderr) == (0, "")
+    [span] = receiver.wait_for_spans(1)
+    assert (span.name, span.resource_attributes["service.name"]) == ("work", "synapsekit")
