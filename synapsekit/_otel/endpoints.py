@@ -7,8 +7,10 @@ variables are the OpenTelemetry SDK's own (``OTEL_EXPORTER_OTLP_*``, ``OTEL_SERV
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, cast, get_args
@@ -24,6 +26,11 @@ METRICS_PATH: Final = "/v1/metrics"
 GRPC_PORT: Final = 4317
 HTTP_PORT: Final = 4318
 
+# DNS labels (underscores tolerated, as resolvers do) and dotted IPv4: what a collector address can be.
+_HOST_NAME_RE: Final = re.compile(
+    r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
+)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -36,14 +43,36 @@ class Target:
 def _split(endpoint: str) -> tuple[str, str, str, int | None]:
     """(scheme, netloc, path, port) of an endpoint that may be written without a scheme."""
     has_scheme = "://" in endpoint
-    parts = urlsplit(endpoint if has_scheme else f"//{endpoint}")
+    try:
+        parts = urlsplit(endpoint if has_scheme else f"//{endpoint}")
+    except ValueError as error:  # e.g. a bracketed host that is no IPv6 address
+        raise ValueError(f"OTelExporter endpoint {endpoint!r} is not a URL: {error}") from error
     try:
         port = parts.port
     except ValueError as error:
         raise ValueError(f"OTelExporter endpoint {endpoint!r} has an invalid port") from error
-    if not parts.netloc:
+    if not parts.hostname:
         raise ValueError(f"OTelExporter endpoint {endpoint!r} has no host")
+    if not _is_host(parts.hostname):
+        raise ValueError(
+            f"OTelExporter endpoint {endpoint!r} is not a URL: {parts.hostname!r} is not a host name or "
+            "IP address (expected e.g. 'http://localhost:4317')"
+        )
     return parts.scheme.lower(), parts.netloc, parts.path, port
+
+
+def _is_host(hostname: str) -> bool:
+    if ":" in hostname:  # urlsplit has already taken the brackets off an IPv6 literal
+        try:
+            ipaddress.IPv6Address(hostname.partition("%")[0])
+        except ValueError:
+            return False
+        return True
+    try:
+        ascii_hostname = hostname.encode("idna").decode("ascii")  # an internationalised name, as DNS sees it
+    except UnicodeError:
+        return False
+    return _HOST_NAME_RE.fullmatch(ascii_hostname) is not None
 
 
 def _protocol_from_environment(environ: Mapping[str, str]) -> OTLPProtocol | None:

@@ -309,18 +309,17 @@ def parse_b3_multi(headers: Mapping[str, list[str]]) -> tuple[str, str, bool] | 
         return None
     if B3_PARENT_SPAN_ID in values and _span_id(values[B3_PARENT_SPAN_ID]) is None:
         return None
-    sampled = True
-    if B3_FLAGS in values:
-        if values[B3_FLAGS] not in ("0", "1"):
-            return None
-        if values[B3_FLAGS] == "1":  # debug implies an accept decision
-            return trace_id, span_id, True
-    if B3_SAMPLED in values:
-        # "true"/"false" is what tracers sent before the B3 specification; it asks to accept them.
-        if values[B3_SAMPLED] not in ("0", "1", "true", "false"):
-            return None
-        sampled = values[B3_SAMPLED] in ("1", "true")
-    return trace_id, span_id, sampled
+    # Every header present is validated before any decides: debug must not excuse a bad sampling state.
+    flags = values.get(B3_FLAGS)
+    if flags is not None and flags not in ("0", "1"):
+        return None
+    sampled_state = values.get(B3_SAMPLED)
+    # "true"/"false" is what tracers sent before the B3 specification; it asks to accept them.
+    if sampled_state is not None and sampled_state not in ("0", "1", "true", "false"):
+        return None
+    if flags == "1":  # debug implies an accept decision
+        return trace_id, span_id, True
+    return trace_id, span_id, sampled_state in (None, "1", "true")
 
 
 def format_b3_single(trace_id: str, span_id: str, sampled: bool) -> str:

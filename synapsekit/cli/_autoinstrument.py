@@ -13,6 +13,7 @@
 | ``SYNAPSEKIT_SUMMARY`` | ``1``: print calls, tokens and cost to stderr at exit |
 | ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` | export spans and GenAI metrics there |
 | ``OTEL_SERVICE_NAME`` | the service name of exported traces |
+| ``SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S`` | at most this long (default 3 s) for the last export at exit; read by OTelExporter |
 | ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` | record prompts and completions on spans |
 """
 
@@ -56,7 +57,8 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> AutoInstrume
 
         setup.exporter = OTelExporter(
             endpoint=endpoint,
-            service_name=env.get("OTEL_SERVICE_NAME", "synapsekit"),
+            # An empty OTEL_SERVICE_NAME (a bare `OTEL_SERVICE_NAME=` in an env file) means "not set".
+            service_name=env.get("OTEL_SERVICE_NAME", "").strip() or "synapsekit",
             insecure=endpoint.startswith("http://"),
         ).install()
 

@@ -7,6 +7,7 @@ lazily and to build ``__all__`` (see :mod:`synapsekit._core.lazy`). Add a public
 from synapsekit._budget.circuit import CircuitState as CircuitState
 from synapsekit._budget.limit import BudgetLimit as BudgetLimit
 from synapsekit._core.exceptions import BudgetExceeded as BudgetExceeded
+from synapsekit._otel.accounting import OTelExportStats as OTelExportStats
 from synapsekit._otel.exporter import OTelExporter as OTelExporter
 from synapsekit._otel.metrics import GenAIMetricsSink as GenAIMetricsSink
 from synapsekit._otel.propagation import TraceContext as TraceContext

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from synapsekit._core.errors import report_internal_error
+from synapsekit._otel.exporter import tracer_provider_for_service
 from synapsekit._otel.propagation import (
     PROPAGATION_FORMATS,
     PropagationFormat,
@@ -70,8 +71,14 @@ def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, AttributeValu
     return coerced
 
 
-def _validated_parent(parent: Mapping[str, Any]) -> TraceContext:
+def _validated_parent(parent: object) -> TraceContext:
     """Re-check a parent mapping: it may have been built by hand rather than by ``extract_context``."""
+    if not isinstance(parent, Mapping):
+        # A raw header value (say a traceparent string) is the usual mistake: point at the parser.
+        raise TypeError(
+            "parent_context must be the dict returned by extract_context(headers), a TraceSpan or None, "
+            f"got {type(parent).__name__} {parent!r:.80}"
+        )
     trace_id, span_id = parent.get("trace_id"), parent.get("span_id")
     if not isinstance(trace_id, str) or len(trace_id) != 32 or not _is_nonzero_lower_hex(trace_id):
         raise ValueError(f"parent_context['trace_id'] must be 32 lower-case hex digits, got {trace_id!r}")
@@ -143,6 +150,8 @@ class TraceSpan:
             self._span.add_event(name, attributes=_attributes(attributes))
 
     def record_exception(self, exc: BaseException) -> None:
+        if not isinstance(exc, BaseException):
+            raise TypeError(f"record_exception() needs an exception instance, got {type(exc).__name__}")
         if not self._ended:
             self._span.record_exception(exc)
 
@@ -225,6 +234,8 @@ class DistributedTracer:
         self.b3_single_header = b3_single_header
         self._tracer_provider = tracer_provider
         self._tracer: Tracer | None = None
+        # The provider naming this service in its resource (when synapsekit made the global one), and its tracer.
+        self._service_tracer: tuple[TracerProvider, Tracer] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -233,6 +244,13 @@ class DistributedTracer:
         )
 
     def _get_tracer(self) -> Tracer:
+        # Asked at every span, not once: an OTelExporter may create the global provider after this tracer.
+        if self._tracer_provider is None:
+            service_provider = tracer_provider_for_service(self.service_name)
+            if service_provider is not None:
+                if self._service_tracer is None or self._service_tracer[0] is not service_provider:
+                    self._service_tracer = (service_provider, service_provider.get_tracer(_TRACER_NAME))
+                return self._service_tracer[1]
         if self._tracer is None:
             from opentelemetry import trace
 

@@ -278,6 +278,26 @@ def test_hand_made_parent_is_validated(
         tracer.start_span("op", parent_context=parent)
 
 
+@pytest.mark.parametrize(
+    ("parent", "shown"),
+    [
+        (f"00-{TRACE_ID}-{SPAN_ID}-01", f"str '00-{TRACE_ID}-{SPAN_ID}-01'"),
+        ([("traceparent", "x")], "list [('traceparent', 'x')]"),
+        (42, "int 42"),
+    ],
+)
+def test_parent_that_is_not_a_mapping_is_a_type_error(
+    spans: Spans, tracer: DistributedTracer, parent: object, shown: str
+) -> None:
+    with pytest.raises(TypeError) as raised:
+        tracer.start_span("op", parent_context=parent)  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "parent_context must be the dict returned by extract_context(headers), a TraceSpan or None, "
+        f"got {shown}"
+    )
+    assert spans.finished() == []  # no span was started
+
+
 def test_minimal_hand_made_parent_is_accepted(tracer: DistributedTracer) -> None:
     with tracer.start_span("op", parent_context={"trace_id": TRACE_ID, "span_id": SPAN_ID}) as span:
         assert tracer.inject_context({}) == {"traceparent": f"00-{TRACE_ID}-{span.span_id}-01"}
@@ -380,6 +400,19 @@ def test_manual_record_exception_and_status(spans: Spans, tracer: DistributedTra
         "validation failed",
     )
     assert dict(exported.events[0].attributes or {})["exception.type"] == "ValueError"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [("not an exception", "str"), (ValueError, "type"), (None, "NoneType")]
+)
+def test_record_exception_needs_an_exception(
+    spans: Spans, tracer: DistributedTracer, value: object, kind: str
+) -> None:
+    with tracer.start_span("op") as span:
+        with pytest.raises(TypeError) as raised:
+            span.record_exception(value)  # type: ignore[arg-type]
+        assert str(raised.value) == f"record_exception() needs an exception instance, got {kind}"
+    assert spans.one("op").events == ()
 
 
 def test_status_ok(spans: Spans, tracer: DistributedTracer) -> None:

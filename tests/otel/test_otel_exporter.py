@@ -8,7 +8,9 @@ Scenarios that hand OTelExporter their own providers run in-process.
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from synapsekit._otel.accounting import OTelExportStats
 from synapsekit._otel.endpoints import (
     parse_headers,
     resolve_headers,
@@ -261,6 +264,40 @@ def test_bad_endpoints_are_refused_early(endpoint: str, message: str) -> None:
         resolve_target(endpoint, insecure=False, environ={})
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "traces_endpoint"),
+    [
+        ("localhost:4317", "http://localhost:4317"),
+        ("http://otel-collector.monitoring.svc.cluster.local:4317", None),
+        ("http://10.0.0.7:4317", None),
+        ("http://[::1]:4317", None),
+        ("http://[fe80::1%25eth0]:4317", None),
+        ("http://my_collector:4317", None),
+        ("http://user:secret@collector:4317", None),
+        ("http://bücher.example:4317", None),
+        ("http://collector.example.:4317", None),
+    ],
+)
+def test_real_world_hosts_are_accepted(endpoint: str, traces_endpoint: str | None) -> None:
+    target = resolve_target(endpoint, insecure=True, environ={})
+    assert (target.protocol, target.traces_endpoint) == ("grpc", traces_endpoint or endpoint)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "not a url at all",
+        "http://collector name:4317",
+        "http://a..b:4317",
+        "http://-a:4317",
+        "http://[::zz]:4317",
+    ],
+)
+def test_endpoints_that_are_not_urls_are_refused(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="is not a URL"):
+        resolve_target(endpoint, insecure=True, environ={})
+
+
 def test_headers_from_the_environment_format() -> None:
     assert parse_headers("api-key=secret%20value, X-Tenant=acme,,broken,=nokey") == {
         "api-key": "secret value",
@@ -293,6 +330,7 @@ def test_exporter_describes_its_configuration_without_secrets() -> None:
     )
     assert exporter.headers == {"authorization": "Bearer secret"}
     assert (exporter.service_name, exporter.installed, exporter.force_flush()) == ("synapsekit", False, False)
+    assert exporter.stats == OTelExportStats()
     assert repr(exporter) == (
         "OTelExporter(endpoint='https://otlp.example.com/v1/traces', service_name='synapsekit', "
         "protocol='http/protobuf', installed=False)"
@@ -301,19 +339,121 @@ def test_exporter_describes_its_configuration_without_secrets() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("args", "kwargs", "error", "message"),
     [
-        ({"endpoint": " "}, "OTelExporter needs an endpoint"),
+        ((" ",), {}, ValueError, "OTelExporter needs an endpoint, e.g. 'http://localhost:4317'"),
         (
-            {"endpoint": "https://h:4317", "metric_export_interval_s": 0},
-            "metric_export_interval_s must be > 0",
+            ("https://h:4317",),
+            {"metric_export_interval_s": 0},
+            ValueError,
+            "metric_export_interval_s must be a finite number of seconds > 0, got 0",
         ),
-        ({"endpoint": "https://h:4317", "timeout_s": -1}, "timeout_s must be > 0, got -1"),
+        (
+            ("https://h:4317",),
+            {"metric_export_interval_s": math.nan},
+            ValueError,
+            "metric_export_interval_s must be a finite number of seconds > 0, got nan",
+        ),
+        (
+            ("https://h:4317",),
+            {"timeout_s": -1},
+            ValueError,
+            "timeout_s must be a finite number of seconds > 0, got -1",
+        ),
+        (
+            ("https://h:4317",),
+            {"timeout_s": math.nan},
+            ValueError,
+            "timeout_s must be a finite number of seconds > 0, got nan",
+        ),
+        (
+            ("https://h:4317",),
+            {"timeout_s": "5"},
+            TypeError,
+            "timeout_s must be a number of seconds, got str '5'",
+        ),
+        (
+            ("https://h:4317",),
+            {"shutdown_timeout_s": math.inf},
+            ValueError,
+            "shutdown_timeout_s must be a finite number of seconds > 0, got inf",
+        ),
+        (
+            ("not a url at all",),
+            {},
+            ValueError,
+            "OTelExporter endpoint 'not a url at all' is not a URL: 'not a url at all' is not a host name or "
+            "IP address (expected e.g. 'http://localhost:4317')",
+        ),
+        (
+            ("http://:4317",),
+            {"insecure": True},
+            ValueError,
+            "OTelExporter endpoint 'http://:4317' has no host",
+        ),
+        (
+            (4317,),
+            {},
+            TypeError,
+            "endpoint must be a URL string such as 'http://localhost:4317', got int 4317",
+        ),
+        (
+            ("https://h:4317",),
+            {"headers": "a=b"},
+            TypeError,
+            "headers must be a mapping of str to str such as {'api-key': '...'}, got str",
+        ),
+        (
+            ("https://h:4317",),
+            {"headers": {"api-key": 123}},
+            TypeError,
+            "headers must be a mapping of str to str such as {'api-key': '...'}, got dict",
+        ),
+        (("http://h:4317",), {"insecure": "yes"}, TypeError, "insecure must be True or False, got str 'yes'"),
+        (("https://h:4317",), {"service_name": 5}, TypeError, "service_name must be a string, got int 5"),
+        (("https://h:4317",), {"service_name": " "}, ValueError, "service_name must not be empty"),
+        (
+            ("https://h:4317",),
+            {"tracer_provider": "global"},
+            TypeError,
+            "tracer_provider must be an OpenTelemetry SDK TracerProvider (opentelemetry.sdk.trace), got str",
+        ),
     ],
 )
-def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        OTelExporter(**kwargs)
+def test_bad_arguments_are_refused_where_they_are_written(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        OTelExporter(*args, **kwargs)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 3.0), ("", 3.0), ("2", 2.0), (" 0.5 ", 0.5)])
+def test_shutdown_deadline_defaults_and_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: float
+) -> None:
+    if value is not None:
+        monkeypatch.setenv("SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S", value)
+    assert OTelExporter("https://h:4317").shutdown_timeout_s == expected
+    assert OTelExporter("https://h:4317", shutdown_timeout_s=7).shutdown_timeout_s == 7.0  # the argument wins
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("soon", "a number of seconds > 0, got 'soon'"),
+        ("0", "a finite number of seconds > 0, got '0'"),
+        ("-1", "a finite number of seconds > 0, got '-1'"),
+        ("nan", "a finite number of seconds > 0, got 'nan'"),
+    ],
+)
+def test_bad_shutdown_deadline_in_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S", value)
+    with pytest.raises(ValueError, match="SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S") as raised:
+        OTelExporter("https://h:4317")
+    assert str(raised.value) == f"SYNAPSEKIT_OTEL_SHUTDOWN_TIMEOUT_S must be {problem}"
 
 
 @pytest.mark.parametrize(
@@ -564,20 +704,8 @@ def test_span_end_returns_while_the_receiver_is_stuck(
     exporter.shutdown()
 
 
-def test_receiver_down_breaks_nothing(providers: tuple[TracerProvider, MeterProvider]) -> None:
-    tracer_provider, meter_provider = providers
-    exporter = OTelExporter(
-        f"http://127.0.0.1:{closed_port()}",
-        insecure=True,
-        protocol="grpc",
-        timeout_s=0.5,
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-    ).install()
-    tracer = tracer_provider.get_tracer("t")
-    for index in range(50):
-        with tracer.start_as_current_span(f"unsent-{index}"):
-            pass
+def _record_one_call(meter_provider: MeterProvider) -> None:
+    """One GenAI call: two token-usage points (input, output) and one duration point."""
     GenAIMetrics(meter_provider.get_meter("synapsekit")).record(
         operation="chat",
         provider="anthropic",
@@ -591,10 +719,90 @@ def test_receiver_down_breaks_nothing(providers: tuple[TracerProvider, MeterProv
         server_port=None,
     )
 
-    # Failed exports are logged by the SDK; the flush itself completes.
-    assert exporter.force_flush(timeout_millis=5_000) is True
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_receiver_down_breaks_nothing_and_force_flush_says_so(
+    providers: tuple[TracerProvider, MeterProvider], protocol: str
+) -> None:
+    tracer_provider, meter_provider = providers
+    exporter = OTelExporter(
+        f"http://127.0.0.1:{closed_port()}",
+        insecure=True,
+        protocol=protocol,
+        timeout_s=0.5,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    ).install()
+    tracer = tracer_provider.get_tracer("t")
+    for index in range(50):
+        with tracer.start_as_current_span(f"unsent-{index}"):
+            pass
+    _record_one_call(meter_provider)
+
+    # The application goes on; the flush completes and tells the truth: nothing went out.
+    assert exporter.force_flush(timeout_millis=5_000) is False
+    assert exporter.stats == OTelExportStats(spans_dropped=50, metric_points_dropped=3, failed_exports=2)
     exporter.shutdown()
     assert exporter.installed is False
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_force_flush_and_stats_follow_the_receiver_up_and_down(
+    providers: tuple[TracerProvider, MeterProvider], transport: str
+) -> None:
+    tracer_provider, meter_provider = providers
+    receiver = OTLPReceiver().start()
+    exporter = OTelExporter(
+        receiver.grpc_endpoint if transport == "grpc" else receiver.http_endpoint,
+        insecure=True,
+        protocol="grpc" if transport == "grpc" else "http/protobuf",
+        timeout_s=0.5,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    ).install()
+    tracer = tracer_provider.get_tracer("t")
+    try:
+        assert exporter.stats == OTelExportStats()
+        for index in range(3):
+            tracer.start_span(f"up-{index}").end()
+        _record_one_call(meter_provider)
+        assert exporter.force_flush() is True
+        assert exporter.stats == OTelExportStats(spans_exported=3, metric_points_exported=3)
+        assert len(receiver.wait_for_spans(3)) == 3
+
+        # The collector stops answering. (Stopping the receiver would not do for HTTP: the exporter's
+        # kept-alive connection would still be served by its handler thread.)
+        receiver.pause()
+        for index in range(2):
+            tracer.start_span(f"down-{index}").end()
+        assert exporter.force_flush(timeout_millis=5_000) is False
+        # Metrics are cumulative: the second collection carries the same three points again.
+        assert exporter.stats == OTelExportStats(
+            spans_exported=3,
+            spans_dropped=2,
+            metric_points_exported=3,
+            metric_points_dropped=3,
+            failed_exports=2,
+        )
+
+        receiver.resume()  # back again: the next flush goes through and says so
+        tracer.start_span("back").end()
+        assert exporter.force_flush() is True
+        assert exporter.stats == OTelExportStats(
+            spans_exported=4,
+            spans_dropped=2,
+            metric_points_exported=6,
+            metric_points_dropped=3,
+            failed_exports=2,
+        )
+    finally:
+        exporter.shutdown()
+        receiver.stop()
+    # The final collection at shutdown went out too.
+    assert exporter.stats == OTelExportStats(
+        spans_exported=4, spans_dropped=2, metric_points_exported=9, metric_points_dropped=3, failed_exports=2
+    )
+    assert exporter.force_flush() is False  # shut down: nothing can be flushed
 
 
 def test_a_stuck_receiver_cannot_grow_the_queue(
@@ -644,7 +852,8 @@ def test_install_exports_over_real_transport(receiver: OTLPReceiver, transport: 
 def test_spans_are_flushed_at_a_clean_exit(receiver: OTLPReceiver, transport: str, delay_s: float) -> None:
     receiver.delay_s = delay_s
     endpoint = receiver.grpc_endpoint if transport == "grpc" else f"{receiver.http_endpoint}/v1/traces"
-    report = run_scenario("export", endpoint, insecure=True, flush=False)
+    # A collector that is slow but alive gets everything, given a deadline longer than its answers take.
+    report = run_scenario("export", endpoint, insecure=True, flush=False, shutdown_timeout_s=10)
 
     assert "flushed" not in report
     # The batch processor's 5 s delay had not elapsed: only the exit hook can have sent these.
@@ -721,3 +930,61 @@ def test_shutdown_flushes_and_a_new_install_starts_afresh(receiver: OTLPReceiver
     assert report == {"installed": False, "reinstalled": True}
     names = sorted(span.name for span in receiver.wait_for_spans(3))
     assert names == ["after-reinstall", "chat gpt-4o-mini", "rag.aquery"]
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_distributed_tracers_name_the_exported_service(receiver: OTLPReceiver, transport: str) -> None:
+    endpoint = receiver.grpc_endpoint if transport == "grpc" else f"{receiver.http_endpoint}/v1/traces"
+    report = run_scenario(
+        "distributed_service_names",
+        endpoint,
+        env={"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=ci"},
+        insecure=True,
+        export_metrics=False,
+    )
+
+    assert report == {"flushed": True}
+    spans = {span.name: span for span in receiver.wait_for_spans(3)}
+    services = {name: span.resource_attributes["service.name"] for name, span in spans.items()}
+    # Each DistributedTracer's spans carry its service; other spans keep the exporter's service name.
+    assert services == {
+        "gateway.request": "gateway",
+        "rag.query": "rag-service",
+        "chat gpt-4o-mini": "synapsekit",
+    }
+    assert {span.resource_attributes["deployment.environment"] for span in spans.values()} == {"ci"}
+    gateway, rag, chat = spans["gateway.request"], spans["rag.query"], spans["chat gpt-4o-mini"]
+    assert (rag.parent_span_id, chat.parent_span_id) == (gateway.span_id, rag.span_id)
+    assert {span.trace_id for span in spans.values()} == {gateway.trace_id}
+    assert (rag.attributes["synapsekit.service.name"], gateway.scope_name) == ("rag-service", "synapsekit")
+
+
+def test_zero_code_mode_with_an_empty_service_name_uses_the_default(
+    receiver: OTLPReceiver, tmp_path: Path
+) -> None:
+    instrument = shutil.which("synapsekit-instrument", path=str(Path(sys.executable).parent))
+    assert instrument is not None
+    app = tmp_path / "app.py"
+    app.write_text("from opentelemetry import trace\ntrace.get_tracer('app').start_span('work').end()\n")
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "SYNAPSEKIT_"))
+    }
+    environment.update(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.grpc_endpoint,
+            "OTEL_SERVICE_NAME": "",  # a bare `OTEL_SERVICE_NAME=` line in an env file
+            "SYNAPSEKIT_INSTRUMENT": "none",
+        }
+    )
+    completed = subprocess.run(
+        [instrument, sys.executable, str(app)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=environment,
+        check=False,
+    )
+
+    assert (completed.returncode, completed.stderr) == (0, "")
+    [span] = receiver.wait_for_spans(1)
+    assert (span.name, span.resource_attributes["service.name"]) == ("work", "synapsekit")

@@ -574,3 +574,56 @@ def test_any_valid_b3_multi_is_accepted_with_exact_ids(
     assert extract_trace_context(headers, "b3") == _b3_context(
         trace_id=trace_id.rjust(32, "0"), span_id=span_id, sampled=expected_sampled
     )
+
+
+B3_SAMPLED_VALUES = ("0", "1", "true", "false")
+B3_FLAGS_VALUES = ("0", "1")
+b3_header_values = st.one_of(
+    st.sampled_from([*B3_SAMPLED_VALUES, "d", "yes", "no", "2", "01", "True", " ", ""]), st.text(max_size=6)
+)
+
+
+@given(
+    b3_trace_ids,
+    span_ids,
+    st.one_of(st.none(), b3_header_values),
+    st.one_of(st.none(), b3_header_values),
+    st.one_of(st.none(), span_ids, st.text(max_size=17)),
+)
+def test_b3_multi_is_accepted_only_when_every_header_is_valid(
+    trace_id: str, span_id: str, sampled: str | None, flags: str | None, parent: str | None
+) -> None:
+    headers = {"X-B3-TraceId": trace_id, "X-B3-SpanId": span_id}
+    for name, value in (("X-B3-Sampled", sampled), ("X-B3-Flags", flags), ("X-B3-ParentSpanId", parent)):
+        if value is not None:
+            headers[name] = value
+
+    def stripped(value: str | None) -> str | None:
+        return None if value is None else value.strip(" \t")
+
+    sampled, flags, parent = stripped(sampled), stripped(flags), stripped(parent)
+    valid = (
+        (sampled is None or sampled in B3_SAMPLED_VALUES)
+        and (flags is None or flags in B3_FLAGS_VALUES)
+        and (
+            parent is None
+            or (len(parent) == 16 and set(parent) <= set(lower_hex) and parent.strip("0") != "")
+        )
+    )
+    expected = (
+        _b3_context(
+            trace_id=trace_id.rjust(32, "0"),
+            span_id=span_id,
+            sampled=flags == "1" or sampled in (None, "1", "true"),
+        )
+        if valid
+        else None
+    )
+    assert extract_trace_context(headers, "b3") == expected
+    assert extract_trace_context(headers, "w3c") == expected
+
+
+@pytest.mark.parametrize("sampled", ["yes", "d", "no", "True", "2"])
+def test_debug_flag_does_not_excuse_an_invalid_sampling_state(sampled: str) -> None:
+    headers = {"X-B3-TraceId": TRACE_ID, "X-B3-SpanId": SPAN_ID, "X-B3-Flags": "1", "X-B3-Sampled": sampled}
+    assert extract_trace_context(headers, "b3") is None

@@ -168,7 +168,20 @@ def named_spans(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def distributed_service_names(options: dict[str, Any]) -> dict[str, Any]:
+    """DistributedTracers of two services, one created before OTelExporter made the global provider."""
+    from synapsekit.observability._distributed import DistributedTracer
+
+    early = DistributedTracer("gateway")
+    exporter = _exporter(options).install()
+    rag = DistributedTracer("rag-service")
+    with early.start_span("gateway.request") as request, rag.start_span("rag.query", parent_context=request):
+        trace.get_tracer("synapsekit.tests").start_span("chat gpt-4o-mini").end()
+    return {"flushed": exporter.force_flush()}
+
+
 SCENARIOS = {
+    "distributed_service_names": distributed_service_names,
     "export": export,
     "existing_providers": existing_providers,
     "idempotent": idempotent,
