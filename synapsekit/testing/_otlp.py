@@ -11,8 +11,11 @@ explicitly by tests, never by ``import synapsekit``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
+import socket
+import sys
 import threading
 import time
 import zlib
@@ -133,7 +136,7 @@ class OTLPReceiver:
         self._resumed = threading.Event()
         self._resumed.set()
         self._grpc_server: Any = None
-        self._http_server: ThreadingHTTPServer | None = None
+        self._http_server: _ClosingHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
         self._grpc_port = 0
         self._http_port = 0
@@ -155,7 +158,7 @@ class OTLPReceiver:
         grpc_server.start()
         self._grpc_server = grpc_server
 
-        http_server = ThreadingHTTPServer(("127.0.0.1", 0), _make_http_handler(self))
+        http_server = _ClosingHTTPServer(("127.0.0.1", 0), _make_http_handler(self))
         http_server.daemon_threads = True
         self._http_port = int(http_server.server_address[1])
         self._http_thread = threading.Thread(
@@ -174,6 +177,7 @@ class OTLPReceiver:
         if self._http_server is not None:
             self._http_server.shutdown()
             self._http_server.server_close()
+            self._http_server.close_connections()
             self._http_server = None
         if self._http_thread is not None:
             self._http_thread.join()
@@ -526,6 +530,42 @@ def _decompress(body: bytes, encoding: str) -> bytes:
     if encoding == "deflate":
         return zlib.decompress(body)
     return body
+
+
+class _ClosingHTTPServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that can hang up on its open connections.
+
+    ``shutdown()`` only stops accepting: a handler thread serving a kept-alive HTTP/1.1 connection (an OTLP
+    exporter's pooled session) would go on answering after the receiver stopped, so a "collector down" test
+    would still see its exports accepted.
+    """
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A connection we hung up on (or its peer dropped) is not worth a traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its peer
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _make_http_handler(receiver: OTLPReceiver) -> type[BaseHTTPRequestHandler]:

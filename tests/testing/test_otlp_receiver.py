@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import threading
 import urllib.error
@@ -316,3 +317,28 @@ def test_endpoints_need_a_started_receiver() -> None:
     receiver.stop()  # stopping twice is harmless
     with pytest.raises(RuntimeError, match="OTLPReceiver is not started"):
         _ = receiver.http_endpoint
+
+
+def _post_again(connection: http.client.HTTPConnection, body: bytes, headers: dict[str, str]) -> None:
+    connection.request("POST", "/v1/traces", body, headers)
+    connection.getresponse()
+
+
+def test_a_stopped_receiver_hangs_up_on_kept_alive_connections() -> None:
+    """An exporter's pooled HTTP/1.1 connection must not keep being answered after stop()."""
+    receiver = OTLPReceiver().start()
+    port = int(receiver.http_endpoint.rsplit(":", 1)[1])
+    body = trace_service_pb2.ExportTraceServiceRequest().SerializeToString()
+    headers = {"Content-Type": "application/x-protobuf"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("POST", "/v1/traces", body, headers)
+        first = connection.getresponse()
+        first.read()
+        assert first.status == 200
+        receiver.stop()
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            _post_again(connection, body, headers)
+    finally:
+        connection.close()
+        receiver.stop()
