@@ -117,3 +117,13 @@ def test_span_buffer_without_the_opentelemetry_sdk() -> None:
     assert _last_line(result.stderr) == (
         'ImportError: span_buffer() needs the OpenTelemetry SDK: pip install "synapsekit[otel]"'
     )
+
+
+def test_a_redis_ledger_without_redis() -> None:
+    result = _run_without(
+        ["redis"], "import synapsekit\nsynapsekit.budget(max_cost_usd=1, ledger='redis://127.0.0.1:1/0')\n"
+    )
+    assert result.returncode == 1
+    assert _last_line(result.stderr) == (
+        'ImportError: a redis:// budget ledger needs the redis package: pip install "synapsekit[redis]"'
+    )

@@ -192,7 +192,12 @@ class RedisLedger:
         prefix: str = "synapsekit:budget",
         clock: Callable[[], float] = time.time,
     ) -> RedisLedger:
-        import redis
+        try:
+            import redis
+        except ImportError as exc:
+            raise ImportError(
+                'a redis:// budget ledger needs the redis package: pip install "synapsekit[redis]"'
+            ) from exc
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
