@@ -172,7 +172,10 @@ def test_stream_dropped_midway_raises_unchanged_and_bills_what_streamed(
 
 
 def test_a_request_hung_up_on_is_not_billed(client: Any, sink: CallRecorder) -> None:
-    with sending(client, **{"x-test-drop-after": "1"}), pytest.raises(botocore.exceptions.BotoCoreError) as caught:
+    with (
+        sending(client, **{"x-test-drop-after": "1"}),
+        pytest.raises(botocore.exceptions.BotoCoreError) as caught,
+    ):
         client.converse(modelId=CLAUDE, messages=MESSAGES)
     assert_failed_unbilled(sink, type(caught.value).__qualname__)
 

@@ -103,10 +103,14 @@ def test_response_dict_dropped_unread(client: Any, sink: CallRecorder) -> None:
 
 def test_an_exception_in_the_callers_loop_leaves_the_stream_to_close(client: Any, sink: CallRecorder) -> None:
     stream = open_stream(client, "invoke_anthropic")
-    with pytest.raises(RuntimeError):
+
+    def caller() -> None:
         for event in stream:
             if first_text(event) is not None:
                 raise RuntimeError("caller's own error")
+
+    with pytest.raises(RuntimeError):
+        caller()
     assert sink.ended == []  # the stream is still open and may be read further
     stream.close()
     assert_cut_short(sink, "invoke_anthropic")

@@ -29,8 +29,8 @@ from botocore.eventstream import EventStream
 from botocore.response import StreamingBody
 
 import synapsekit
-from synapsekit.testing import CallRecorder, LLMTestServer
 from synapsekit import UnknownModelPriceWarning
+from synapsekit.testing import CallRecorder, LLMTestServer
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -53,7 +53,12 @@ CASES: list[tuple[str, str, str | None, tuple[Any, ...]]] = [
     ("converse", CLAUDE, None, ("chat", 7, 3, 2, 12, claude_sonnet_cost(2, 3, 2, 12), "end_turn")),
     ("converse_stream", CLAUDE, None, ("chat", 7, 3, 2, 12, claude_sonnet_cost(2, 3, 2, 12), "end_turn")),
     ("invoke", CLAUDE, "anthropic", ("chat", 7, 3, 2, 12, claude_sonnet_cost(2, 3, 2, 12), "end_turn")),
-    ("invoke_stream", CLAUDE, "anthropic", ("chat", 7, 3, 2, 12, claude_sonnet_cost(2, 3, 2, 12), "end_turn")),
+    (
+        "invoke_stream",
+        CLAUDE,
+        "anthropic",
+        ("chat", 7, 3, 2, 12, claude_sonnet_cost(2, 3, 2, 12), "end_turn"),
+    ),
     # amazon.nova-lite: $0.06/M input (cache writes too), $0.015/M cache read, $0.24/M output.
     *[
         (
@@ -74,7 +79,12 @@ CASES: list[tuple[str, str, str | None, tuple[Any, ...]]] = [
     ],
     # meta.llama3-8b-instruct: $0.30/M input, $0.60/M output; Llama has no prompt cache.
     *[
-        (mode, LLAMA, "llama", ("text_completion", 7, 0, 0, 12, per_million(7, "0.3") + per_million(12, "0.6"), "stop"))
+        (
+            mode,
+            LLAMA,
+            "llama",
+            ("text_completion", 7, 0, 0, 12, per_million(7, "0.3") + per_million(12, "0.6"), "stop"),
+        )
         for mode in ("invoke", "invoke_stream")
     ],
 ]
@@ -132,7 +142,12 @@ def test_exact_usage_and_cost(
     assert call.streamed is mode.endswith("stream")
     assert call.chunks == (12 if call.streamed else 0)
     assert (call.server_address, call.server_port) == ("127.0.0.1", server.port)
-    assert (tally.calls, tally.input_tokens, tally.output_tokens, tally.cost_usd_decimal) == (1, input_tokens, output, cost)
+    assert (tally.calls, tally.input_tokens, tally.output_tokens, tally.cost_usd_decimal) == (
+        1,
+        input_tokens,
+        output,
+        cost,
+    )
     assert server.request_count == 1
 
 
@@ -198,13 +213,22 @@ def test_cross_region_profiles_are_priced(mode: str, model: str, client: Any, si
     ],
 )
 def test_max_output_parameter_is_read(
-    mode: str, family: str | None, overrides: dict[str, Any] | None, parameter: int, client: Any, sink: CallRecorder
+    mode: str,
+    family: str | None,
+    overrides: dict[str, Any] | None,
+    parameter: int,
+    client: Any,
+    sink: CallRecorder,
 ) -> None:
     model = {None: CLAUDE, "anthropic": CLAUDE, "nova": NOVA, "llama": LLAMA}[family]
     if mode == "converse":
         client.converse(modelId=model, messages=MESSAGES, inferenceConfig={"maxTokens": 3})
     elif mode == "converse_stream":
-        list(client.converse_stream(modelId=model, messages=MESSAGES, inferenceConfig={"maxTokens": 3})["stream"])
+        list(
+            client.converse_stream(modelId=model, messages=MESSAGES, inferenceConfig={"maxTokens": 3})[
+                "stream"
+            ]
+        )
     else:
         send(client, mode, model, family, **(overrides or {}))
     call = sink.only
@@ -225,9 +249,17 @@ def test_provisioned_model_arn_is_read_by_its_body(client: Any, sink: CallRecord
         send(client, "invoke", arn, "anthropic")
         send(client, "invoke_stream", arn, "llama")
     anthropic_call, llama_call = sink.ended
-    assert (anthropic_call.input_tokens, anthropic_call.cached_input_tokens, anthropic_call.output_tokens) == (7, 3, 12)
+    assert (
+        anthropic_call.input_tokens,
+        anthropic_call.cached_input_tokens,
+        anthropic_call.output_tokens,
+    ) == (7, 3, 12)
     assert anthropic_call.finish_reasons == ("end_turn",)
-    assert (llama_call.operation, llama_call.input_tokens, llama_call.output_tokens) == ("text_completion", 7, 12)
+    assert (llama_call.operation, llama_call.input_tokens, llama_call.output_tokens) == (
+        "text_completion",
+        7,
+        12,
+    )
     # No price is known for a provisioned model: unknown, never $0.
     with warnings.catch_warnings():
         # Warned once per process and model, by whichever test prices it first.
