@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from synapsekit.testing import LLMTestServer, completion_text
@@ -23,6 +24,19 @@ PROMPT = "one two three four five six seven"  # 7 input tokens on the test serve
 MESSAGES: list[dict[str, Any]] = [{"role": "user", "content": [{"text": PROMPT}]}]
 CACHE_HEADERS = {"x-test-cached-tokens": "3", "x-test-cache-creation-tokens": "2"}
 FULL_TEXT = completion_text(12)
+# botocore releases before Bedrock's prompt caching (1.34.116 is one) can neither send a cachePoint block nor
+# parse the cache fields of Converse's usage: for them Converse's cache counts are always zero, and the test
+# server's injected ones would vanish in parsing. The InvokeModel bodies are JSON synapsekit reads itself.
+CONVERSE_REPORTS_CACHE = "cacheReadInputTokens" in (
+    botocore.session.get_session().get_service_model("bedrock-runtime").shape_for("TokenUsage").members
+)
+
+
+def cache_headers(mode: str) -> dict[str, str]:
+    """The cache headers a request the ``mode`` way can see reported (none for Converse on old botocore)."""
+    return CACHE_HEADERS if CONVERSE_REPORTS_CACHE or not mode.startswith("converse") else {}
+
+
 M = Decimal(1_000_000)
 
 

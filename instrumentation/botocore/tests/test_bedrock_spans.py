@@ -6,7 +6,16 @@ import json
 from typing import Any
 
 import pytest
-from _bedrock_testkit import CACHE_HEADERS, CLAUDE, LLAMA, MESSAGES, anthropic_body, llama_body, sending
+from _bedrock_testkit import (
+    CACHE_HEADERS,
+    CLAUDE,
+    LLAMA,
+    MESSAGES,
+    anthropic_body,
+    cache_headers,
+    llama_body,
+    sending,
+)
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -28,7 +37,7 @@ def only_span(span_exporter: Any) -> ReadableSpan:
 
 
 def send(client: Any, mode: str) -> None:
-    with sending(client, **CACHE_HEADERS):
+    with sending(client, **CACHE_HEADERS):  # Converse on old botocore: see test_one_client_span_per_request
         if mode == "converse":
             client.converse(modelId=CLAUDE, messages=MESSAGES, inferenceConfig={"maxTokens": 50})
         elif mode == "converse_stream":
@@ -49,6 +58,8 @@ def send(client: Any, mode: str) -> None:
 def test_one_client_span_per_request(
     mode: str, client: Any, span_exporter: Any, server: LLMTestServer
 ) -> None:
+    if not cache_headers(mode):
+        pytest.skip("this botocore drops Converse's cache counts (it predates Bedrock's prompt caching)")
     send(client, mode)
     span = only_span(span_exporter)
     assert (span.name, span.kind, span.instrumentation_scope.name) == (
