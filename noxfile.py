@@ -18,6 +18,8 @@ PYTHON = "3.11"
 OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
 # 1.17.0 is the first release that emits its own OpenTelemetry spans: both span paths are tested.
 ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
+# 1.34.116 is the first botocore with Converse; boto3 shares botocore's version numbers.
+BOTOCORE_VERSIONS = ["1.34.116", "1.44.8"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -105,3 +107,13 @@ def anthropic_versions(session: nox.Session, anthropic: str) -> None:
         "-e", ".", "-e", "instrumentation/anthropic", f"anthropic=={anthropic}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/anthropic/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("botocore", BOTOCORE_VERSIONS)
+def botocore_versions(session: nox.Session, botocore: str) -> None:
+    """The Bedrock (botocore) instrumentor's tests against the oldest and newest supported botocore."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/botocore", f"botocore=={botocore}", f"boto3=={botocore}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/botocore/tests", "-p", "no:cacheprovider", *session.posargs)
