@@ -18,6 +18,8 @@ PYTHON = "3.11"
 OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
 # 1.17.0 is the first release that emits its own OpenTelemetry spans: both span paths are tested.
 ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
+# 2.10.0: the first with closable streams (under mistralai.client, SDK telemetry opt-in); 3.x uses httpx2.
+MISTRALAI_VERSIONS = ["2.10.0", "3.7.0"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -105,3 +107,13 @@ def anthropic_versions(session: nox.Session, anthropic: str) -> None:
         "-e", ".", "-e", "instrumentation/anthropic", f"anthropic=={anthropic}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/anthropic/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("mistralai", MISTRALAI_VERSIONS)
+def mistralai_versions(session: nox.Session, mistralai: str) -> None:
+    """The Mistral instrumentor's tests against the oldest and newest supported mistralai."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/mistralai", f"mistralai=={mistralai}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/mistralai/tests", "-p", "no:cacheprovider", *session.posargs)
