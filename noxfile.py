@@ -20,6 +20,7 @@ OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
 ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
 # 2.10.0: the first with closable streams (under mistralai.client, SDK telemetry opt-in); 3.x uses httpx2.
 MISTRALAI_VERSIONS = ["2.10.0", "3.7.0"]
+OLLAMA_VERSIONS = ["0.4.0", "0.6.3"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -117,3 +118,13 @@ def mistralai_versions(session: nox.Session, mistralai: str) -> None:
         "-e", ".", "-e", "instrumentation/mistralai", f"mistralai=={mistralai}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/mistralai/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("ollama", OLLAMA_VERSIONS)
+def ollama_versions(session: nox.Session, ollama: str) -> None:
+    """The Ollama instrumentor's tests against the oldest and newest supported ollama."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/ollama", f"ollama=={ollama}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/ollama/tests", "-p", "no:cacheprovider", *session.posargs)
