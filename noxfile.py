@@ -21,6 +21,8 @@ ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
 # 2.10.0: the first with closable streams (under mistralai.client, SDK telemetry opt-in); 3.x uses httpx2.
 MISTRALAI_VERSIONS = ["2.10.0", "3.7.0"]
 OLLAMA_VERSIONS = ["0.4.0", "0.6.3"]
+# 5.16.0 is the first with the raw v2 clients the instrumentor patches.
+COHERE_VERSIONS = ["5.16.0", "7.3.1"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -128,3 +130,13 @@ def ollama_versions(session: nox.Session, ollama: str) -> None:
         "-e", ".", "-e", "instrumentation/ollama", f"ollama=={ollama}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/ollama/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("cohere", COHERE_VERSIONS)
+def cohere_versions(session: nox.Session, cohere: str) -> None:
+    """The Cohere instrumentor's tests against the oldest and newest supported cohere."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/cohere", f"cohere=={cohere}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/cohere/tests", "-p", "no:cacheprovider", *session.posargs)
