@@ -20,6 +20,11 @@ OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
 ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
 # 1.34.116 is the first botocore with Converse; boto3 shares botocore's version numbers.
 BOTOCORE_VERSIONS = ["1.34.116", "1.44.8"]
+# 2.10.0: the first with closable streams (under mistralai.client, SDK telemetry opt-in); 3.x uses httpx2.
+MISTRALAI_VERSIONS = ["2.10.0", "3.7.0"]
+OLLAMA_VERSIONS = ["0.4.0", "0.6.3"]
+# 5.16.0 is the first with the raw v2 clients the instrumentor patches.
+COHERE_VERSIONS = ["5.16.0", "7.3.1"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -117,3 +122,33 @@ def botocore_versions(session: nox.Session, botocore: str) -> None:
         "-e", ".", "-e", "instrumentation/botocore", f"botocore=={botocore}", f"boto3=={botocore}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/botocore/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("mistralai", MISTRALAI_VERSIONS)
+def mistralai_versions(session: nox.Session, mistralai: str) -> None:
+    """The Mistral instrumentor's tests against the oldest and newest supported mistralai."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/mistralai", f"mistralai=={mistralai}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/mistralai/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("ollama", OLLAMA_VERSIONS)
+def ollama_versions(session: nox.Session, ollama: str) -> None:
+    """The Ollama instrumentor's tests against the oldest and newest supported ollama."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/ollama", f"ollama=={ollama}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/ollama/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("cohere", COHERE_VERSIONS)
+def cohere_versions(session: nox.Session, cohere: str) -> None:
+    """The Cohere instrumentor's tests against the oldest and newest supported cohere."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/cohere", f"cohere=={cohere}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/cohere/tests", "-p", "no:cacheprovider", *session.posargs)

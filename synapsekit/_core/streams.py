@@ -60,6 +60,13 @@ class StreamReader:
         self.call.estimate_missing_usage()
 
 
+async def _close_async(stream: Any) -> None:
+    # SDK stream classes close with ``close()``; an SDK method that is an async generator (ollama, cohere)
+    # returns one that only has ``aclose()``.
+    close = getattr(stream, "close", None)
+    await (close() if close is not None else stream.aclose())
+
+
 def _complete(reader: StreamReader) -> None:
     try:
         reader.on_complete()
@@ -184,13 +191,13 @@ class AsyncStreamProxy(_StreamProxyBase):
 
     async def _self_cut(self, exc: BudgetExceeded) -> None:
         try:
-            await self.__wrapped__.close()
+            await _close_async(self.__wrapped__)
         finally:
             self._self_call.fail(exc)
 
     async def close(self) -> None:
         try:
-            await self.__wrapped__.close()
+            await _close_async(self.__wrapped__)
         finally:
             self._self_call.abandon()
 

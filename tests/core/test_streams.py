@@ -395,3 +395,27 @@ async def test_a_budget_cut_from_a_reader_closes_the_stream_and_fails_the_call_a
         await stream.__anext__()
     assert fake.closed
     assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, "BudgetExceeded")]
+
+
+async def test_an_async_generator_is_closed_with_aclose(sink: RecordingSink) -> None:
+    # SDK methods written as async generators (ollama, cohere) return objects with aclose() and no close().
+    closed: list[bool] = []
+
+    async def parts() -> AsyncIterator[str]:
+        try:
+            for item in ("ab", "cd", "ef"):
+                yield item
+        finally:
+            closed.append(True)
+
+    call = start_call("ollama", "chat", "m", streamed=True)
+    stream = AsyncStreamProxy(parts(), call, CuttingReader(call))
+    assert await stream.__anext__() == "ab"
+    with pytest.raises(BudgetExceeded):
+        await stream.__anext__()
+    call2 = start_call("ollama", "chat", "m", streamed=True)
+    early = AsyncStreamProxy(parts(), call2, StreamReader(call2))
+    assert await early.__anext__() == "ab"
+    await early.aclose()
+    assert closed == [True, True]
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, "BudgetExceeded"), (1, None)]
