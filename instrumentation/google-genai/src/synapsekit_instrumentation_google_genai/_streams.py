@@ -1,0 +1,117 @@
+"""Streamed ``generateContent``: the SDK's generator of ``GenerateContentResponse`` chunks, read as they pass.
+
+Every chunk carries ``usage_metadata``; before the last one it holds the prompt side only (the running
+totals of the request), and the chunk with a finish reason holds the final counts. The input side is
+recorded when it first appears (and again only if it changes), so a stream cut short keeps its exact input
+count; the output side is taken from the final chunk only — counts are replaced, never added up. Each chunk
+is one ``call.chunk(text)``, where budgets can cut the stream.
+
+The sync ``Models._generate_content_stream`` is a generator function: nothing is sent until the first item
+is drawn, so the call is made current (in flight) around that first ``next()``. The async one sends the
+request when awaited and returns an async generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
+
+from ._responses import finish_reasons, output_text, record_metadata
+from ._usage import count, input_counts, record_usage
+
+
+class _ChunkReader(StreamReader):
+    """Reads each chunk into the call; shared by the sync and async proxies."""
+
+    __slots__ = ("final", "input_seen", "latest_usage")
+
+    def __init__(self, call: LLMCall) -> None:
+        super().__init__(call)
+        self.input_seen: tuple[int | None, int] = (None, 0)
+        self.latest_usage: Any = None
+        self.final = False
+
+    def on_item(self, item: Any) -> bool:
+        call = self.call
+        usage = getattr(item, "usage_metadata", None)
+        reasons = finish_reasons(item)
+        if reasons:
+            record_metadata(call, item)
+            if usage is not None:
+                self.final = record_usage(call, usage)
+        elif usage is not None:
+            self.latest_usage = usage
+            counts = input_counts(usage)
+            if counts[0] is not None and counts != self.input_seen:
+                if self.input_seen[0] is None:
+                    record_metadata(call, item)
+                self.input_seen = counts
+                call.record_usage(input_tokens=counts[0], cached_input_tokens=counts[1])
+        call.chunk(output_text(item))
+        return True
+
+    def on_complete(self) -> None:
+        latest = self.latest_usage
+        # A stream that ended without a finish reason: its last running total, if it had an output count.
+        if not self.final and latest is not None and count(latest, "candidates_token_count") is not None:
+            self.final = record_usage(self.call, latest)
+        self.call.estimate_missing_usage()
+
+
+class _SendInFlight:
+    """The iterator of a sync stream: the first ``next()`` sends the request, with the call in flight."""
+
+    __slots__ = ("_generator", "_reader")
+
+    def __init__(self, generator: Any, reader: StreamReader) -> None:
+        self._generator = generator
+        self._reader = reader
+
+    def __next__(self) -> Any:
+        reader = self._reader
+        generator = reader.iterator = self._generator  # later items come straight from the SDK
+        call = reader.call
+        call.__enter__()
+        try:
+            return next(generator)
+        finally:
+            # Errors end the call in the proxy, which sees them next.
+            call.__exit__(None, None, None)
+
+
+class GenerateContentStream(SyncStreamProxy):
+    """The generator ``Models._generate_content_stream`` returns, instrumented."""
+
+    def __init__(self, generator: Any, call: LLMCall) -> None:
+        reader = _ChunkReader(call)
+        reader.iterator = _SendInFlight(generator, reader)
+        super().__init__(generator, call, reader)
+
+
+class _ClosableAsyncGenerator:
+    """The SDK's async generator, closable the way a stream proxy closes a stream (``await close()``)."""
+
+    __slots__ = ("generator",)
+
+    def __init__(self, generator: Any) -> None:
+        self.generator = generator
+
+    def __aiter__(self) -> Any:
+        return self.generator
+
+    async def close(self) -> None:
+        await self.generator.aclose()
+
+    async def aclose(self) -> None:
+        await self.generator.aclose()
+
+
+class AsyncGenerateContentStream(AsyncStreamProxy):
+    """The async generator ``AsyncModels._generate_content_stream`` resolves to, instrumented."""
+
+    def __init__(self, generator: Any, call: LLMCall) -> None:
+        closable = (
+            generator if callable(getattr(generator, "close", None)) else _ClosableAsyncGenerator(generator)
+        )
+        super().__init__(closable, call, _ChunkReader(call))
