@@ -64,4 +64,6 @@ async def generate_async(client: genai.Client, mode: str, **overrides: Any) -> s
     kwargs: dict[str, Any] = {"model": MODEL, "contents": PROMPT, **overrides}
     if mode == "generate":
         return (await client.aio.models.generate_content(**kwargs)).text or ""
-    return "".join([chunk.text or "" async for chunk in await client.aio.models.generate_content_stream(**kwargs)])
+    return "".join(
+        [chunk.text or "" async for chunk in await client.aio.models.generate_content_stream(**kwargs)]
+    )

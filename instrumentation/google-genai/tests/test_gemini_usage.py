@@ -189,7 +189,11 @@ def test_embeddings_gemini_api(client: genai.Client, sink: CallRecorder, server:
     with synapsekit.track() as tally:
         client.models.embed_content(model=EMBEDDING_MODEL, contents=["one two", "three"])
     call = sink.only
-    assert (call.provider, call.operation, call.request_model) == ("gcp.gemini", "embeddings", EMBEDDING_MODEL)
+    assert (call.provider, call.operation, call.request_model) == (
+        "gcp.gemini",
+        "embeddings",
+        EMBEDDING_MODEL,
+    )
     assert (call.input_tokens, call.output_tokens, call.usage_estimated, call.max_output_tokens) == (
         3,
         0,
@@ -203,14 +207,18 @@ def test_embeddings_gemini_api(client: genai.Client, sink: CallRecorder, server:
 
 async def test_embeddings_async(any_client: genai.Client, sink: CallRecorder) -> None:
     await any_client.aio.models.embed_content(
-        model=EMBEDDING_MODEL, contents="one two", config={"http_options": {"headers": {"x-test-input-tokens": "9"}}}
+        model=EMBEDDING_MODEL,
+        contents="one two",
+        config={"http_options": {"headers": {"x-test-input-tokens": "9"}}},
     )
     call = sink.only
     assert (call.provider, call.input_tokens, call.output_tokens) == (provider_of(any_client), 9, 0)
     assert call.cost == 9 * EMBEDDING_RATE
 
 
-def test_embeddings_vertex_every_endpoint(vertex: genai.Client, sink: CallRecorder, server: LLMTestServer) -> None:
+def test_embeddings_vertex_every_endpoint(
+    vertex: genai.Client, sink: CallRecorder, server: LLMTestServer
+) -> None:
     vertex.models.embed_content(model=EMBEDDING_MODEL, contents="one two")
     vertex.models.embed_content(model=EMBEDDING_MODEL, contents=["one two", "three"])
     vertex.models.embed_content(model="text-embedding-005", contents=["one two", "three"])

@@ -4,7 +4,8 @@ Every chunk carries ``usage_metadata``; before the last one it holds the prompt 
 totals of the request), and the chunk with a finish reason holds the final counts. The input side is
 recorded when it first appears (and again only if it changes), so a stream cut short keeps its exact input
 count; the output side is taken from the final chunk only — counts are replaced, never added up. Each chunk
-is one ``call.chunk(text)``, where budgets can cut the stream.
+is one ``call.chunk(text)``, where budgets can cut the stream. A stream that ends early after its input
+count arrived (cut, dropped, closed) keeps that exact count and gets an estimated output count.
 
 The sync ``Models._generate_content_stream`` is a generator function: nothing is sent until the first item
 is drawn, so the call is made current (in flight) around that first ``next()``. The async one sends the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
+from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, LLMCall, StreamReader, SyncStreamProxy
 
 from ._responses import finish_reasons, output_text, record_metadata
 from ._usage import count, input_counts, record_usage
@@ -48,8 +49,17 @@ class _ChunkReader(StreamReader):
                     record_metadata(call, item)
                 self.input_seen = counts
                 call.record_usage(input_tokens=counts[0], cached_input_tokens=counts[1])
-        call.chunk(output_text(item))
+        try:
+            call.chunk(output_text(item))
+        except BudgetExceeded:
+            self.estimate_output_if_billed()  # cut by a budget: what was streamed is billed
+            raise
         return True
+
+    def estimate_output_if_billed(self) -> None:
+        """The stream ends early: once the input was reported the output is billed, estimated from the text."""
+        if self.input_seen[0] is not None or self.final:
+            self.call.estimate_missing_usage()
 
     def on_complete(self) -> None:
         latest = self.latest_usage
@@ -59,25 +69,51 @@ class _ChunkReader(StreamReader):
         self.call.estimate_missing_usage()
 
 
-class _SendInFlight:
-    """The iterator of a sync stream: the first ``next()`` sends the request, with the call in flight."""
+class _Chunks:
+    """The iterator a stream proxy draws chunks from: the SDK's, plus what a failure leaves to estimate.
 
-    __slots__ = ("_generator", "_reader")
+    A stream that fails after its input count arrived (a dropped connection) was billed for what it
+    streamed: the missing output is estimated from the text received before the proxy fails the call (the
+    core estimates only calls that reported nothing). For a sync stream the first ``next()`` sends the
+    request, so the call is made current (in flight) around it.
+    """
 
-    def __init__(self, generator: Any, reader: StreamReader) -> None:
-        self._generator = generator
+    __slots__ = ("_iterator", "_reader", "_source")
+
+    def __init__(self, source: Any, reader: _ChunkReader) -> None:
+        self._source = source
         self._reader = reader
+        self._iterator: Any = None
 
     def __next__(self) -> Any:
-        reader = self._reader
-        generator = reader.iterator = self._generator  # later items come straight from the SDK
-        call = reader.call
-        call.__enter__()
+        iterator = self._iterator
         try:
-            return next(generator)
-        finally:
-            # Errors end the call in the proxy, which sees them next.
-            call.__exit__(None, None, None)
+            if iterator is not None:
+                return next(iterator)
+            iterator = self._iterator = iter(self._source)
+            call = self._reader.call
+            call.__enter__()
+            try:
+                return next(iterator)
+            finally:
+                call.__exit__(None, None, None)  # an error ends the call in the proxy, which sees it next
+        except StopIteration:
+            raise
+        except BaseException:
+            self._reader.estimate_output_if_billed()
+            raise
+
+    async def __anext__(self) -> Any:
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = self._source.__aiter__()
+        try:
+            return await iterator.__anext__()
+        except StopAsyncIteration:
+            raise
+        except BaseException:
+            self._reader.estimate_output_if_billed()
+            raise
 
 
 class GenerateContentStream(SyncStreamProxy):
@@ -85,7 +121,7 @@ class GenerateContentStream(SyncStreamProxy):
 
     def __init__(self, generator: Any, call: LLMCall) -> None:
         reader = _ChunkReader(call)
-        reader.iterator = _SendInFlight(generator, reader)
+        reader.iterator = _Chunks(generator, reader)
         super().__init__(generator, call, reader)
 
 
