@@ -150,4 +150,6 @@ class AsyncGenerateContentStream(AsyncStreamProxy):
         closable = (
             generator if callable(getattr(generator, "close", None)) else _ClosableAsyncGenerator(generator)
         )
-        super().__init__(closable, call, _ChunkReader(call))
+        reader = _ChunkReader(call)
+        reader.iterator = _Chunks(generator, reader)
+        super().__init__(closable, call, reader)
