@@ -18,6 +18,7 @@ PYTHON = "3.11"
 OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
 # 1.17.0 is the first release that emits its own OpenTelemetry spans: both span paths are tested.
 ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
+GOOGLE_GENAI_VERSIONS = ["1.0.0", "3.6.1"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -105,3 +106,13 @@ def anthropic_versions(session: nox.Session, anthropic: str) -> None:
         "-e", ".", "-e", "instrumentation/anthropic", f"anthropic=={anthropic}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/anthropic/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("google_genai", GOOGLE_GENAI_VERSIONS)
+def google_genai_versions(session: nox.Session, google_genai: str) -> None:
+    """The google-genai instrumentor's tests against the oldest and newest supported google-genai."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/google-genai", f"google-genai=={google_genai}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/google-genai/tests", "-p", "no:cacheprovider", *session.posargs)

@@ -6,9 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 from google import genai
+from google.genai import types
 from google.oauth2.credentials import Credentials
 
 from synapsekit.testing import LLMTestServer
+
+# google-genai 1.0 knew neither a response id nor embeddings usage: it drops them while parsing, and the
+# embeddings of the Gemini API (which reports no usage in production either) are estimated.
+HAS_RESPONSE_ID = "response_id" in types.GenerateContentResponse.model_fields
+EMBEDDING_USAGE = "usage_metadata" in types.EmbedContentResponse.model_fields
 
 MODEL = "gemini-2.5-flash"
 EMBEDDING_MODEL = "gemini-embedding-001"

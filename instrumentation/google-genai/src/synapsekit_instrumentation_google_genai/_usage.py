@@ -5,7 +5,8 @@ and the tokens of tool-use prompts (grounding, code execution results) apart, in
 ``toolUsePromptTokenCount``: synapsekit's input is their sum, with the cache kept separately.
 ``candidatesTokenCount`` *excludes* the thinking tokens (``thoughtsTokenCount``), billed as output: the
 output is their sum, with the thoughts kept separately as reasoning tokens — the OpenTelemetry GenAI
-convention.
+convention. ``totalTokenCount`` is the sum of all four; where an older SDK does not know
+``thoughtsTokenCount`` (google-genai 1.0 drops it), the thinking is what the total has beyond the others.
 
 The typed ``GenerateContentResponseUsageMetadata`` / ``UsageMetadata`` use snake_case names; a raw JSON
 body (``should_return_http_response``) the wire's camelCase: both are read.
@@ -43,6 +44,10 @@ def record_usage(call: LLMCall, usage: Any) -> bool:
     thoughts = count(usage, "thoughts_token_count") or 0
     if input_tokens is None and candidates is None:
         return False
+    total = count(usage, "total_token_count")
+    if input_tokens is not None and total is not None and total - input_tokens > (candidates or 0) + thoughts:
+        # SDKs older than the thoughts field drop it while parsing; the total still includes the thinking.
+        thoughts = total - input_tokens - (candidates or 0)
     call.record_usage(
         input_tokens=input_tokens,
         cached_input_tokens=cached,
