@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -95,3 +97,19 @@ def test_an_internal_failure_never_breaks_the_call(
         set_strict(True)
         synapsekit.uninstrument("google-genai")
     assert sink.ended == []
+
+
+def test_instrumenting_before_the_sdk_is_imported_patches_it_on_import() -> None:
+    # A fresh interpreter: the post-import hook patches google.genai when the application imports it.
+    script = """
+import sys
+import synapsekit
+from synapsekit.plugin import is_synapsekit_wrapper
+assert synapsekit.instrument("google-genai") == ["google-genai"]
+assert "google.genai" not in sys.modules
+from google import genai
+from google.genai.models import AsyncModels, Models
+assert is_synapsekit_wrapper(vars(Models)["_generate_content"])
+assert is_synapsekit_wrapper(vars(AsyncModels)["_generate_content_stream"])
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

@@ -7,6 +7,7 @@ from typing import Any
 
 from synapsekit.plugin import LLMCall
 
+from ._content import output_messages
 from ._request import option
 from ._usage import record_usage
 
@@ -63,6 +64,8 @@ def finish_generate(call: LLMCall, response: Any) -> None:
         if isinstance(body, dict):
             response, usage = body, body.get("usageMetadata")
     record_metadata(call, response)
+    if call.capture_content:
+        call.output_messages = output_messages(output_text(response), call.finish_reasons)
     if usage is not None and record_usage(call, usage):
         call.finish()
     else:

@@ -18,6 +18,7 @@ from typing import Any
 
 from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, LLMCall, StreamReader, SyncStreamProxy
 
+from ._content import output_messages
 from ._responses import finish_reasons, output_text, record_metadata
 from ._usage import count, input_counts, record_usage
 
@@ -25,13 +26,14 @@ from ._usage import count, input_counts, record_usage
 class _ChunkReader(StreamReader):
     """Reads each chunk into the call; shared by the sync and async proxies."""
 
-    __slots__ = ("final", "input_seen", "latest_usage")
+    __slots__ = ("final", "input_seen", "latest_usage", "text")
 
     def __init__(self, call: LLMCall) -> None:
         super().__init__(call)
         self.input_seen: tuple[int | None, int] = (None, 0)
         self.latest_usage: Any = None
         self.final = False
+        self.text: list[str] | None = [] if call.capture_content else None  # kept for content capture only
 
     def on_item(self, item: Any) -> bool:
         call = self.call
@@ -49,8 +51,11 @@ class _ChunkReader(StreamReader):
                     record_metadata(call, item)
                 self.input_seen = counts
                 call.record_usage(input_tokens=counts[0], cached_input_tokens=counts[1])
+        text = output_text(item)
+        if self.text is not None:
+            self.text.append(text)
         try:
-            call.chunk(output_text(item))
+            call.chunk(text)
         except BudgetExceeded:
             self.estimate_output_if_billed()  # cut by a budget: what was streamed is billed
             raise
@@ -66,6 +71,8 @@ class _ChunkReader(StreamReader):
         # A stream that ended without a finish reason: its last running total, if it had an output count.
         if not self.final and latest is not None and count(latest, "candidates_token_count") is not None:
             self.final = record_usage(self.call, latest)
+        if self.text is not None:
+            self.call.output_messages = output_messages("".join(self.text), self.call.finish_reasons)
         self.call.estimate_missing_usage()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from synapsekit.plugin import BudgetExceeded, LLMCall, report_internal_error
 
+from ._content import input_messages
 from ._request import EMBEDDINGS, GENERATE_CONTENT, start_models_call
 from ._responses import finish_generate
 from ._streams import AsyncGenerateContentStream, GenerateContentStream
@@ -27,7 +28,10 @@ Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 def _start(instance: Any, kwargs: dict[str, Any], operation: str, *, streamed: bool) -> LLMCall | None:
     """The call for this request, or None when synapsekit failed (the request then goes uninstrumented)."""
     try:
-        return start_models_call(instance, kwargs, operation, streamed=streamed)
+        call = start_models_call(instance, kwargs, operation, streamed=streamed)
+        if call.capture_content and operation == GENERATE_CONTENT:
+            call.input_messages = input_messages(kwargs)
+        return call
     except BudgetExceeded:
         raise
     except Exception as exc:
