@@ -31,7 +31,7 @@ def option(holder: Any, name: str) -> Any:
     """``holder.name`` for an SDK model, ``holder[name]`` (or its camelCase alias) for a dict."""
     if holder is None:
         return None
-    if isinstance(holder, Mapping):
+    if isinstance(holder, dict):  # not the Mapping ABC: this runs several times per streamed chunk
         value = holder.get(name)
         return holder.get(_camel(name)) if value is None else value
     return getattr(holder, name, None)

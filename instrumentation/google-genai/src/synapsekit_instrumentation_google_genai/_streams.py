@@ -19,39 +19,54 @@ from typing import Any
 from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, LLMCall, StreamReader, SyncStreamProxy
 
 from ._content import output_messages
-from ._responses import finish_reasons, output_text, record_metadata
+from ._responses import record_metadata
 from ._usage import count, input_counts, record_usage
 
 
 class _ChunkReader(StreamReader):
     """Reads each chunk into the call; shared by the sync and async proxies."""
 
-    __slots__ = ("final", "input_seen", "latest_usage", "text")
+    __slots__ = ("final", "input_seen", "latest_usage", "prompt_seen", "text")
 
     def __init__(self, call: LLMCall) -> None:
         super().__init__(call)
         self.input_seen: tuple[int | None, int] = (None, 0)
+        self.prompt_seen: Any = None  # the last prompt count read: the input side is re-read only on a change
         self.latest_usage: Any = None
         self.final = False
         self.text: list[str] | None = [] if call.capture_content else None  # kept for content capture only
 
     def on_item(self, item: Any) -> bool:
+        # Per chunk: plain attribute reads of the SDK's typed chunk, no helper calls on the common path.
         call = self.call
         usage = getattr(item, "usage_metadata", None)
-        reasons = finish_reasons(item)
+        pieces: list[str] = []
+        reasons: list[str] = []
+        for candidate in getattr(item, "candidates", None) or ():
+            content = candidate.content
+            for part in (content.parts if content is not None else None) or ():
+                if isinstance(part.text, str):
+                    pieces.append(part.text)
+            if candidate.finish_reason:
+                reasons.append(
+                    str(getattr(candidate.finish_reason, "value", candidate.finish_reason)).lower()
+                )
         if reasons:
             record_metadata(call, item)
             if usage is not None:
                 self.final = record_usage(call, usage)
         elif usage is not None:
             self.latest_usage = usage
-            counts = input_counts(usage)
-            if counts[0] is not None and counts != self.input_seen:
-                if self.input_seen[0] is None:
-                    record_metadata(call, item)
-                self.input_seen = counts
-                call.record_usage(input_tokens=counts[0], cached_input_tokens=counts[1])
-        text = output_text(item)
+            prompt = usage.prompt_token_count
+            if prompt != self.prompt_seen:
+                self.prompt_seen = prompt
+                counts = input_counts(usage)
+                if counts[0] is not None and counts != self.input_seen:
+                    if self.input_seen[0] is None:
+                        record_metadata(call, item)
+                    self.input_seen = counts
+                    call.record_usage(input_tokens=counts[0], cached_input_tokens=counts[1])
+        text = "".join(pieces)
         if self.text is not None:
             self.text.append(text)
         try:
