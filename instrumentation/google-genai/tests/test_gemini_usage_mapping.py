@@ -101,3 +101,63 @@ def test_unparsed_http_response_is_read_from_its_body(client: genai.Client, sink
         MODEL,
     )
     assert call.cost == flash_cost(4, 12)
+
+
+def chunk(text: str | None, usage: dict[str, int] | None, finish_reason: str | None = None) -> Any:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}} if text else {}
+    if finish_reason:
+        candidate["finishReason"] = finish_reason
+    body: dict[str, Any] = {"candidates": [candidate] if candidate else []}
+    if usage is not None:
+        body["usageMetadata"] = usage
+    return types.GenerateContentResponse._from_response(response=body, kwargs={})
+
+
+def read(chunks: list[Any]) -> LLMCall:
+    from synapsekit_instrumentation_google_genai._streams import GenerateContentStream
+
+    call = LLMCall("gcp.gemini", "generate_content", MODEL, streamed=True)
+    assert list(GenerateContentStream(iter(chunks), call)) == chunks
+    assert call.ended
+    return call
+
+
+def test_stream_counts_the_final_chunk_only() -> None:
+    prompt = {"promptTokenCount": 4, "totalTokenCount": 4}
+    call = read(
+        [chunk("a", prompt), chunk("b", prompt), chunk("", {**prompt, "candidatesTokenCount": 2}, "STOP")]
+    )
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated, call.finish_reasons) == (
+        4,
+        2,
+        False,
+        ("stop",),
+    )
+
+
+def test_stream_blocked_with_no_output() -> None:
+    call = read([chunk(None, {"promptTokenCount": 4, "totalTokenCount": 4}, "SAFETY")])
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated, call.finish_reasons) == (
+        4,
+        0,
+        False,
+        ("safety",),
+    )
+
+
+def test_stream_usage_after_the_finish_reason_replaces_it() -> None:
+    prompt = {"promptTokenCount": 4, "totalTokenCount": 4}
+    call = read(
+        [
+            chunk("a b", prompt, "STOP"),
+            chunk(None, {**prompt, "candidatesTokenCount": 2, "totalTokenCount": 6}),
+        ]
+    )
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (4, 2, False)
+
+
+def test_stream_without_a_finish_reason_uses_its_last_running_total() -> None:
+    call = read([chunk("a", {"promptTokenCount": 4, "candidatesTokenCount": 1, "totalTokenCount": 5})])
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (4, 1, False)
+    call = read([chunk("abcdefgh", {"promptTokenCount": 4, "totalTokenCount": 4})])
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (4, 2, True)

@@ -53,8 +53,9 @@ class _ChunkReader(StreamReader):
                 )
         if reasons:
             record_metadata(call, item)
-            if usage is not None:
-                self.final = record_usage(call, usage)
+        if usage is not None and (reasons or self.final):
+            # The final counts; usage arriving after the finish reason replaces them.
+            self.final = record_usage(call, usage) or self.final
         elif usage is not None:
             self.latest_usage = usage
             prompt = usage.prompt_token_count
