@@ -25,6 +25,7 @@ MISTRALAI_VERSIONS = ["2.10.0", "3.7.0"]
 OLLAMA_VERSIONS = ["0.4.0", "0.6.3"]
 # 5.16.0 is the first with the raw v2 clients the instrumentor patches.
 COHERE_VERSIONS = ["5.16.0", "7.3.1"]
+GOOGLE_GENAI_VERSIONS = ["1.0.0", "3.6.1"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -152,3 +153,13 @@ def cohere_versions(session: nox.Session, cohere: str) -> None:
         "-e", ".", "-e", "instrumentation/cohere", f"cohere=={cohere}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/cohere/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("google_genai", GOOGLE_GENAI_VERSIONS)
+def google_genai_versions(session: nox.Session, google_genai: str) -> None:
+    """The google-genai instrumentor's tests against the oldest and newest supported google-genai."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/google-genai", f"google-genai=={google_genai}", "opentelemetry-sdk", *TEST_TOOLS
+    )  # fmt: skip
+    session.run("pytest", "instrumentation/google-genai/tests", "-p", "no:cacheprovider", *session.posargs)
