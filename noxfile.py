@@ -95,71 +95,52 @@ def e2e(session: nox.Session) -> None:
     _uv_run(session, "pytest", "-m", "e2e", "tests/e2e", *session.posargs)
 
 
+def _client_versions(session: nox.Session, instrumentor: str, *client: str) -> None:
+    """One instrumentor's tests in a fresh venv against one pinned client version."""
+    session.install(
+        "-e", ".", "-e", f"instrumentation/{instrumentor}", *client, "opentelemetry-sdk", *TEST_TOOLS
+    )
+    session.run("pytest", f"instrumentation/{instrumentor}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+# The oldest and newest supported version of each client (see instrumentation/*/pyproject.toml).
 @nox.session(python=PYTHON)
 @nox.parametrize("openai", OPENAI_VERSIONS)
 def openai_versions(session: nox.Session, openai: str) -> None:
-    """The OpenAI instrumentor's tests against the oldest and newest supported openai."""
-    session.install(
-        "-e", ".", "-e", "instrumentation/openai", f"openai=={openai}", "opentelemetry-sdk", *TEST_TOOLS
-    )  # fmt: skip
-    session.run("pytest", "instrumentation/openai/tests", "-p", "no:cacheprovider", *session.posargs)
+    _client_versions(session, "openai", f"openai=={openai}")
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("anthropic", ANTHROPIC_VERSIONS)
 def anthropic_versions(session: nox.Session, anthropic: str) -> None:
-    """The Anthropic instrumentor's tests against the oldest and newest supported anthropic."""
-    session.install(
-        "-e", ".", "-e", "instrumentation/anthropic", f"anthropic=={anthropic}", "opentelemetry-sdk", *TEST_TOOLS
-    )  # fmt: skip
-    session.run("pytest", "instrumentation/anthropic/tests", "-p", "no:cacheprovider", *session.posargs)
+    _client_versions(session, "anthropic", f"anthropic=={anthropic}")
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("botocore", BOTOCORE_VERSIONS)
 def botocore_versions(session: nox.Session, botocore: str) -> None:
-    """The Bedrock (botocore) instrumentor's tests against the oldest and newest supported botocore."""
-    session.install(
-        "-e", ".", "-e", "instrumentation/botocore", f"botocore=={botocore}", f"boto3=={botocore}", "opentelemetry-sdk", *TEST_TOOLS
-    )  # fmt: skip
-    session.run("pytest", "instrumentation/botocore/tests", "-p", "no:cacheprovider", *session.posargs)
+    _client_versions(session, "botocore", f"botocore=={botocore}", f"boto3=={botocore}")
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("mistralai", MISTRALAI_VERSIONS)
 def mistralai_versions(session: nox.Session, mistralai: str) -> None:
-    """The Mistral instrumentor's tests against the oldest and newest supported mistralai."""
-    session.install(
-        "-e", ".", "-e", "instrumentation/mistralai", f"mistralai=={mistralai}", "opentelemetry-sdk", *TEST_TOOLS
-    )  # fmt: skip
-    session.run("pytest", "instrumentation/mistralai/tests", "-p", "no:cacheprovider", *session.posargs)
+    _client_versions(session, "mistralai", f"mistralai=={mistralai}")
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("ollama", OLLAMA_VERSIONS)
 def ollama_versions(session: nox.Session, ollama: str) -> None:
-    """The Ollama instrumentor's tests against the oldest and newest supported ollama."""
-    session.install(
-        "-e", ".", "-e", "instrumentation/ollama", f"ollama=={ollama}", "opentelemetry-sdk", *TEST_TOOLS
-    )  # fmt: skip
-    session.run("pytest", "instrumentation/ollama/tests", "-p", "no:cacheprovider", *session.posargs)
+    _client_versions(session, "ollama", f"ollama=={ollama}")
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("cohere", COHERE_VERSIONS)
 def cohere_versions(session: nox.Session, cohere: str) -> None:
-    """The Cohere instrumentor's tests against the oldest and newest supported cohere."""
-    session.install(
-        "-e", ".", "-e", "instrumentation/cohere", f"cohere=={cohere}", "opentelemetry-sdk", *TEST_TOOLS
-    )  # fmt: skip
-    session.run("pytest", "instrumentation/cohere/tests", "-p", "no:cacheprovider", *session.posargs)
+    _client_versions(session, "cohere", f"cohere=={cohere}")
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("google_genai", GOOGLE_GENAI_VERSIONS)
 def google_genai_versions(session: nox.Session, google_genai: str) -> None:
-    """The google-genai instrumentor's tests against the oldest and newest supported google-genai."""
-    session.install(
-        "-e", ".", "-e", "instrumentation/google-genai", f"google-genai=={google_genai}", "opentelemetry-sdk", *TEST_TOOLS
-    )  # fmt: skip
-    session.run("pytest", "instrumentation/google-genai/tests", "-p", "no:cacheprovider", *session.posargs)
+    _client_versions(session, "google-genai", f"google-genai=={google_genai}")
