@@ -1,0 +1,76 @@
+"""litellm's ``CustomStreamWrapper``, read as the caller iterates it.
+
+litellm turns every provider's stream into OpenAI-shaped ``ModelResponseStream`` chunks. With
+``stream_options.include_usage`` it ends the stream with one extra chunk that has ``usage`` and no choices;
+we ask for it when the caller did not (its counts are exact, and litellm computes them for providers that
+report usage in pieces) and then hide it, so the caller sees the chunks of an uninstrumented run.
+
+One ``CustomStreamWrapper`` class serves both ``completion(stream=True)`` (iterated with ``for``) and
+``acompletion(stream=True)`` (``async for``); its ``close()`` is synchronous and ``aclose()`` a coroutine,
+which the async proxy below keeps as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, LLMCall, StreamReader
+
+from ._usage import is_reported, record_usage
+
+
+class ChunkReader(StreamReader):
+    __slots__ = ("hide_usage",)
+
+    def __init__(self, call: LLMCall, hide_usage: bool) -> None:
+        super().__init__(call)
+        self.hide_usage = hide_usage
+
+    def on_item(self, item: Any) -> bool:
+        call = self.call
+        choices = getattr(item, "choices", None)
+        usage = getattr(item, "usage", None)
+        if is_reported(usage):
+            record_usage(call, usage)
+            if not choices and self.hide_usage:
+                return False
+        if call.response_id is None:
+            model, response_id = getattr(item, "model", None), getattr(item, "id", None)
+            call.record_response(
+                model=model if isinstance(model, str) else None,
+                response_id=response_id if isinstance(response_id, str) else None,
+            )
+        text = None
+        if choices:
+            choice = choices[0]
+            delta = getattr(choice, "delta", None)
+            content = getattr(delta, "content", None)
+            if isinstance(content, str):
+                text = content
+            reason = getattr(choice, "finish_reason", None)
+            if isinstance(reason, str):
+                call.record_response(finish_reasons=(reason,))
+        call.chunk(text)
+        return True
+
+
+class AsyncChunkStream(AsyncStreamProxy):
+    """``AsyncStreamProxy`` with ``CustomStreamWrapper``'s own closing methods: sync ``close``, async ``aclose``."""
+
+    def close(self) -> None:  # type: ignore[override]  # litellm's close() is synchronous
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.abandon()
+
+    async def aclose(self) -> None:
+        try:
+            await self.__wrapped__.aclose()
+        finally:
+            self._self_call.abandon()
+
+    async def _self_cut(self, exc: BudgetExceeded) -> None:
+        try:
+            await self.__wrapped__.aclose()
+        finally:
+            self._self_call.fail(exc)
