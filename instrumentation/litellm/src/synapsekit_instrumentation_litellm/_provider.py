@@ -52,6 +52,8 @@ class Route:
     model: str
     server_address: str | None
     server_port: int | None
+    # litellm names some responses' model with its route (``ollama_chat/llama3.2``): stripped to the model.
+    model_prefix: str
 
 
 def semconv_provider(litellm_provider: str) -> str:
@@ -67,7 +69,7 @@ def resolve(litellm: Any, model: str, kwargs: Mapping[str, Any]) -> Route:
         api_base=api_base,
     )
     address, port = _server(resolved_base or api_base)
-    return Route(semconv_provider(provider), resolved_model or model, address, port)
+    return Route(semconv_provider(provider), resolved_model or model, address, port, f"{provider}/")
 
 
 def _server(base: Any) -> tuple[str | None, int | None]:

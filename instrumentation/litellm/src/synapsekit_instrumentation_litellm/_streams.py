@@ -16,15 +16,16 @@ from typing import Any
 
 from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, LLMCall, StreamReader
 
-from ._usage import is_reported, record_usage
+from ._usage import is_reported, record_usage, response_model
 
 
 class ChunkReader(StreamReader):
-    __slots__ = ("hide_usage",)
+    __slots__ = ("hide_usage", "model_prefix")
 
-    def __init__(self, call: LLMCall, hide_usage: bool) -> None:
+    def __init__(self, call: LLMCall, hide_usage: bool, model_prefix: str) -> None:
         super().__init__(call)
         self.hide_usage = hide_usage
+        self.model_prefix = model_prefix
 
     def on_item(self, item: Any) -> bool:
         call = self.call
@@ -37,7 +38,7 @@ class ChunkReader(StreamReader):
         if call.response_id is None:
             model, response_id = getattr(item, "model", None), getattr(item, "id", None)
             call.record_response(
-                model=model if isinstance(model, str) else None,
+                model=response_model(model, self.model_prefix),
                 response_id=response_id if isinstance(response_id, str) else None,
             )
         text = None

@@ -48,7 +48,13 @@ def record_usage(call: LLMCall, usage: Any) -> None:
     )
 
 
-def record_response(call: LLMCall, response: Any) -> None:
+def response_model(model: Any, prefix: str) -> str | None:
+    if not isinstance(model, str):
+        return None
+    return model[len(prefix) :] if model.startswith(prefix) else model
+
+
+def record_response(call: LLMCall, response: Any, model_prefix: str) -> None:
     """A whole ``ModelResponse`` / ``EmbeddingResponse``: usage, model, id, finish reasons."""
     usage = getattr(response, "usage", None)
     if is_reported(usage):
@@ -62,7 +68,7 @@ def record_response(call: LLMCall, response: Any) -> None:
     model = getattr(response, "model", None)
     response_id = getattr(response, "id", None)
     call.record_response(
-        model=model if isinstance(model, str) else None,
+        model=response_model(model, model_prefix),
         response_id=response_id if isinstance(response_id, str) else None,
         finish_reasons=reasons or None,
     )

@@ -72,7 +72,7 @@ def _with_stream_usage(kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
 def _begin(
     operation: Operation, runtime: Runtime, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[LLMCall, dict[str, Any], bool] | None:
+) -> tuple[LLMCall, dict[str, Any], bool, str] | None:
     try:
         request = bound_arguments(args, kwargs, operation.parameters)
         model = request.get("model")
@@ -106,18 +106,20 @@ def _begin(
             call.input_messages = input_messages(request.get("messages"))
         except Exception as exc:
             report_internal_error("litellm.content", exc)
-    return call, send_kwargs, hide_usage
+    return call, send_kwargs, hide_usage, route.model_prefix
 
 
-def _adopt(runtime: Runtime, call: LLMCall, result: Any, hide_usage: bool, is_async: bool) -> Any:
+def _adopt(
+    runtime: Runtime, call: LLMCall, result: Any, hide_usage: bool, model_prefix: str, is_async: bool
+) -> Any:
     """What the caller gets: ``result``, or a stream proxy that ends the call when the caller is done."""
     try:
         if isinstance(result, runtime.stream_type):
-            reader = ChunkReader(call, hide_usage)
+            reader = ChunkReader(call, hide_usage, model_prefix)
             if is_async:
                 return AsyncChunkStream(result, call, reader)
             return SyncStreamProxy(result, call, reader)
-        record_response(call, result)
+        record_response(call, result, model_prefix)
         if call.input_tokens is None:
             call.estimate_missing_usage()
     except Exception as exc:
@@ -135,14 +137,14 @@ def sync_wrapper(operation: Operation, runtime: Runtime) -> Wrapper:
         begun = _begin(operation, runtime, args, kwargs)
         if begun is None:
             return wrapped(*args, **kwargs)
-        call, send_kwargs, hide_usage = begun
+        call, send_kwargs, hide_usage, prefix = begun
         marker = _in_litellm.set(True)
         try:
             with call:
                 result = wrapped(*args, **send_kwargs)
         finally:
             _in_litellm.reset(marker)
-        return _adopt(runtime, call, result, hide_usage, is_async=False)
+        return _adopt(runtime, call, result, hide_usage, prefix, is_async=False)
 
     return wrapper
 
@@ -154,13 +156,13 @@ def async_wrapper(operation: Operation, runtime: Runtime) -> Wrapper:
         begun = _begin(operation, runtime, args, kwargs)
         if begun is None:
             return await wrapped(*args, **kwargs)
-        call, send_kwargs, hide_usage = begun
+        call, send_kwargs, hide_usage, prefix = begun
         marker = _in_litellm.set(True)
         try:
             with call:
                 result = await wrapped(*args, **send_kwargs)
         finally:
             _in_litellm.reset(marker)
-        return _adopt(runtime, call, result, hide_usage, is_async=True)
+        return _adopt(runtime, call, result, hide_usage, prefix, is_async=True)
 
     return wrapper
