@@ -18,6 +18,9 @@ PYTHON = "3.11"
 OPENAI_VERSIONS = ["2.0.0", "3.57.0"]
 # 1.17.0 is the first release that emits its own OpenTelemetry spans: both span paths are tested.
 ANTHROPIC_VERSIONS = ["1.0.0", "1.17.0", "2.14.0"]
+# litellm moves fast: its first release of the supported range and the newest (compromised releases are excluded
+# in instrumentation/litellm/pyproject.toml). The openai instrumentor comes along: its counting-once tests need it.
+LITELLM_VERSIONS = ["1.80.0", "1.110.2"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -105,3 +108,15 @@ def anthropic_versions(session: nox.Session, anthropic: str) -> None:
         "-e", ".", "-e", "instrumentation/anthropic", f"anthropic=={anthropic}", "opentelemetry-sdk", *TEST_TOOLS
     )  # fmt: skip
     session.run("pytest", "instrumentation/anthropic/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("litellm", LITELLM_VERSIONS)
+def litellm_versions(session: nox.Session, litellm: str) -> None:
+    """The litellm instrumentor's tests against the oldest and newest supported litellm."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/openai", "-e", "instrumentation/litellm", f"litellm=={litellm}",
+        "opentelemetry-sdk", *TEST_TOOLS,
+    )  # fmt: skip
+    session.env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    session.run("pytest", "instrumentation/litellm/tests", "-p", "no:cacheprovider", *session.posargs)

@@ -80,8 +80,14 @@ OPENAI_CACHED_COST = Decimal("0.0000153")
 async def test_cache_and_reasoning_tokens(
     route: Route, cost: Decimal, mode: str, server: LLMTestServer, sink: CallRecorder
 ) -> None:
-    await send_any(route, server, mode, extra_headers=CACHE_HEADERS)
+    headers = dict(CACHE_HEADERS)
+    if route is ANTHROPIC:
+        # Thinking tokens in Anthropic's usage are read by litellm's newer releases only: tested through
+        # OpenAI's dialect, where every supported litellm reads them.
+        del headers["x-test-reasoning-tokens"]
+    await send_any(route, server, mode, extra_headers=headers)
     [call] = sink.ended
+    reasoning = 0 if route is ANTHROPIC else 3
     # Input includes the cache reads and writes; output includes the reasoning tokens.
     assert (
         call.input_tokens,
@@ -89,7 +95,7 @@ async def test_cache_and_reasoning_tokens(
         call.cache_creation_input_tokens,
         call.output_tokens,
         call.reasoning_tokens,
-    ) == (100, 60, 10, 8, 3)
+    ) == (100, 60, 10, 8, reasoning)
     assert call.cost == cost
 
 

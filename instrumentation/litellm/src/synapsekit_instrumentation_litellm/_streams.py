@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, LLMCall, StreamReader
+from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, LLMCall, StreamReader, SyncStreamProxy
 
 from ._usage import is_reported, record_usage, response_model
 
@@ -33,7 +33,7 @@ class ChunkReader(StreamReader):
         usage = getattr(item, "usage", None)
         if is_reported(usage):
             record_usage(call, usage)
-            if not choices and self.hide_usage:
+            if self.hide_usage and _carries_nothing_else(choices):
                 return False
         if call.response_id is None:
             model, response_id = getattr(item, "model", None), getattr(item, "id", None)
@@ -55,6 +55,40 @@ class ChunkReader(StreamReader):
         return True
 
 
+def _carries_nothing_else(choices: Any) -> bool:
+    """Whether a usage chunk is only that: litellm >= 1.8x sends it without choices, older ones with an empty
+    delta and no finish reason."""
+    if not choices:
+        return True
+    if len(choices) != 1:
+        return False
+    choice = choices[0]
+    delta = getattr(choice, "delta", None)
+    return (
+        getattr(choice, "finish_reason", None) is None
+        and not getattr(delta, "content", None)
+        and not getattr(delta, "tool_calls", None)
+        and not getattr(delta, "function_call", None)
+    )
+
+
+def _close_sync(stream: Any) -> None:
+    # Older litellm streams have no close(): there is then nothing of theirs to close.
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+class SyncChunkStream(SyncStreamProxy):
+    """``SyncStreamProxy`` that cuts a litellm stream whether or not its version has ``close()``."""
+
+    def _self_cut(self, exc: BudgetExceeded) -> None:
+        try:
+            _close_sync(self.__wrapped__)
+        finally:
+            self._self_call.fail(exc)
+
+
 class AsyncChunkStream(AsyncStreamProxy):
     """``AsyncStreamProxy`` with ``CustomStreamWrapper``'s own closing methods: sync ``close``, async ``aclose``."""
 
@@ -72,6 +106,10 @@ class AsyncChunkStream(AsyncStreamProxy):
 
     async def _self_cut(self, exc: BudgetExceeded) -> None:
         try:
-            await self.__wrapped__.aclose()
+            aclose = getattr(self.__wrapped__, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            else:
+                _close_sync(self.__wrapped__)
         finally:
             self._self_call.fail(exc)

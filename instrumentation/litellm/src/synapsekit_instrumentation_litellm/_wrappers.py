@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from synapsekit.plugin import LLMCall, SyncStreamProxy, report_internal_error, start_call
+from synapsekit.plugin import LLMCall, report_internal_error, start_call
 
 from ._provider import resolve
 from ._request import (
@@ -27,7 +27,7 @@ from ._request import (
     input_messages,
     max_output_tokens,
 )
-from ._streams import AsyncChunkStream, ChunkReader
+from ._streams import AsyncChunkStream, ChunkReader, SyncChunkStream
 from ._usage import record_response
 
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -118,7 +118,7 @@ def _adopt(
             reader = ChunkReader(call, hide_usage, model_prefix)
             if is_async:
                 return AsyncChunkStream(result, call, reader)
-            return SyncStreamProxy(result, call, reader)
+            return SyncChunkStream(result, call, reader)
         record_response(call, result, model_prefix)
         if call.input_tokens is None:
             call.estimate_missing_usage()
