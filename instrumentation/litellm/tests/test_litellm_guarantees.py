@@ -265,3 +265,24 @@ def test_an_inner_wire_call_takes_over(server: LLMTestServer, sink: CallRecorder
     assert sink.ended == inner.calls and len(inner.calls) == 1
     [outer] = [call for call in sink.started if call not in inner.calls]
     assert (outer.delegated, outer.wire) == (True, False)
+
+
+def test_content_only_when_opted_in(server: LLMTestServer, sink: CallRecorder) -> None:
+    from synapsekit._core import config as _config
+
+    litellm.completion(**request(ANTHROPIC, server))
+    _config.set_capture_content(True)
+    try:
+        litellm.completion(**request(ANTHROPIC, server))
+    finally:
+        _config.set_capture_content(None)
+    first, second = sink.ended
+    assert (first.input_messages, first.output_messages) == (None, None)
+    assert second.input_messages == [{"role": "user", "parts": [{"type": "text", "content": "hi there you"}]}]
+    assert second.output_messages == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "Hello from the synapsekit"}],
+            "finish_reason": "stop",
+        }
+    ]

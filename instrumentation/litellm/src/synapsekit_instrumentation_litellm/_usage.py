@@ -72,3 +72,15 @@ def record_response(call: LLMCall, response: Any, model_prefix: str) -> None:
         response_id=response_id if isinstance(response_id, str) else None,
         finish_reasons=reasons or None,
     )
+    if call.capture_content and choices:
+        call.output_messages = [_output_message(choice) for choice in choices]
+
+
+def _output_message(choice: Any) -> dict[str, Any]:
+    content = getattr(getattr(choice, "message", None), "content", None)
+    parts = [{"type": "text", "content": content}] if isinstance(content, str) else []
+    message: dict[str, Any] = {"role": "assistant", "parts": parts}
+    reason = getattr(choice, "finish_reason", None)
+    if isinstance(reason, str):
+        message["finish_reason"] = reason
+    return message
