@@ -30,7 +30,7 @@ class Route:
 
 
 # Costs from genai-prices: claude-haiku-4-5 $1/M in, $5/M out; gpt-4o-mini $0.15/M in, $0.60/M out;
-# gemini-2.0-flash $0.10/M in, $0.40/M out; mistral-small-latest $0.10/M in, $0.30/M out; Ollama is free.
+# gemini-2.0-flash $0.10/M in, $0.40/M out; Ollama is free.
 ANTHROPIC = Route(
     "anthropic/claude-haiku-4-5", "anthropic_base_url", "anthropic", "claude-haiku-4-5", Decimal("0.000023")
 )

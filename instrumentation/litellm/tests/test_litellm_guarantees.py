@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from decimal import Decimal
 from typing import Any
 
 import litellm
@@ -286,3 +287,33 @@ def test_content_only_when_opted_in(server: LLMTestServer, sink: CallRecorder) -
             "finish_reason": "stop",
         }
     ]
+
+
+async def test_router_calls_are_counted_once(server: LLMTestServer, sink: CallRecorder) -> None:
+    params = {"model": ANTHROPIC.model, "api_base": server.anthropic_base_url, "api_key": "k"}
+    router = litellm.Router(model_list=[{"model_name": "fast", "litellm_params": params}])
+    router.completion(model="fast", messages=[{"role": "user", "content": "hi there you"}])
+    await router.acompletion(model="fast", messages=[{"role": "user", "content": "hi there you"}])
+    assert server.request_count == 2
+    assert [(call.provider, call.request_model, call.input_tokens) for call in sink.ended] == [
+        ("anthropic", "claude-haiku-4-5", 3)
+    ] * 2
+
+
+def test_mistral_route(server: LLMTestServer, sink: CallRecorder) -> None:
+    litellm.completion(
+        model="mistral/mistral-small-latest",
+        api_base=server.mistral_base_url + "/v1",
+        api_key="k",
+        messages=[{"role": "user", "content": "hi there you"}],
+        max_tokens=50,
+    )
+    [call] = sink.ended
+    # mistral-small-latest: $0.15/M input, $0.60/M output.
+    assert (call.provider, call.request_model, call.input_tokens, call.output_tokens) == (
+        "mistral_ai",
+        "mistral-small-latest",
+        3,
+        OUTPUT_TOKENS,
+    )
+    assert call.cost == Decimal("0.00000285")
