@@ -249,19 +249,33 @@ class InnerWireCall(litellm.integrations.custom_logger.CustomLogger):  # type: i
 
     def __init__(self) -> None:
         super().__init__()
+        self.active = True
         self.calls: list[Any] = []
 
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
+        if not self.active:
+            return
         call = synapsekit.plugin.start_call("anthropic", "chat", "claude-haiku-4-5")
         call.record_usage(input_tokens=3, output_tokens=OUTPUT_TOKENS)
         call.finish()
         self.calls.append(call)
 
 
-def test_an_inner_wire_call_takes_over(server: LLMTestServer, sink: CallRecorder, monkeypatch: Any) -> None:
+def test_an_inner_wire_call_takes_over(server: LLMTestServer, sink: CallRecorder) -> None:
     inner = InnerWireCall()
-    monkeypatch.setattr(litellm, "callbacks", [inner])
-    litellm.completion(**request(ANTHROPIC, server))
+    previous = list(litellm.callbacks)
+    litellm.callbacks = [inner]
+    try:
+        litellm.completion(**request(ANTHROPIC, server))
+    finally:
+        # litellm copies callbacks into its own lists as it uses them: switched off and removed everywhere.
+        inner.active = False
+        litellm.callbacks = previous
+        for name in dir(litellm):
+            registered = getattr(litellm, name, None)
+            if name.endswith("callback") or name.endswith("callbacks"):
+                while isinstance(registered, list) and inner in registered:
+                    registered.remove(inner)
     assert server.request_count == 1
     assert sink.ended == inner.calls and len(inner.calls) == 1
     [outer] = [call for call in sink.started if call not in inner.calls]
