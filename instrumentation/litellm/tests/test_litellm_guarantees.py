@@ -331,3 +331,36 @@ def test_mistral_route(server: LLMTestServer, sink: CallRecorder) -> None:
         OUTPUT_TOKENS,
     )
     assert call.cost == Decimal("0.00000285")
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_a_budget_cut_beneath_litellm_reaches_the_caller(
+    is_async: bool, server: LLMTestServer, sink: CallRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An instrumented SDK stream under litellm raises BudgetExceeded inside litellm's iteration, which maps
+    # every exception there to its own: stood in for by litellm's chunk builder raising it.
+    cut = BudgetExceeded("cut beneath", spent=1.0, limit=1.0, limit_kind="tokens")
+    original = litellm.CustomStreamWrapper.chunk_creator
+    seen: list[Any] = []
+
+    def cut_second_chunk(self: Any, chunk: Any) -> Any:
+        seen.append(chunk)
+        if len(seen) == 2:
+            raise cut
+        return original(self, chunk)
+
+    monkeypatch.setattr(litellm.CustomStreamWrapper, "chunk_creator", cut_second_chunk)
+    received: list[Any] = []
+    if is_async:
+        stream = await litellm.acompletion(stream=True, **request(ANTHROPIC, server))
+        with pytest.raises(BudgetExceeded) as raised:
+            await collect(stream, received)
+    else:
+        stream = litellm.completion(stream=True, **request(ANTHROPIC, server))
+        with pytest.raises(BudgetExceeded) as raised:
+            received.extend(stream)
+    assert raised.value is cut
+    # litellm did wrap it (MidStreamFallbackError, or APIConnectionError on older releases).
+    assert type(raised.value.__context__).__module__ == "litellm.exceptions"
+    [call] = sink.ended
+    assert call.error is not None

@@ -79,8 +79,48 @@ def _close_sync(stream: Any) -> None:
         close()
 
 
+def budget_cut_beneath(exc: BaseException) -> BudgetExceeded | None:
+    """The :class:`BudgetExceeded` behind ``exc``, when a layer under litellm cut the stream.
+
+    An instrumented SDK stream under litellm (the openai SDK's, on litellm's ``openai/`` route) is cut by
+    raising ``BudgetExceeded`` inside litellm's iteration, and litellm maps every exception there to one of
+    its own (``APIConnectionError``, ``MidStreamFallbackError``...). The caller must get the budget's
+    exception, as from any other cut stream: it is found in the chain litellm keeps.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen or len(seen) > 8:
+            continue
+        seen.add(id(current))
+        if isinstance(current, BudgetExceeded):
+            return current
+        original = getattr(current, "original_exception", None)
+        pending.extend(
+            (
+                current.__cause__,
+                current.__context__,
+                original if isinstance(original, BaseException) else None,
+            )
+        )
+    return None
+
+
 class SyncChunkStream(SyncStreamProxy):
-    """``SyncStreamProxy`` that cuts a litellm stream whether or not its version has ``close()``."""
+    """``SyncStreamProxy`` that cuts a litellm stream whether or not its version has ``close()``, and
+    surfaces a budget cut made beneath litellm."""
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            cut = budget_cut_beneath(exc)
+            if cut is None:
+                raise
+            raise cut from None
 
     def _self_cut(self, exc: BudgetExceeded) -> None:
         try:
@@ -90,7 +130,19 @@ class SyncChunkStream(SyncStreamProxy):
 
 
 class AsyncChunkStream(AsyncStreamProxy):
-    """``AsyncStreamProxy`` with ``CustomStreamWrapper``'s own closing methods: sync ``close``, async ``aclose``."""
+    """``AsyncStreamProxy`` with ``CustomStreamWrapper``'s own closing methods (sync ``close``, async
+    ``aclose``), surfacing a budget cut made beneath litellm."""
+
+    async def __anext__(self) -> Any:
+        try:
+            return await super().__anext__()
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            cut = budget_cut_beneath(exc)
+            if cut is None:
+                raise
+            raise cut from None
 
     def close(self) -> None:  # type: ignore[override]  # litellm's close() is synchronous
         try:
