@@ -26,6 +26,9 @@ OLLAMA_VERSIONS = ["0.4.0", "0.6.3"]
 # 5.16.0 is the first with the raw v2 clients the instrumentor patches.
 COHERE_VERSIONS = ["5.16.0", "7.3.1"]
 GOOGLE_GENAI_VERSIONS = ["1.0.0", "3.6.1"]
+# litellm moves fast: its first release of the supported range and the newest (compromised releases are excluded
+# in instrumentation/litellm/pyproject.toml). The openai instrumentor comes along: its counting-once tests need it.
+LITELLM_VERSIONS = ["1.80.0", "1.110.2"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -144,3 +147,11 @@ def cohere_versions(session: nox.Session, cohere: str) -> None:
 @nox.parametrize("google_genai", GOOGLE_GENAI_VERSIONS)
 def google_genai_versions(session: nox.Session, google_genai: str) -> None:
     _client_versions(session, "google-genai", f"google-genai=={google_genai}")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("litellm", LITELLM_VERSIONS)
+def litellm_versions(session: nox.Session, litellm: str) -> None:
+    # litellm fetches its model cost map from the network at import unless told to use its bundled copy.
+    session.env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    _client_versions(session, "litellm", "-e", "instrumentation/openai", f"litellm=={litellm}")
