@@ -9,31 +9,12 @@ A third party writes an instrumentor for its own client with exactly these piece
 - :class:`SyncStreamProxy` / :class:`AsyncStreamProxy` — streams that finalise exactly once;
 - :class:`StreamReader` — what a stream proxy reads from each item (subclass it, pass it to the proxy);
 - :func:`report_internal_error` — the error policy (log once, raise under tests).
+
+The names are listed once, in ``plugin.pyi``, and load on first use (PEP 562): ``synapsekit.instrument()``
+loads every registered instrumentor to read its ``Instrumentor`` subclass, and that must not cost the call
+machinery, wrapt and the pricing tables for clients that are not there to patch.
 """
 
-from synapsekit._core.call import LLMCall, current_call, start_call
-from synapsekit._core.config import capture_content, redactor
-from synapsekit._core.errors import is_strict, report_internal_error
-from synapsekit._core.exceptions import BudgetExceeded
-from synapsekit._core.streams import AsyncStreamProxy, StreamReader, SyncStreamProxy
-from synapsekit._instrumenting.instrumentor import InstrumentationError, Instrumentor
-from synapsekit._instrumenting.patching import is_synapsekit_wrapper, unwrap_method, wrap_method
+from synapsekit._core.lazy import attach_stub
 
-__all__ = [
-    "AsyncStreamProxy",
-    "BudgetExceeded",
-    "InstrumentationError",
-    "Instrumentor",
-    "LLMCall",
-    "StreamReader",
-    "SyncStreamProxy",
-    "capture_content",
-    "current_call",
-    "is_strict",
-    "is_synapsekit_wrapper",
-    "redactor",
-    "report_internal_error",
-    "start_call",
-    "unwrap_method",
-    "wrap_method",
-]
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__, globals())

@@ -26,7 +26,7 @@ def test_all_is_sorted_and_every_name_resolves(module_name: str) -> None:
         assert getattr(module, name) is not None, name
 
 
-STUB_PACKAGES = ["synapsekit", "synapsekit.observability", "synapsekit.testing"]
+STUB_PACKAGES = ["synapsekit", "synapsekit.observability", "synapsekit.plugin", "synapsekit.testing"]
 
 
 def _stub_table_by_ast(module_name: str) -> dict[str, str]:
