@@ -81,6 +81,7 @@ from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano
 from synapsekit._pricing.tables import cost_to_nano
 
 if TYPE_CHECKING:
+    from synapsekit._budget.remote import PropagatedBudget
     from synapsekit._core.call import LLMCall
 
 logger = logging.getLogger("synapsekit.budget")
@@ -156,6 +157,8 @@ class BudgetScope(Scope):
 
     gates_calls = True
     sets_chunk_allowance = True
+    # Set by budget(..., propagate=True): the identity outgoing requests carry (see _budget/remote.py).
+    remote: PropagatedBudget | None = None
 
     def __init__(
         self,
