@@ -67,6 +67,7 @@ _SIGNATURE_RE: Final = re.compile(r"[0-9a-f]{64}")
 # Longest valid value: "1." + 64 + "." + 32 + "." + 64; anything longer is not worth splitting.
 _MAX_VALUE_LENGTH: Final = 2 + 64 + 1 + 32 + 1 + 64
 _RECORD_KEY_PREFIX: Final = "synapsekit:budget:remote:"
+_RECORD_GRACE_S: Final = 300.0
 # Joined budgets are reused by every request naming the same id (a fan-out of one user request): their
 # circuit breaker and cached account carry over. Bounded: an attacker sending many ids evicts, never grows.
 _MAX_JOINED: Final = 1024
@@ -271,7 +272,9 @@ def write_record(ledger: Ledger, budget_id: str, payload: str, ttl_s: float) -> 
     import redis
 
     try:
-        client.set(_RECORD_KEY_PREFIX + budget_id, payload, px=max(1, int(ttl_s * 1000)))  # type: ignore[attr-defined]
+        # Kept a while past its expiry, so a late join is refused as "expired" rather than "unknown".
+        keep_ms = int((ttl_s + _RECORD_GRACE_S) * 1000)
+        client.set(_RECORD_KEY_PREFIX + budget_id, payload, px=keep_ms)  # type: ignore[attr-defined]
     except redis.RedisError as exc:
         raise LedgerError(f"Redis budget ledger unavailable: {type(exc).__name__}: {exc}") from exc
 
