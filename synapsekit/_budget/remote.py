@@ -47,6 +47,7 @@ from synapsekit._budget.ledger import (
     ledger_from_url,
 )
 from synapsekit._budget.limit import NANO_PER_USD, ON_LEDGER_ERROR, WINDOWS, validate_choice, validate_seconds
+from synapsekit._budget.windows import RETAIN_AFTER_END
 
 if TYPE_CHECKING:
     from synapsekit._budget.scope import BudgetScope
@@ -373,6 +374,7 @@ class PropagatedBudget:
             scope.on_exceeded,
             time.time() + ttl_s,
         )
+        scope.session_retain_until = _retain_after(self.record.expires_at)
         self._lock = threading.Lock()
         self.written = False
         self.ensure_written()
@@ -490,10 +492,15 @@ def join(value: object) -> JoinResult:
     return JoinResult(scope, identity.budget_id, record.name, None)
 
 
+def _retain_after(expires_at: float) -> float:
+    """Keep a propagated budget's spend a day past its last possible join, for inspection, then drop it."""
+    return expires_at + RETAIN_AFTER_END.total_seconds()
+
+
 def _scope_for(record: BudgetRecord, entry: Registration) -> BudgetScope:
     from synapsekit._budget.scope import BudgetScope
 
-    return BudgetScope(
+    scope = BudgetScope(
         None if record.max_cost_nano is None else Decimal(record.max_cost_nano) / NANO_PER_USD,
         window=record.window,
         max_tokens=record.max_tokens,
@@ -503,6 +510,9 @@ def _scope_for(record: BudgetRecord, entry: Registration) -> BudgetScope:
         key=record.key,
         on_ledger_error=entry.on_ledger_error,
     )
+    # The receiver may touch the account first: its keys get the same expiry as the originator's.
+    scope.session_retain_until = _retain_after(record.expires_at)
+    return scope
 
 
 def _unreachable_scope(cause: LedgerError, budget_id: str) -> BudgetScope:

@@ -200,6 +200,25 @@ def test_downstream_calls_are_charged_to_the_upstream_budget_and_refused_once_it
     assert reply["budget_id"] not in metrics
 
 
+def test_a_propagated_budget_leaves_nothing_in_redis_forever(redis_url: str, signed_tools: str) -> None:
+    import redis
+
+    synapsekit.register_ledger("shared", redis_url, secret=SECRET)
+    scope = synapsekit.budget(
+        max_cost_usd=usd(CALL), ledger=redis_url, propagate=True, propagate_ttl_s=60, name="user-request"
+    )
+    assert scope.remote is not None
+    assert _work(signed_tools, 1, scope.remote.wire_value)["answered"] == 1
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = [*client.scan_iter(f"*{scope.key}*"), *client.scan_iter(f"*{scope.remote.budget_id}*")]
+        # The account (written by the tools service) and the record, each expiring a day after the budget.
+        assert len(keys) >= 2
+        assert all(0 < client.ttl(key) <= 60 + 86_400 + 300 for key in keys)
+    finally:
+        client.close()
+
+
 def test_concurrent_requests_each_keep_their_own_budget(
     llm_server: LLMTestServer, api: str, signed_tools: str
 ) -> None:
