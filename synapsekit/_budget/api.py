@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from synapsekit._budget.ledger import Ledger
-from synapsekit._budget.remote import DEFAULT_PROPAGATE_TTL_S, PropagatedBudget
+from synapsekit._budget.remote import DEFAULT_PROPAGATE_TTL_S, DEFAULT_PROPAGATED_NAME, PropagatedBudget
 from synapsekit._budget.scope import (
     DEFAULT_CIRCUIT_COOLDOWN_S,
     DEFAULT_MAX_OUTPUT_TOKENS,
@@ -70,6 +70,9 @@ def budget(
         raise TypeError(f"propagate must be a bool, got {propagate!r}")
     if not propagate and ledger_name is not None:
         raise ValueError("ledger_name is the name a propagated budget travels under: pass propagate=True too")
+    if propagate and name is None:
+        # One budget per user request: a generated name per budget would be a metric label per request.
+        name = DEFAULT_PROPAGATED_NAME
     scope = BudgetScope(
         max_cost_usd,
         window=window,

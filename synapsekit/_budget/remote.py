@@ -58,6 +58,7 @@ BAGGAGE_KEY: Final = "synapsekit.budget"
 LEDGERS_ENV_VAR: Final = "SYNAPSEKIT_LEDGERS"
 SECRET_ENV_VAR: Final = "SYNAPSEKIT_BUDGET_SECRET"
 DEFAULT_LEDGER_NAME: Final = "default"
+DEFAULT_PROPAGATED_NAME: Final = "propagated"
 DEFAULT_PROPAGATE_TTL_S: Final = 3600.0
 """How long a propagated budget can be joined after it was opened (the record's expiry)."""
 

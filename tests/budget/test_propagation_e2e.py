@@ -296,7 +296,7 @@ def test_a_signed_identity_joins(llm_server: LLMTestServer, redis_url: str, sign
     before = llm_server.request_count
     reply = _work(signed_tools, 2, _zero_budget_identity(redis_url))
     assert reply["answered"] == 0
-    assert reply["refused"]["budget_name"].startswith("budget-")
+    assert reply["refused"]["budget_name"] == "propagated"  # unnamed: one name for all, one metric series
     assert llm_server.request_count == before
 
 
