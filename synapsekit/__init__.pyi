@@ -6,6 +6,10 @@ lazily and to build ``__all__`` (see :mod:`synapsekit._core.lazy`). Add a public
 
 from synapsekit._budget.api import budget as budget
 from synapsekit._budget.events import BudgetEvent as BudgetEvent
+from synapsekit._budget.remote import (
+    budget_join_refusals as budget_join_refusals,
+    register_ledger as register_ledger,
+)
 from synapsekit._budget.scope import BudgetWarning as BudgetWarning
 from synapsekit._core.call import (
     ImplausibleUsageWarning as ImplausibleUsageWarning,

@@ -44,6 +44,9 @@ SYNAPSEKIT_FUNCTION_RESULT: Final = "synapsekit.function.result"
 SYNAPSEKIT_BUDGET_NAME: Final = "synapsekit.budget.name"
 SYNAPSEKIT_BUDGET_RESERVED_USD: Final = "synapsekit.budget.reserved_usd"
 SYNAPSEKIT_BUDGET_REMAINING_USD: Final = "synapsekit.budget.remaining_usd"
+# On the span of a request that arrived with a propagated budget: its id, and "joined" or why not.
+SYNAPSEKIT_BUDGET_ID: Final = "synapsekit.budget.id"
+SYNAPSEKIT_BUDGET_JOIN: Final = "synapsekit.budget.join"
 
 # -- span events -------------------------------------------------------------------------------------------
 EVENT_FIRST_CHUNK: Final = "gen_ai.first_chunk"
@@ -67,3 +70,4 @@ PROM_TIME_TO_FIRST_CHUNK_SECONDS: Final = "time_to_first_chunk_seconds"
 PROM_UNKNOWN_COST_CALLS_TOTAL: Final = "unknown_cost_calls_total"
 PROM_BUDGET_REMAINING_USD: Final = "budget_remaining_usd"
 PROM_BUDGET_REJECTIONS_TOTAL: Final = "budget_rejections_total"
+PROM_BUDGET_SPENT_USD_TOTAL: Final = "budget_spent_usd_total"

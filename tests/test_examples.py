@@ -215,3 +215,32 @@ def test_fastapi_service_continues_the_incoming_trace(server: LLMTestServer) -> 
         "tokens": {"input": 3, "output": 12, "total": 15},
         "cost_usd": pytest.approx(3 * 0.15e-6 + 12 * 0.6e-6),
     }
+
+
+def test_distributed_budget_follows_the_request_across_two_services(
+    server: LLMTestServer, tmp_path: Path
+) -> None:
+    # The redis-server helper of the budget tests (tests/ is on sys.path: this module is not in a package).
+    from budget.conftest import _redis_server
+
+    with _redis_server(tmp_path) as redis:
+        before = server.request_count
+        result = run_example(
+            "distributed_budget.py",
+            server,
+            extra_env={
+                "LEDGER_URL": redis.url,
+                "TOOLS_PORT": str(_free_port()),
+                "API_PORT": str(_free_port()),
+            },
+        )
+    # Per call: 3 input tokens + 20 max output reserved ($0.00001245), 3 + 12 charged ($0.00000765); the fifth
+    # call (4 x $0.00000765 spent + $0.00001245) would exceed $0.00004: refused in the tools service, unsent.
+    assert lines(result) == [
+        "first request: 4 tool calls, then refused by 'user-request'",
+        "first request: the api service sees $0.000031 spent of $0.000040",
+        "second request: 4 tool calls, then refused by 'user-request'",
+        "second request: the api service sees $0.000031 spent of $0.000040",
+        "forged identity: joins nothing, refusals counted {'unsigned': 1}",
+    ]
+    assert server.request_count - before == 8 + 1  # the forged request's call went through, unbudgeted

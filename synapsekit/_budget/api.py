@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from synapsekit._budget.ledger import Ledger
+from synapsekit._budget.remote import DEFAULT_PROPAGATE_TTL_S, DEFAULT_PROPAGATED_NAME, PropagatedBudget
 from synapsekit._budget.scope import (
     DEFAULT_CIRCUIT_COOLDOWN_S,
     DEFAULT_MAX_OUTPUT_TOKENS,
@@ -29,6 +30,9 @@ def budget(
     circuit_cooldown_s: float = DEFAULT_CIRCUIT_COOLDOWN_S,
     on_unknown_price: str = "admit",
     clock: Clock | None = None,
+    propagate: bool = False,
+    ledger_name: str | None = None,
+    propagate_ttl_s: float = DEFAULT_PROPAGATE_TTL_S,
 ) -> BudgetScope:
     """A budget for every LLM call made inside ``with``/``async with`` it.
 
@@ -55,8 +59,21 @@ def budget(
       the token limit alone, with one ``UnknownModelPriceWarning`` per model (the default), or ``"refuse"``
       it like a call over the limit.
     * ``clock``: returns the current time (tests cross window boundaries with it).
+    * ``propagate``: outgoing requests made inside the budget carry its identity (W3C baggage
+      ``synapsekit.budget``), and services that registered the same ledger under ``ledger_name`` admit their
+      calls against it (see ``docs/budgets.md``, "Budgets across services"). Needs a Redis (or, within one
+      process, the memory) ledger. ``ledger_name`` defaults to the name the ledger is registered under
+      (:func:`synapsekit.register_ledger`), else ``"default"``; ``propagate_ttl_s`` is how long other services
+      can join it (an hour).
     """
-    return BudgetScope(
+    if not isinstance(propagate, bool):
+        raise TypeError(f"propagate must be a bool, got {propagate!r}")
+    if not propagate and ledger_name is not None:
+        raise ValueError("ledger_name is the name a propagated budget travels under: pass propagate=True too")
+    if propagate and name is None:
+        # One budget per user request: a generated name per budget would be a metric label per request.
+        name = DEFAULT_PROPAGATED_NAME
+    scope = BudgetScope(
         max_cost_usd,
         window=window,
         max_tokens=max_tokens,
@@ -71,3 +88,6 @@ def budget(
         on_unknown_price=on_unknown_price,
         clock=clock,
     )
+    if propagate:
+        scope.remote = PropagatedBudget(scope, ledger_name, propagate_ttl_s)
+    return scope

@@ -81,6 +81,7 @@ from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano
 from synapsekit._pricing.tables import cost_to_nano
 
 if TYPE_CHECKING:
+    from synapsekit._budget.remote import PropagatedBudget
     from synapsekit._core.call import LLMCall
 
 logger = logging.getLogger("synapsekit.budget")
@@ -156,6 +157,11 @@ class BudgetScope(Scope):
 
     gates_calls = True
     sets_chunk_allowance = True
+    # Set by budget(..., propagate=True): the identity outgoing requests carry (see _budget/remote.py).
+    remote: PropagatedBudget | None = None
+    # Epoch seconds after which a shared ledger may drop a "session" account (None: never). A propagated
+    # budget is one per user request: its keys must not pile up in Redis forever.
+    session_retain_until: float | None = None
 
     def __init__(
         self,
@@ -402,7 +408,10 @@ class BudgetScope(Scope):
             account, starts, ends = current
             if starts <= as_utc(now).timestamp() < ends:
                 return account
-        account = Account(self.key, bucket_of(self.window, now), retain_until(self.window, now))
+        retain = retain_until(self.window, now)
+        account = Account(
+            self.key, bucket_of(self.window, now), self.session_retain_until if retain is None else retain
+        )
         end = window_end(self.window, now)
         if end is None:
             self._current_account = (account, -math.inf, math.inf)

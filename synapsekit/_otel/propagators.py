@@ -40,13 +40,17 @@ def remote_span_context(parent: TraceContext) -> SpanContext:
 
 
 def create_propagator(propagation_format: str, *, b3_single_header: bool = True) -> TextMapPropagator:
-    """An OpenTelemetry ``TextMapPropagator`` for ``"w3c"`` (trace context + baggage) or ``"b3"``."""
+    """An OpenTelemetry ``TextMapPropagator`` for ``"w3c"`` (trace context + baggage) or ``"b3"``.
+
+    The W3C one also writes the identity of a budget opened with ``propagate=True`` into the baggage.
+    """
     if propagation_format == "w3c":
-        from opentelemetry.baggage.propagation import W3CBaggagePropagator
         from opentelemetry.propagators.composite import CompositePropagator
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-        return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+        from synapsekit._otel.budget_baggage import budget_baggage_propagator
+
+        return CompositePropagator([TraceContextTextMapPropagator(), budget_baggage_propagator()])
     if propagation_format == "b3":
         b3_propagator: Any = _b3_propagator_type()
         propagator: TextMapPropagator = b3_propagator(single_header=b3_single_header)

@@ -69,6 +69,7 @@ class Instruments:
     unknown_cost_calls: Counter
     budget_remaining: Gauge
     budget_rejections: Counter
+    budget_spent: Counter
 
 
 def create_instruments(namespace: str, registry: CollectorRegistry) -> Instruments:
@@ -139,6 +140,14 @@ def create_instruments(namespace: str, registry: CollectorRegistry) -> Instrumen
         budget_rejections=Counter(
             name(semconv.PROM_BUDGET_REJECTIONS_TOTAL),
             "LLM calls a budget rejected before they were sent",
+            ("budget",),
+            registry=registry,
+        ),
+        # Labelled by budget name only, never by id: a budget propagated per user request keeps one series
+        # per name however many requests there are (bounded cardinality).
+        budget_spent=Counter(
+            name(semconv.PROM_BUDGET_SPENT_USD_TOTAL),
+            "USD settled to a budget by this process's LLM calls (a propagated budget: by its name)",
             ("budget",),
             registry=registry,
         ),

@@ -85,6 +85,9 @@ class BudgetEventLike(Protocol):
     @property
     def remaining_usd(self) -> float | Decimal | None: ...
 
+    @property
+    def amount_usd(self) -> float | Decimal | None: ...
+
 
 def _import_prometheus_client() -> None:
     try:
@@ -221,6 +224,7 @@ class PrometheusMetrics:
         self._unknown_cost_calls: Children[Any] = Children(instruments.unknown_cost_calls)
         self._budget_remaining: Children[Any] = Children(instruments.budget_remaining)
         self._budget_rejections: Children[Any] = Children(instruments.budget_rejections)
+        self._budget_spent: Children[Any] = Children(instruments.budget_spent)
         if start_server:
             self.start_http_server(host=host, port=port)
 
@@ -412,6 +416,8 @@ class PrometheusMetrics:
         series = self._budget_series.get(raw) or self._new_budget_series(raw)
         if event.kind == "rejected":
             self._budget_rejections.get(series.budget).inc()
+        elif event.kind == "settled" and event.amount_usd:
+            self._budget_spent.get(series.budget).inc(float(event.amount_usd))
         remaining = event.remaining_usd
         if remaining is not None:
             series.remaining(float(remaining))

@@ -8,6 +8,8 @@
 | ``SYNAPSEKIT_BUDGET_MAX_TOKENS`` | a hard token cap for that window |
 | ``SYNAPSEKIT_BUDGET_ON_EXCEEDED`` | ``raise`` (default) or ``warn`` |
 | ``SYNAPSEKIT_BUDGET_LEDGER`` | where the budget's spend is kept (``memory``, ``sqlite:///path``, ``redis://…``) |
+| ``SYNAPSEKIT_LEDGERS`` | ``name=url,...``: ledgers that budgets propagated from other services may be joined in (the calls of a request carrying one are admitted against it) |
+| ``SYNAPSEKIT_BUDGET_SECRET`` | the shared secret that signs propagated budget identities; unsigned ones are then refused |
 | ``SYNAPSEKIT_SPEND_LEDGER`` | a SQLite file recording every call, read by ``synapsekit report`` |
 | ``SYNAPSEKIT_PROMETHEUS_PORT`` | serve Prometheus metrics on this port (``SYNAPSEKIT_PROMETHEUS_HOST``, default 0.0.0.0) |
 | ``SYNAPSEKIT_SUMMARY`` | ``1``: print calls, tokens and cost to stderr at exit |
@@ -41,6 +43,7 @@ class AutoInstrumentation:
     metrics: Any = None
     ledger: Any = None
     tally: Tally | None = None
+    budget_join: Any = None
 
 
 def _flag(value: str | None) -> bool:
@@ -75,6 +78,18 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> AutoInstrume
             name="process",
         )
         _context.add_global_scope(setup.budget)
+
+    if env.get("SYNAPSEKIT_LEDGERS", "").strip():
+        # Without code there is no middleware to join an incoming budget: join it at each LLM call from the
+        # baggage an OpenTelemetry server instrumentation extracted, and write it on outgoing requests.
+        from opentelemetry import propagate
+
+        from synapsekit._otel.budget_baggage import AmbientBudgetJoin
+        from synapsekit._otel.propagators import create_propagator
+
+        propagate.set_global_textmap(create_propagator("w3c"))
+        setup.budget_join = AmbientBudgetJoin()
+        _context.add_global_scope(setup.budget_join)
 
     sinks: list[Any] = []
     ledger_path = env.get("SYNAPSEKIT_SPEND_LEDGER")

@@ -42,8 +42,9 @@ class TraceContextMiddleware:
     The span is named ``span_name`` when given, else ``"{METHOD} {path}"`` (``"HTTP {path}"`` for an
     unknown method). It is current while the app handles the request, so the app's own spans, LLM calls
     and :meth:`DistributedTracer.inject_context` calls continue the caller's trace. Responses with a 5xx
-    status and exceptions escaping the app mark the span as an error. Other scope types (``lifespan``,
-    ``websocket``) pass through untouched.
+    status and exceptions escaping the app mark the span as an error. A request whose baggage names a budget
+    propagated by the caller (``budget(..., propagate=True)``) joins it for its duration (``docs/budgets.md``).
+    Other scope types (``lifespan``, ``websocket``) pass through untouched.
     """
 
     def __init__(self, app: ASGIApp, tracer: DistributedTracer, span_name: str | None = None) -> None:

@@ -12,7 +12,11 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from synapsekit import semconv
+from synapsekit._budget.remote import BAGGAGE_KEY, JoinResult, join
+from synapsekit._core.context import leave_scope, push_scope
 from synapsekit._core.errors import report_internal_error
+from synapsekit._otel.budget_baggage import outgoing_budget_identity
 from synapsekit._otel.exporter import tracer_provider_for_service
 from synapsekit._otel.propagation import (
     PROPAGATION_FORMATS,
@@ -111,11 +115,19 @@ class TraceSpan:
     to error; the span ends when the block exits. Without a ``with`` block, call :meth:`end` yourself.
     """
 
-    def __init__(self, name: str, otel_span: Span, parent_span_id: str | None, base_context: Context) -> None:
+    def __init__(
+        self,
+        name: str,
+        otel_span: Span,
+        parent_span_id: str | None,
+        base_context: Context,
+        joined_budget: JoinResult | None = None,
+    ) -> None:
         self.name = name
         self._span = otel_span
         self._base_context = base_context
         self._tokens: list[object] = []
+        self._joined_budget = joined_budget
         self._ended = False
         span_context = otel_span.get_span_context()
         self.trace_id: str = f"{span_context.trace_id:032x}"
@@ -179,6 +191,9 @@ class TraceSpan:
         from opentelemetry.trace import set_span_in_context
 
         self._tokens.append(context_api.attach(set_span_in_context(self._span, self._base_context)))
+        joined = self._joined_budget
+        if joined is not None and joined.scope is not None:
+            push_scope(joined.scope)  # the caller's budget applies to every LLM call inside the block
         return self
 
     def __exit__(
@@ -186,6 +201,9 @@ class TraceSpan:
     ) -> None:
         from opentelemetry import context as context_api
 
+        joined = self._joined_budget
+        if joined is not None and joined.scope is not None:
+            leave_scope(joined.scope)
         try:
             # Exceptions only: BaseExceptions such as GeneratorExit or CancelledError are not failures.
             if isinstance(exc, Exception):
@@ -282,6 +300,7 @@ class DistributedTracer:
             )
 
         base_context = context_api.get_current()
+        joined_budget: JoinResult | None = None
         if isinstance(parent_context, TraceSpan):
             base_context = trace.set_span_in_context(parent_context.otel_span, base_context)
         elif parent_context is not None:
@@ -291,6 +310,9 @@ class DistributedTracer:
             )
             for key, value in parent["baggage"].items():
                 base_context = baggage_api.set_baggage(key, value, base_context)
+            identity = parent["baggage"].get(BAGGAGE_KEY)
+            if identity is not None:
+                joined_budget = join(identity)
 
         parent_span_context = trace.get_current_span(base_context).get_span_context()
         otel_span = self._get_tracer().start_span(
@@ -301,7 +323,9 @@ class DistributedTracer:
         )
         otel_span = _ensure_identified(otel_span, parent_span_context)
         parent_span_id = f"{parent_span_context.span_id:016x}" if parent_span_context.is_valid else None
-        return TraceSpan(name, otel_span, parent_span_id, base_context)
+        if joined_budget is not None:
+            _note_joined_budget(otel_span, joined_budget)
+        return TraceSpan(name, otel_span, parent_span_id, base_context, joined_budget)
 
     def inject_context(self, headers: dict[str, str]) -> dict[str, str]:
         """Write the current span's context into ``headers`` (mutated and returned).
@@ -366,14 +390,19 @@ class DistributedTracer:
         if not span_context.is_valid:
             return {}
         tracestate = span_context.trace_state.to_header() if span_context.trace_state else None
-        baggage = baggage_api.get_all() if self.propagation_format == "w3c" else {}
+        baggage: dict[str, str] = {}
+        if self.propagation_format == "w3c":
+            baggage = {key: str(value) for key, value in baggage_api.get_all().items()}
+            identity = outgoing_budget_identity()
+            if identity is not None:
+                baggage[BAGGAGE_KEY] = identity  # a budget opened here wins over one joined from upstream
         return trace_headers(
             self.propagation_format,
             f"{span_context.trace_id:032x}",
             f"{span_context.span_id:016x}",
             span_context.trace_flags.sampled,
             tracestate=parse_tracestate([tracestate]) if tracestate else None,
-            baggage={key: str(value) for key, value in baggage.items()},
+            baggage=baggage,
             b3_single_header=self.b3_single_header,
         )
 
@@ -396,6 +425,15 @@ class DistributedTracer:
             self._inject_into_request(request)
 
         return inject_trace_context
+
+
+def _note_joined_budget(span: Span, joined: JoinResult) -> None:
+    """Which budget the request came with, and whether it joined it: never the raw header text."""
+    if joined.budget_id is not None:
+        span.set_attribute(semconv.SYNAPSEKIT_BUDGET_ID, joined.budget_id)
+    if joined.budget_name is not None:
+        span.set_attribute(semconv.SYNAPSEKIT_BUDGET_NAME, joined.budget_name)
+    span.set_attribute(semconv.SYNAPSEKIT_BUDGET_JOIN, joined.refused or "joined")
 
 
 def _ensure_identified(span: Span, parent: SpanContext) -> Span:

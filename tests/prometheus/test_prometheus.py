@@ -123,6 +123,7 @@ def test_metric_names_and_latency_buckets(prom: PrometheusMetrics) -> None:
         "synapsekit_unknown_cost_calls": "counter",
         "synapsekit_budget_remaining_usd": "gauge",
         "synapsekit_budget_rejections": "counter",
+        "synapsekit_budget_spent_usd": "counter",
     }
     buckets = [s["le"] for s in series(prom, "synapsekit_latency_seconds_bucket")]
     assert buckets == [*(str(float(b)) for b in LATENCY_BUCKETS), "+Inf"]
