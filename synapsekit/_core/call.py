@@ -37,7 +37,7 @@ from synapsekit._pricing.prices import Cost, compute_cost
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from synapsekit._core.scope import Scope
+    from synapsekit._core.scope import Scope, ScopeBatch
 
 active_call_var: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar(
     "synapsekit_active_call", default=None
@@ -493,11 +493,27 @@ class LLMCall:
                 _spans.start_late(self)
             except Exception as exc:
                 report_internal_error("call.span_start", exc)
+        batches: dict[ScopeBatch, list[Scope]] | None = None
         for scope in self.scopes:
+            batch = scope.batch
+            if batch is not None:
+                if batches is None:
+                    batches = {batch: [scope]}
+                elif batch in batches:
+                    batches[batch].append(scope)
+                else:
+                    batches[batch] = [scope]
+                continue
             try:
                 scope.on_end(self)
             except Exception as exc:
                 report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
+        if batches is not None:
+            for batch, members in batches.items():
+                try:
+                    batch.end(members, self)
+                except Exception as exc:
+                    report_internal_error(f"scope.on_end:{type(members[0]).__name__}", exc)
         for sink in _sinks.sinks:
             try:
                 sink.on_call_end(self)
@@ -601,17 +617,24 @@ def start_call(
             _spans.start(call)
         except Exception as exc:
             report_internal_error("call.span_start", exc)
+    batches: dict[ScopeBatch, list[Scope]] | None = None
     for scope in scopes:
         if not scope.gates_calls:
+            continue
+        batch = scope.batch
+        if batch is not None:
+            # Admitted below, with every other scope of its kind (one ledger operation for all budgets).
+            if batches is None:
+                batches = {batch: [scope]}
+            elif batch in batches:
+                batches[batch].append(scope)
+            else:
+                batches[batch] = [scope]
             continue
         try:
             scope.admit(call)
         except BudgetExceeded as exc:
-            for admitted in call._admitted:
-                admitted.release(call)
-            call._admitted = []
-            call.rejected = True
-            call.fail(exc)
+            _refused(call, exc)
             raise
         except Exception as exc:
             report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
@@ -619,7 +642,29 @@ def start_call(
         call._admitted.append(scope)
         if not scope.sets_chunk_allowance:
             call._chunk_allowance = -1  # it hears about every chunk
+    if batches is not None:
+        for batch, members in batches.items():
+            try:
+                batch.admit(members, call)
+            except BudgetExceeded as exc:
+                _refused(call, exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
+                continue
+            call._admitted += members
+            if not all(member.sets_chunk_allowance for member in members):
+                call._chunk_allowance = -1
     return call
+
+
+def _refused(call: LLMCall, exc: BudgetExceeded) -> None:
+    """A scope refused ``call`` (having released its own admission): release the others, fail it."""
+    for admitted in call._admitted:
+        admitted.release(call)
+    call._admitted = []
+    call.rejected = True
+    call.fail(exc)
 
 
 def current_call() -> LLMCall | None:
