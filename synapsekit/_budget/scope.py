@@ -77,14 +77,14 @@ from synapsekit._budget.limit import (
     validate_seconds,
     validate_window,
 )
-from synapsekit._budget.tokens import count_input_tokens
+from synapsekit._budget.tokens import count_input_tokens, preload as preload_tokenizers
 from synapsekit._budget.windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.estimate import estimate_tokens_from_chars, max_chars_within_tokens
 from synapsekit._core.exceptions import BudgetExceeded
 from synapsekit._core.scope import Scope, ScopeBatch
 from synapsekit._pricing.callsite import warn_at_user
-from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano
+from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano, preload_prices
 from synapsekit._pricing.tables import cost_to_nano
 
 if TYPE_CHECKING:
@@ -204,6 +204,10 @@ class BudgetScope(Scope):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")
 
+        # Every admission prices the call's worst case and counts its input tokens: have the price data
+        # and tokenizers ready before the first request needs them, loaded off the request path.
+        preload_prices()
+        preload_tokenizers()
         self.window = window
         self.on_exceeded = on_exceeded
         self.on_ledger_error = on_ledger_error

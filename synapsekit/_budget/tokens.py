@@ -39,6 +39,36 @@ _counters: dict[str, Counter] = {}
 _encodings: dict[str, Counter | None] = {}
 
 
+_preload_started = False
+_preloaded = threading.Event()
+
+
+def preload() -> None:
+    """Import tiktoken and load the encodings its cache holds, in a background thread, once per process.
+
+    Importing tiktoken and building an encoding take tens to hundreds of milliseconds, which would
+    otherwise land on the first budgeted request.
+    """
+    global _preload_started
+    with _lock:
+        if _preload_started:
+            return
+        _preload_started = True
+    threading.Thread(target=_load_encodings, name="synapsekit-tiktoken-preload", daemon=True).start()
+
+
+def _load_encodings() -> None:
+    try:
+        with _lock:
+            for name in _ENCODING_FILES:
+                if name not in _encodings:
+                    _encodings[name] = _load_encoding(name)
+    except Exception as exc:
+        report_internal_error("budget.tiktoken_preload", exc)
+    finally:
+        _preloaded.set()
+
+
 def count_input_tokens(text: str | None, model: str | None) -> int:
     if not text:
         return 0
@@ -83,6 +113,8 @@ def clear_cache() -> None:
 
 
 def _resolve(model: str) -> Counter:
+    if _preload_started:
+        _preloaded.wait()  # the preload holds the lock while it loads: wait for it rather than load again
     with _lock:
         counter = _counters.get(model)
         if counter is None:
@@ -101,8 +133,17 @@ def _encoding_counter(model: str) -> Counter | None:
         name = tiktoken.encoding_name_for_model(model)
     except KeyError:
         return None
-    if name in _encodings:
-        return _encodings[name]
+    if name not in _encodings:
+        _encodings[name] = _load_encoding(name)
+    return _encodings[name]
+
+
+def _load_encoding(name: str) -> Counter | None:
+    """Caller holds the lock. A counter for tiktoken's encoding ``name`` when its cache has it, else None."""
+    try:
+        import tiktoken
+    except ImportError:
+        return None
     counter: Counter | None = None
     if encoding_available_offline(name):
         try:
@@ -114,5 +155,4 @@ def _encoding_counter(model: str) -> Counter | None:
             def counter(text: str) -> int:
                 return len(encoding.encode(text, disallowed_special=()))
 
-    _encodings[name] = counter
     return counter

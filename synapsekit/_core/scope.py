@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from synapsekit._core.context import leave_scope, push_scope
+from synapsekit._pricing.prices import preload_prices
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -92,6 +93,7 @@ class Tally(Scope):
     """
 
     def __init__(self, *, keep_calls: bool = False) -> None:
+        preload_prices()  # a tally prices every call it sees: have the data ready before the first one
         self._lock = threading.Lock()
         self._keep_calls = keep_calls
         self._reset_unlocked()
