@@ -306,6 +306,12 @@ class MemoryLedger:
     def close(self) -> None:
         """Nothing to release."""
 
+    def forget(self, key: str) -> None:
+        """Drop every account of budget ``key`` (a private budget that is gone)."""
+        with self._lock:
+            for slot in [slot for slot in self._entries if slot[0] == key]:
+                del self._entries[slot]
+
     def _maybe_prune(self) -> None:
         """Caller holds the lock."""
         now = self._clock()

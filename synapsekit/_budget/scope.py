@@ -39,6 +39,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -223,6 +224,10 @@ class BudgetScope(Scope):
         self.key = key if key is not None else f"private:{uuid.uuid4().hex}"
         self.name = name if name is not None else (key if key is not None else f"budget-{self.key[8:16]}")
         self.ledger: Ledger = self._pick_ledger(ledger, key)
+        if key is None and self.ledger is _shared_memory_ledger:
+            # Nobody else can name this budget's accounts: they go with it (a budget per request must not
+            # grow the shared ledger).
+            weakref.finalize(self, _shared_memory_ledger.forget, self.key)
         self._clock: Clock = clock if clock is not None else utc_now
         self._lock = threading.Lock()
         self._breaker = CircuitBreaker(
@@ -248,7 +253,10 @@ class BudgetScope(Scope):
         configured = default_ledger()
         if configured is not None:
             return configured
-        return _shared_memory_ledger if key is not None else MemoryLedger()
+        # Private budgets share the process's memory ledger too (their keys are unique, so they never mix):
+        # nested budgets on one ledger are admitted and settled in one operation. Their accounts are dropped
+        # when the budget object goes (see __init__).
+        return _shared_memory_ledger
 
     # -- read-outs ---------------------------------------------------------------------------------------
     @property

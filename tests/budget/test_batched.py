@@ -199,3 +199,22 @@ def test_two_processes_share_two_nested_budgets_exactly(
     assert ledger.totals(Account(outer_key, "session")) == expected
     assert ledger.totals(Account(inner_key, "session")) == expected
     ledger.close()
+
+
+def test_private_budgets_share_the_memory_ledger_and_leave_nothing_behind() -> None:
+    import gc
+
+    from synapsekit._budget.scope import _shared_memory_ledger
+
+    first, second = budget(max_cost_usd=1.0), budget(max_cost_usd=1.0)
+    assert first.ledger is second.ledger is _shared_memory_ledger
+    with first, second:
+        call = start_call("openai", "chat", MODEL, max_output_tokens=5, prompt="one two three")
+        call.record_usage(input_tokens=3, output_tokens=5)
+        call.finish()
+    assert (first.spent_usd, second.spent_usd) == (CALL / 1e9, CALL / 1e9)
+    keys = {first.key, second.key}
+    assert {slot[0] for slot in _shared_memory_ledger._entries} >= keys
+    del first, second, call
+    gc.collect()
+    assert not {slot[0] for slot in _shared_memory_ledger._entries} & keys
