@@ -15,6 +15,7 @@ from synapsekit._core.call import LLMCall, current_call, start_call
 from synapsekit._core.config import capture_content, redactor
 from synapsekit._core.errors import is_strict, report_internal_error
 from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._core.prompt import PromptParts
 from synapsekit._core.streams import AsyncStreamProxy, StreamReader, SyncStreamProxy
 from synapsekit._instrumenting.instrumentor import InstrumentationError, Instrumentor
 from synapsekit._instrumenting.patching import is_synapsekit_wrapper, unwrap_method, wrap_method
@@ -25,6 +26,7 @@ __all__ = [
     "InstrumentationError",
     "Instrumentor",
     "LLMCall",
+    "PromptParts",
     "StreamReader",
     "SyncStreamProxy",
     "capture_content",

@@ -766,7 +766,8 @@ def _reserve(
     reserved: list[tuple[Ledger, list[ReserveItem], list[int]]],
 ) -> None:
     """The reservations of :func:`admit_budgets`; every batch made is added to ``reserved``."""
-    input_tokens = count_input_tokens(call.prompt_text, call.request_model)
+    # The prompt as given: when only the estimate applies, its parts' lengths are summed, never joined.
+    input_tokens = count_input_tokens(call.prompt_source, call.request_model)
     max_output_tokens = call.max_output_tokens
     worst_case: dict[int, int | None] = {}  # output tokens -> nano: the same for every budget, mostly
     items: list[ReserveItem] = []

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Final
 
 from synapsekit._core.errors import report_internal_error
-from synapsekit._core.estimate import estimate_tokens
+from synapsekit._core.estimate import CHARS_PER_TOKEN, estimate_tokens
+from synapsekit._core.prompt import PromptParts
 
 # The files tiktoken's OpenAI encodings load, with their published SHA-256 (tiktoken_ext.openai_public).
 _ENCODING_FILES: Final[dict[str, tuple[str, str]]] = {
@@ -69,13 +70,16 @@ def _load_encodings() -> None:
         _preloaded.set()
 
 
-def count_input_tokens(text: str | None, model: str | None) -> int:
+def count_input_tokens(text: str | PromptParts | None, model: str | None) -> int:
+    """Input tokens of ``text``; the estimate reads only its length (a PromptParts' is summed, not joined)."""
     if not text:
         return 0
     counter = _counters.get(model or "")
     if counter is None:
         counter = _resolve(model or "")
-    return counter(text)
+    if counter is estimate_tokens:
+        return -(-len(text) // CHARS_PER_TOKEN)  # estimate_tokens, for a str or the parts of one
+    return counter(text if type(text) is str else str(text))
 
 
 def tiktoken_cache_dir() -> str | None:

@@ -31,6 +31,7 @@ from synapsekit._core.context import active_scopes_var
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.estimate import estimate_tokens_from_chars
 from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._core.prompt import PromptParts
 from synapsekit._pricing.callsite import warn_at_user
 from synapsekit._pricing.prices import Cost, compute_cost
 
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from synapsekit._core.scope import Scope, ScopeBatch
+
+# What an instrumentor may pass as a call's prompt: the text, its parts, or a callable giving either
+# (evaluated only if something needs it).
+Prompt = str | PromptParts | Callable[[], str | PromptParts] | None
 
 active_call_var: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar(
     "synapsekit_active_call", default=None
@@ -126,7 +131,7 @@ class LLMCall:
         server_address: str | None = None,
         server_port: int | None = None,
         max_output_tokens: int | None = None,
-        prompt: str | Callable[[], str] | None = None,
+        prompt: Prompt = None,
         attributes: dict[str, Any] | None = None,
         wire: bool = True,
     ) -> None:
@@ -152,7 +157,7 @@ class LLMCall:
         server_address: str | None,
         server_port: int | None,
         max_output_tokens: int | None,
-        prompt: str | Callable[[], str] | None,
+        prompt: Prompt,
         attributes: dict[str, Any] | None,
         wire: bool,
     ) -> None:
@@ -254,8 +259,18 @@ class LLMCall:
 
     @property
     def prompt_text(self) -> str | None:
+        prompt = self.prompt_source
+        return prompt if prompt is None or type(prompt) is str else str(prompt)
+
+    @property
+    def prompt_source(self) -> str | PromptParts | None:
+        """The prompt as the instrumentor gave it: a string, or parts not joined yet (their ``len()`` is the
+        text's, without joining). A callable is evaluated once, here.
+        """
         prompt = self.prompt
-        if prompt is None or isinstance(prompt, str):
+        if prompt is None or type(prompt) is str or type(prompt) is PromptParts:
+            return prompt  # the common cases, checked without isinstance
+        if isinstance(prompt, (str, PromptParts)):
             return prompt
         try:
             text = prompt()
@@ -463,7 +478,7 @@ class LLMCall:
             self.output_tokens = estimate_tokens_from_chars(self._streamed_chars)
             self.usage_estimated = True
         if self.input_tokens is None and not self.delegated:
-            prompt = self.prompt_text
+            prompt = self.prompt_source
             if prompt is not None:
                 self.input_tokens = estimate_tokens_from_chars(len(prompt))
                 self.usage_estimated = True
@@ -574,7 +589,7 @@ def start_call(
     server_address: str | None = None,
     server_port: int | None = None,
     max_output_tokens: int | None = None,
-    prompt: str | Callable[[], str] | None = None,
+    prompt: Prompt = None,
     attributes: dict[str, Any] | None = None,
     wire: bool = True,
 ) -> LLMCall:
