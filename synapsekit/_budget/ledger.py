@@ -356,7 +356,8 @@ def reserve_many(ledger: Ledger, items: Sequence[ReserveItem]) -> list[ReserveOu
     That fallback is all-or-nothing in effect (a refusal settles the items already reserved back to
     nothing) but not atomic: another caller may briefly see those reservations.
     """
-    if _batches(type(ledger), "reserve"):
+    batches = _batching.get((type(ledger), "reserve"))  # _batches, its cached answer inlined
+    if batches or (batches is None and _batches(type(ledger), "reserve")):
         return ledger.reserve_many(items)
     outcomes: list[ReserveOutcome] = []
     for account, reservation, limits, force in items:
@@ -385,7 +386,8 @@ def reserve_many(ledger: Ledger, items: Sequence[ReserveItem]) -> list[ReserveOu
 
 def settle_many(ledger: Ledger, items: Sequence[SettleItem]) -> list[Totals]:
     """``ledger.settle_many(items)``, or one :meth:`Ledger.settle` per item for an older ledger."""
-    if _batches(type(ledger), "settle"):
+    batches = _batching.get((type(ledger), "settle"))
+    if batches or (batches is None and _batches(type(ledger), "settle")):
         return ledger.settle_many(items)
     return [
         ledger.settle(

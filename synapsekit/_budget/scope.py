@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from synapsekit._budget import events as _events
 from synapsekit._budget.circuit import Admission, CircuitBreaker, CircuitState
@@ -677,7 +677,10 @@ _call_ids = itertools.count()
 def _ledger_groups(scopes: Sequence[BudgetScope]) -> list[tuple[Ledger, list[int]]]:
     """The indexes of ``scopes`` by ledger, in order of first appearance (usually one ledger for all)."""
     ledger = scopes[0].ledger
-    if all(scope.ledger is ledger for scope in scopes):
+    for scope in scopes:
+        if scope.ledger is not ledger:
+            break
+    else:
         return [(ledger, list(range(len(scopes))))]
     groups: dict[int, tuple[Ledger, list[int]]] = {}
     for index, scope in enumerate(scopes):
@@ -791,6 +794,7 @@ def _reserve(
             _new_tuple(ReserveItem, (hold.account, reservation, scope._limits, scope.on_exceeded == "warn"))
         )
     outcomes: list[ReserveOutcome | None] = [None] * len(scopes)
+    refused: int | None = None
     for ledger, indexes in _ledger_groups(scopes):
         group = items if len(indexes) == len(items) else [items[index] for index in indexes]
         try:
@@ -801,16 +805,20 @@ def _reserve(
                 scopes[index]._ledger_failed(call, holds[index], exc)
                 holds[index].in_ledger = False
             continue
+        admitted = True
         for index, outcome in zip(indexes, answers, strict=True):
             outcomes[index] = outcome
-        if all(outcome.admitted for outcome in answers):
+            if not outcome.admitted:
+                admitted = False
+        if admitted:
             reserved.append((ledger, group, indexes))
         else:
-            break  # refused: later ledgers are not asked
-    refused = next(
-        (index for index, outcome in enumerate(outcomes) if outcome is not None and not outcome.admitted),
-        None,
-    )
+            refused = next(
+                index
+                for index, outcome in enumerate(outcomes)
+                if outcome is not None and not outcome.admitted
+            )
+            break  # later ledgers are not asked
     if refused is not None:
         scope, hold, refusal = scopes[refused], holds[refused], outcomes[refused]
         assert refusal is not None
@@ -927,7 +935,7 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
             continue
         for index, answer in zip(indexes, answers, strict=True):
             all_totals[index] = answer
-    failed = {index for index, _ in failures}
+    failed = {index for index, _ in failures} if failures else ()
     wanted = "settled" in _events.wanted_kinds
     for index, (scope, hold, item, totals) in enumerate(zip(held, holds, items, all_totals, strict=True)):
         bucket = hold.account.bucket
@@ -957,15 +965,10 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
 
 
 class _Budgets:
-    """Budgets' :class:`~synapsekit._core.scope.ScopeBatch`."""
+    """Budgets' :class:`~synapsekit._core.scope.ScopeBatch` (the functions themselves: no call in between)."""
 
-    @staticmethod
-    def admit(scopes: Sequence[Any], call: LLMCall) -> None:
-        admit_budgets(scopes, call)
-
-    @staticmethod
-    def end(scopes: Sequence[Any], call: LLMCall) -> None:
-        settle_budgets(scopes, call)
+    admit = staticmethod(admit_budgets)
+    end = staticmethod(settle_budgets)
 
 
 BudgetScope.batch = _Budgets()
