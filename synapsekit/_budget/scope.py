@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from synapsekit._budget import events as _events
 from synapsekit._budget.circuit import Admission, CircuitBreaker, CircuitState
@@ -296,7 +296,53 @@ class BudgetScope(Scope):
 
     # -- the hooks the core calls ------------------------------------------------------------------------
     def admit(self, call: LLMCall) -> None:
-        admit_budgets([self], call)
+        """One budget alone: the same steps as :func:`admit_budgets`, without the batch's lists (the common
+        case, one budget in scope, pays for none of them)."""
+        wall = time.time()
+        account = self._account_at(wall)
+        hold = _Hold(f"{self._id_prefix}{os.getpid()}-{next(self._ids)}", account, 0, 0, priced=False)
+        if self._breaker.enter(account.bucket, hold) is Admission.REFUSE:
+            # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
+            self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
+            hold.warned = True
+        hold.input_tokens = count_input_tokens(call.prompt_source, call.request_model)
+        hold.output_tokens = (
+            self.default_max_output_tokens if call.max_output_tokens is None else call.max_output_tokens
+        )
+        nano = self._worst_case_nano(call, hold.input_tokens, hold.output_tokens)
+        tokens = hold.input_tokens + hold.output_tokens
+        if nano is None:
+            if self.on_unknown_price == "refuse" and self._limits.nano is not None:
+                self._refuse_unknown_price(call, hold, tokens)
+            nano = 0
+        else:
+            hold.priced = True
+        reservation = Reservation(hold.id, nano, tokens, wall + self.reservation_ttl_s)
+        force = self.on_exceeded == "warn"
+        try:
+            outcome = self.ledger.reserve(account, reservation, self._limits, force=force)
+        except LedgerError as exc:
+            self._ledger_failed(call, hold, exc)
+            hold.in_ledger = False
+        else:
+            self._last_totals = (account.bucket, outcome.totals)  # _remember, inlined: every call
+            if not outcome.admitted:
+                # Only a refusal over settled spend opens the circuit: reservations in flight may yet be
+                # released, and refusing everyone at once because of them would be wrong.
+                exhausted = self._no_room_after_settled(outcome.totals, nano, tokens)
+                self._breaker.report(hold, account.bucket, exhausted=exhausted, good=False)
+                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit")
+            elif force and not hold.warned and self._over(outcome.totals):
+                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit", own=True)
+                hold.warned = True
+            self._ledger_error_logged = False
+        hold.nano, hold.tokens = nano, tokens
+        self._holds[id(call)] = hold  # one dict store: atomic under the GIL
+        if hold.in_ledger:
+            if call.streamed:
+                self._watch(call, hold)
+            if call.span is not None or "reserved" in _events.wanted_kinds:
+                self._emit("reserved", call, account.bucket, outcome.totals, nano, None)
 
     def on_chunk(self, call: LLMCall) -> None:
         hold = self._holds.get(id(call))
@@ -333,7 +379,30 @@ class BudgetScope(Scope):
             self._emit("settled", call, hold.account.bucket, totals, 0, "released")
 
     def on_end(self, call: LLMCall) -> None:
-        settle_budgets([self], call)
+        """One budget alone: :func:`settle_budgets`' steps without the batch's lists."""
+        hold = self._holds.pop(id(call), None)  # atomic under the GIL: one of racing ends gets it
+        if hold is None:
+            return  # refused here or elsewhere (already released), or never admitted here
+        try:
+            nano, tokens = self._actual_cost(call, hold)
+        except Exception as exc:
+            # Whatever went wrong pricing the call, its reservation must not stay behind in the ledger to
+            # be charged later: settle it at its worst case (never under-counting), then report.
+            self._settle(hold, hold.nano, hold.tokens)
+            self._breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
+            report_internal_error("budget.settle", exc)
+            return
+        if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
+            nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what the ledger took
+        totals = self._settle(hold, nano, tokens)
+        exhausted = totals is not None and self._exhausted(totals)
+        self._breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
+        if totals is None:
+            return
+        if call.span is not None or "settled" in _events.wanted_kinds:
+            self._emit("settled", call, hold.account.bucket, totals, nano, None)
+        if not hold.cut and (nano > hold.nano or tokens > hold.tokens) and self._over(totals):
+            self._emit("exceeded", call, hold.account.bucket, totals, nano, "actual_cost_over_reservation")
 
     # -- internals ---------------------------------------------------------------------------------------
     def _bucket(self) -> str:
@@ -965,10 +1034,21 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
 
 
 class _Budgets:
-    """Budgets' :class:`~synapsekit._core.scope.ScopeBatch` (the functions themselves: no call in between)."""
+    """Budgets' :class:`~synapsekit._core.scope.ScopeBatch`: one budget alone takes its own shorter path."""
 
-    admit = staticmethod(admit_budgets)
-    end = staticmethod(settle_budgets)
+    @staticmethod
+    def admit(scopes: Sequence[Any], call: LLMCall) -> None:
+        if len(scopes) == 1:
+            scopes[0].admit(call)
+        else:
+            admit_budgets(scopes, call)
+
+    @staticmethod
+    def end(scopes: Sequence[Any], call: LLMCall) -> None:
+        if len(scopes) == 1:
+            scopes[0].on_end(call)
+        else:
+            settle_budgets(scopes, call)
 
 
 BudgetScope.batch = _Budgets()
