@@ -72,13 +72,16 @@ def _load_encodings() -> None:
 
 def count_input_tokens(text: str | PromptParts | None, model: str | None) -> int:
     """Input tokens of ``text``; the estimate reads only its length (a PromptParts' is summed, not joined)."""
-    if not text:
+    if text is None:
         return 0
     counter = _counters.get(model or "")
     if counter is None:
         counter = _resolve(model or "")
     if counter is estimate_tokens:
-        return -(-len(text) // CHARS_PER_TOKEN)  # estimate_tokens, for a str or the parts of one
+        # estimate_tokens, for a str or the parts of one (0 for an empty prompt): one len() of the parts.
+        return -(-len(text) // CHARS_PER_TOKEN)
+    if not text:
+        return 0
     return counter(text if type(text) is str else str(text))
 
 

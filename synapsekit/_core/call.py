@@ -668,8 +668,9 @@ def start_call(
                 report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
                 continue
             call._admitted += members
-            if not all(member.sets_chunk_allowance for member in members):
-                call._chunk_allowance = -1
+            for member in members:  # a loop, not all(<genexpr>): two frames fewer on every call
+                if not member.sets_chunk_allowance:
+                    call._chunk_allowance = -1  # it hears about every chunk
     return call
 
 
