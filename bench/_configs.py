@@ -44,7 +44,9 @@ if TYPE_CHECKING:
     from synapsekit.observability import PrometheusMetrics
 
 Configuration = Literal["baseline", "accounting", "full", "disabled"]
-Feature = Literal["none", "budget", "cost", "metrics"]
+Feature = Literal["none", "budget", "budgets5", "budgets20", "cost", "metrics"]
+# How many nested budget scopes each budget feature enters (all on the default memory ledger).
+NESTED_BUDGETS: Final[dict[str, int]] = {"budget": 1, "budgets5": 5, "budgets20": 20}
 CONFIGURATIONS: Final[tuple[Configuration, ...]] = ("baseline", "accounting", "full", "disabled")
 
 MODEL: Final = "gpt-4o-mini"
@@ -62,6 +64,20 @@ _USAGE: Final = {
     "prompt_tokens_details": {"cached_tokens": 0},
     "completion_tokens_details": {"reasoning_tokens": 0},
 }
+# Prompt sizes (bytes of message text) for the input-estimate scenarios.
+PROMPT_SIZES: Final[dict[str, int]] = {"prompt_1k": 1_024, "prompt_100k": 102_400, "prompt_1m": 1_048_576}
+
+
+def request_with_prompt(size: int) -> dict[str, Any]:
+    """``REQUEST`` with ``size`` characters of text, split over a system and a user message."""
+    text = ("one two three four five six seven eight nine ten " * (size // 50 + 1))[:size]
+    half = size // 2
+    return {
+        **REQUEST,
+        "messages": [{"role": "system", "content": text[:half]}, {"role": "user", "content": text[half:]}],
+    }
+
+
 # A budget no benchmark can exhaust: admission and settlement run on every call, no call is refused.
 _BUDGET_USD: Final = 1_000_000.0
 
@@ -146,9 +162,9 @@ def async_client() -> openai.AsyncOpenAI:
 
 
 # -- the measured operations ------------------------------------------------------------------------------
-def create(client: openai.OpenAI) -> int:
+def create(client: openai.OpenAI, request: dict[str, Any] = REQUEST) -> int:
     """One non-streamed chat completion; returns its completion tokens (what the caller reads)."""
-    usage = client.chat.completions.create(**REQUEST).usage
+    usage = client.chat.completions.create(**request).usage
     return 0 if usage is None else usage.completion_tokens
 
 
@@ -222,9 +238,13 @@ class Setup:
 
 
 def _feature_scope(feature: Feature, stack: ExitStack, setup: Setup) -> None:
-    if feature == "budget":
+    nested = NESTED_BUDGETS.get(feature, 0)
+    for _ in range(nested):
+        # The innermost is the one the benchmarks check; every one of them admits and settles each call.
         setup.budget = stack.enter_context(synapsekit.budget(max_cost_usd=_BUDGET_USD, window="day"))
-    elif feature == "cost":
+    if nested:
+        return
+    if feature == "cost":
         setup.tally = stack.enter_context(synapsekit.track())
 
 
@@ -234,6 +254,21 @@ def _attach_metrics(stack: ExitStack, setup: Setup, *, enabled: bool) -> None:
     metrics = setup.metrics = PrometheusMetrics(enabled=enabled)
     metrics.attach()
     stack.callback(metrics.close)
+
+
+def wait_for_preloads() -> None:
+    """Let the background loads the set-up started (price data, tokenizers) finish before measuring.
+
+    Under callgrind the counters include every thread: a load still running in the measured phase would be
+    counted as per-call work (and in wall-clock it competes for the interpreter).
+    """
+    from synapsekit._budget import tokens
+    from synapsekit._pricing import genai
+
+    if genai._preload_started:
+        genai._preloaded.wait()
+    if tokens._preload_started:
+        tokens._preloaded.wait()
 
 
 @contextmanager
@@ -260,6 +295,7 @@ def configuration(name: Configuration, feature: Feature = "none") -> Iterator[Se
             synapsekit.uninstrument("openai")
             _attach_metrics(stack, setup, enabled=False)
             _feature_scope(feature, stack, setup)
+        wait_for_preloads()
         yield setup
 
 

@@ -11,6 +11,9 @@ batch processor exporting nowhere, cost, a budget scope, Prometheus attached) an
 - ``config: budget admission`` / ``cost computation`` / ``metrics recording``: the sync call with the
   feature on top of the configuration (a budget scope / a ``track()`` scope, which prices every call / an
   attached ``PrometheusMetrics``); "full" always has all of them.
+- ``budgets nested``: the sync call with no budget, then 1, 5 and 20 nested budgets (accounting).
+- ``prompt size 1k`` / ``100k`` / ``1m``: the sync call with a prompt of that many bytes, bare and with
+  one budget (whose input estimate reads the prompt's length).
 - ``memory``: 100,000 ``OfflineLLM`` calls (the core lifecycle) and 10,000 instrumented SDK calls (against
   the bare SDK's own growth) in the accounting configuration, retained growth measured with tracemalloc.
 
@@ -27,6 +30,8 @@ import pytest
 from _configs import (
     COMPLETION_TOKENS,
     CONFIGURATIONS,
+    NESTED_BUDGETS,
+    PROMPT_SIZES,
     STREAM_CHUNKS,
     Configuration,
     Feature,
@@ -36,6 +41,7 @@ from _configs import (
     configuration,
     create,
     read_stream,
+    request_with_prompt,
     retained_growth,
     sync_client,
     traced_configuration,
@@ -56,7 +62,7 @@ def _check(setup: Setup, name: Configuration, feature: Feature) -> None:
     if name == "full":
         assert setup.budget is not None and setup.budget.spent_usd > 0
         assert setup.metrics is not None and b"synapsekit_tokens_total" in setup.metrics.expose()
-    if name == "accounting" and feature == "budget":
+    if name == "accounting" and feature in NESTED_BUDGETS:
         assert setup.budget is not None and setup.budget.spent_usd > 0
     if name == "accounting" and feature == "cost":
         assert setup.tally is not None and setup.tally.cost_usd > 0
@@ -127,6 +133,35 @@ def test_metrics_recording(benchmark: BenchmarkFixture, name: Configuration) -> 
     _bench_sync_call(benchmark, name, "metrics")
 
 
+@pytest.mark.benchmark(group="config: budgets nested", **ROUNDS)
+@pytest.mark.parametrize(
+    ("name", "feature"),
+    [("baseline", "none"), ("accounting", "none"), *(("accounting", feature) for feature in NESTED_BUDGETS)],
+)
+def test_budgets_nested(benchmark: BenchmarkFixture, name: Configuration, feature: Feature) -> None:
+    _bench_sync_call(benchmark, name, feature)
+
+
+@pytest.mark.parametrize("size", list(PROMPT_SIZES))
+@pytest.mark.parametrize("name", ["baseline", "accounting"])
+def test_prompt_size(benchmark: BenchmarkFixture, name: Configuration, size: str) -> None:
+    benchmark.group = f"config: prompt size {size.removeprefix('prompt_')}"
+    request = request_with_prompt(PROMPT_SIZES[size])
+    with configuration(name, "budget") as setup:
+        client = sync_client()
+        assert (
+            benchmark.pedantic(  # type: ignore[no-untyped-call]
+                create,
+                args=(client, request),
+                rounds=30 if PROMPT_SIZES[size] > 100_000 else 100,
+                warmup_rounds=3,
+            )
+            == COMPLETION_TOKENS
+        )
+        _check(setup, name, "budget")
+        client.close()
+
+
 @pytest.mark.timeout(1800)
 @pytest.mark.benchmark(group="memory: retained growth, accounting only")
 def test_memory_offline_llm(benchmark: BenchmarkFixture) -> None:
@@ -154,3 +189,19 @@ def test_memory_openai_sdk(benchmark: BenchmarkFixture) -> None:
     benchmark.extra_info["bare_sdk_retained_bytes"] = bare.retained_bytes
     print(f"\n{bare}\n{report}")
     assert report.retained_bytes - bare.retained_bytes < MEMORY_NOISE_BYTES, (bare, report)
+
+
+@pytest.mark.timeout(3600)
+@pytest.mark.benchmark(group="memory: retained growth, full")
+def test_memory_openai_sdk_full(benchmark: BenchmarkFixture) -> None:
+    # Spans, a budget and Prometheus on every call. The BatchSpanProcessor holds the spans waiting for
+    # export (bounded by its queue), so growth is checked at two call counts: it must not grow with them.
+    calls = int(os.environ.get("SYNAPSEKIT_BENCH_FULL_MEMORY_CALLS", "100000"))
+    shorter = retained_growth("openai_sdk", calls // 10, "full")
+    report = benchmark.pedantic(  # type: ignore[no-untyped-call]
+        retained_growth, args=("openai_sdk", calls, "full"), rounds=1, iterations=1
+    )
+    benchmark.extra_info.update(report.as_dict())
+    benchmark.extra_info["retained_bytes_after_a_tenth"] = shorter.retained_bytes
+    print(f"\n{shorter}\n{report}")
+    assert report.retained_bytes - shorter.retained_bytes < MEMORY_NOISE_BYTES, (shorter, report)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _configs import (
     CONFIGURATIONS,
+    PROMPT_SIZES,
     Configuration,
     Feature,
     async_client,
@@ -27,13 +28,33 @@ from _configs import (
     configuration,
     create,
     read_stream,
+    request_with_prompt,
     sync_client,
     traced_configuration,
 )
 
-SCENARIOS: Final = ("call_sync", "call_async", "stream", "traced", "budget", "cost", "metrics")
+SCENARIOS: Final = (
+    "call_sync",
+    "call_async",
+    "stream",
+    "traced",
+    "budget",
+    "budgets5",
+    "budgets20",
+    *PROMPT_SIZES,
+    "cost",
+    "metrics",
+)
 WARMUP: Final = 30
-_FEATURES: Final[dict[str, Feature]] = {"budget": "budget", "cost": "cost", "metrics": "metrics"}
+_FEATURES: Final[dict[str, Feature]] = {
+    "budget": "budget",
+    "budgets5": "budgets5",
+    "budgets20": "budgets20",
+    # The input estimate is the budget's: a prompt scenario is the sync call with one budget in scope.
+    **{name: "budget" for name in PROMPT_SIZES},
+    "cost": "cost",
+    "metrics": "metrics",
+}
 
 
 def operation(scenario: str, name: Configuration, stack: ExitStack) -> Callable[[], object]:
@@ -49,6 +70,9 @@ def operation(scenario: str, name: Configuration, stack: ExitStack) -> Callable[
     client = sync_client()
     if scenario == "stream":
         return lambda: read_stream(client)
+    if scenario in PROMPT_SIZES:
+        request = request_with_prompt(PROMPT_SIZES[scenario])
+        return lambda: create(client, request)
     return lambda: create(client)
 
 

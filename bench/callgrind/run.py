@@ -28,6 +28,11 @@ COUNTS: Final = {
     "stream": (4, 20),
     "traced": (1000, 5000),
     "budget": (20, 100),
+    "budgets5": (20, 100),
+    "budgets20": (10, 50),
+    "prompt_1k": (20, 100),
+    "prompt_100k": (10, 50),
+    "prompt_1m": (4, 20),
     "cost": (20, 100),
     "metrics": (20, 100),
 }
@@ -70,9 +75,12 @@ def main() -> None:
         "--jobs", type=int, default=2, help="parallel valgrind runs (counts do not depend on it)"
     )
     parser.add_argument("--scenarios", nargs="*", default=list(COUNTS), choices=list(COUNTS))
+    parser.add_argument(
+        "--configurations", nargs="*", default=list(CONFIGURATIONS), choices=list(CONFIGURATIONS)
+    )
     parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "callgrind"))
     args = parser.parse_args()
-    jobs = [(scenario, name) for scenario in args.scenarios for name in CONFIGURATIONS]
+    jobs = [(scenario, name) for scenario in args.scenarios for name in args.configurations]
     results: dict[str, dict[str, float | str]] = {scenario: {} for scenario in args.scenarios}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for scenario, name, value in pool.map(lambda job: measure(*job), jobs):

@@ -31,6 +31,7 @@ error on the calls in flight, and the next admission sees the real spend.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -38,10 +39,12 @@ import os
 import threading
 import time
 import uuid
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from synapsekit._budget import events as _events
 from synapsekit._budget.circuit import Admission, CircuitBreaker, CircuitState
@@ -53,9 +56,14 @@ from synapsekit._budget.ledger import (
     Limits,
     MemoryLedger,
     Reservation,
+    ReserveItem,
+    ReserveOutcome,
+    SettleItem,
     Totals,
     default_ledger,
     ledger_from_url,
+    reserve_many,
+    settle_many,
 )
 from synapsekit._budget.limit import (
     NANO_PER_USD,
@@ -70,14 +78,14 @@ from synapsekit._budget.limit import (
     validate_seconds,
     validate_window,
 )
-from synapsekit._budget.tokens import count_input_tokens
+from synapsekit._budget.tokens import count_input_tokens, preload as preload_tokenizers
 from synapsekit._budget.windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.estimate import estimate_tokens_from_chars, max_chars_within_tokens
 from synapsekit._core.exceptions import BudgetExceeded
-from synapsekit._core.scope import Scope
+from synapsekit._core.scope import Scope, ScopeBatch
 from synapsekit._pricing.callsite import warn_at_user
-from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano
+from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano, preload_prices
 from synapsekit._pricing.tables import cost_to_nano
 
 if TYPE_CHECKING:
@@ -162,6 +170,8 @@ class BudgetScope(Scope):
     # Epoch seconds after which a shared ledger may drop a "session" account (None: never). A propagated
     # budget is one per user request: its keys must not pile up in Redis forever.
     session_retain_until: float | None = None
+    # Every budget in scope is admitted and settled together, one ledger operation per ledger.
+    batch: ClassVar[ScopeBatch | None] = None  # set below, once the functions are defined
 
     def __init__(
         self,
@@ -201,6 +211,10 @@ class BudgetScope(Scope):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")
 
+        # Every admission prices the call's worst case and counts its input tokens: have the price data
+        # and tokenizers ready before the first request needs them, loaded off the request path.
+        preload_prices()
+        preload_tokenizers()
         self.window = window
         self.on_exceeded = on_exceeded
         self.on_ledger_error = on_ledger_error
@@ -216,6 +230,10 @@ class BudgetScope(Scope):
         self.key = key if key is not None else f"private:{uuid.uuid4().hex}"
         self.name = name if name is not None else (key if key is not None else f"budget-{self.key[8:16]}")
         self.ledger: Ledger = self._pick_ledger(ledger, key)
+        if key is None and self.ledger is _shared_memory_ledger:
+            # Nobody else can name this budget's accounts: they go with it (a budget per request must not
+            # grow the shared ledger).
+            weakref.finalize(self, _shared_memory_ledger.forget, self.key)
         self._clock: Clock = clock if clock is not None else utc_now
         self._lock = threading.Lock()
         self._breaker = CircuitBreaker(
@@ -241,7 +259,10 @@ class BudgetScope(Scope):
         configured = default_ledger()
         if configured is not None:
             return configured
-        return _shared_memory_ledger if key is not None else MemoryLedger()
+        # Private budgets share the process's memory ledger too (their keys are unique, so they never mix):
+        # nested budgets on one ledger are admitted and settled in one operation. Their accounts are dropped
+        # when the budget object goes (see __init__).
+        return _shared_memory_ledger
 
     # -- read-outs ---------------------------------------------------------------------------------------
     @property
@@ -281,6 +302,8 @@ class BudgetScope(Scope):
 
     # -- the hooks the core calls ------------------------------------------------------------------------
     def admit(self, call: LLMCall) -> None:
+        """One budget alone: the same steps as :func:`admit_budgets`, without the batch's lists (the common
+        case, one budget in scope, pays for none of them)."""
         wall = time.time()
         account = self._account_at(wall)
         hold = _Hold(f"{self._id_prefix}{os.getpid()}-{next(self._ids)}", account, 0, 0, priced=False)
@@ -288,7 +311,7 @@ class BudgetScope(Scope):
             # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
             self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
             hold.warned = True
-        hold.input_tokens = count_input_tokens(call.prompt_text, call.request_model)
+        hold.input_tokens = count_input_tokens(call.prompt_source, call.request_model)
         hold.output_tokens = (
             self.default_max_output_tokens if call.max_output_tokens is None else call.max_output_tokens
         )
@@ -320,8 +343,7 @@ class BudgetScope(Scope):
                 hold.warned = True
             self._ledger_error_logged = False
         hold.nano, hold.tokens = nano, tokens
-        with self._lock:
-            self._holds[id(call)] = hold
+        self._holds[id(call)] = hold  # one dict store: atomic under the GIL
         if hold.in_ledger:
             if call.streamed:
                 self._watch(call, hold)
@@ -363,8 +385,8 @@ class BudgetScope(Scope):
             self._emit("settled", call, hold.account.bucket, totals, 0, "released")
 
     def on_end(self, call: LLMCall) -> None:
-        with self._lock:
-            hold = self._holds.pop(id(call), None)
+        """One budget alone: :func:`settle_budgets`' steps without the batch's lists."""
+        hold = self._holds.pop(id(call), None)  # atomic under the GIL: one of racing ends gets it
         if hold is None:
             return  # refused here or elsewhere (already released), or never admitted here
         try:
@@ -721,3 +743,321 @@ class BudgetScope(Scope):
         if self._limits.tokens is not None:
             limits.append(f"max_tokens={self._limits.tokens}")
         return f"BudgetScope({self.name!r}, {', '.join(limits)}, window={self.window!r})"
+
+
+_CLOSED: Final = CircuitState.CLOSED
+# Built once per budget per call: tuple.__new__ runs in C, a NamedTuple's own __new__ is a Python call.
+_new_tuple = tuple.__new__
+# Reservation ids: a per-budget random prefix, then the process and this counter (one value per call).
+_call_ids = itertools.count()
+
+
+def _ledger_groups(scopes: Sequence[BudgetScope]) -> list[tuple[Ledger, list[int]]]:
+    """The indexes of ``scopes`` by ledger, in order of first appearance (usually one ledger for all)."""
+    ledger = scopes[0].ledger
+    for scope in scopes:
+        if scope.ledger is not ledger:
+            break
+    else:
+        return [(ledger, list(range(len(scopes))))]
+    groups: dict[int, tuple[Ledger, list[int]]] = {}
+    for index, scope in enumerate(scopes):
+        groups.setdefault(id(scope.ledger), (scope.ledger, []))[1].append(index)
+    return list(groups.values())
+
+
+def _free_probes(scopes: Sequence[BudgetScope], holds: Sequence[_Hold]) -> None:
+    """These admissions will not go on: a hold that took its breaker's probe slot gives it back."""
+    for scope, hold in zip(scopes, holds, strict=False):
+        breaker = scope._breaker
+        if breaker._probe is hold:
+            breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
+
+
+def admit_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
+    """Admit ``call`` against every budget in ``scopes`` (outermost first), or refuse it against all.
+
+    The circuit breakers answer first, then the call's worst case is computed once and reserved in one
+    :meth:`~synapsekit._budget.ledger.Ledger.reserve_many` per ledger, all-or-nothing: when a budget
+    refuses, no budget keeps a reservation (a batch on another ledger already made is settled to zero),
+    and the first refusing budget, outermost first, raises (``"raise"``) as a lone budget would.
+    """
+    wall = time.time()
+    call_id = f"{os.getpid()}-{next(_call_ids)}"
+    holds: list[_Hold] = []
+    blocked: int | None = None  # the first budget whose open circuit refuses the call outright
+    for scope in scopes:
+        # BudgetScope._account_at, inlined for its common case: this runs once per budget per call.
+        current = scope._current_account
+        if current is not None and current[1] <= wall < current[2] and scope._clock is utc_now:
+            account = current[0]
+        else:
+            account = scope._account(scope._clock())
+        hold = _Hold(scope._id_prefix + call_id, account, 0, 0, False)
+        breaker = scope._breaker
+        if breaker._state is not _CLOSED and breaker.enter(account.bucket, hold) is Admission.REFUSE:
+            if scope.on_exceeded == "raise":
+                # Exhausted: no estimate or ledger for it. The budgets outside it still answer first, as
+                # they would one by one: the outermost refusing budget is the one that raises.
+                blocked = len(holds)
+                holds.append(hold)
+                break
+            # "warn" goes on, having warned.
+            try:
+                scope._refuse(
+                    call, account.bucket, scope._cached_totals(account.bucket), None, 0, "circuit_open"
+                )
+            except BaseException:
+                _free_probes(scopes, [*holds, hold])
+                raise
+            hold.warned = True
+        holds.append(hold)
+    reserved: list[tuple[Ledger, list[ReserveItem], list[int]]] = []
+    try:
+        if blocked is None:
+            _reserve(scopes, holds, call, wall, reserved)
+        else:
+            if blocked:
+                _reserve(scopes[:blocked], holds[:blocked], call, wall, reserved)
+            scope, hold = scopes[blocked], holds[blocked]
+            bucket = hold.account.bucket
+            scope._refuse(call, bucket, scope._cached_totals(bucket), None, 0, "circuit_open")
+    except BaseException:
+        # Refused, the ledger unavailable (failing closed), or a warning raised as an error: nothing of
+        # this admission may stay held.
+        for ledger, items, _ in reserved:
+            _release(ledger, items)
+        _free_probes(scopes, holds)
+        raise
+    wanted = _events.wanted_kinds
+    for scope, hold in zip(scopes, holds, strict=True):
+        scope._holds[id(call)] = hold  # one dict store: atomic under the GIL, no lock needed
+        if hold.in_ledger:
+            if call.streamed:
+                scope._watch(call, hold)
+            if call.span is not None or "reserved" in wanted:
+                scope._emit("reserved", call, hold.account.bucket, scope._last_totals[1], hold.nano, None)
+
+
+def _reserve(
+    scopes: Sequence[BudgetScope],
+    holds: list[_Hold],
+    call: LLMCall,
+    wall: float,
+    reserved: list[tuple[Ledger, list[ReserveItem], list[int]]],
+) -> None:
+    """The reservations of :func:`admit_budgets`; every batch made is added to ``reserved``."""
+    # The prompt as given: when only the estimate applies, its parts' lengths are summed, never joined.
+    input_tokens = count_input_tokens(call.prompt_source, call.request_model)
+    max_output_tokens = call.max_output_tokens
+    worst_case: dict[int, int | None] = {}  # output tokens -> nano: the same for every budget, mostly
+    items: list[ReserveItem] = []
+    for scope, hold in zip(scopes, holds, strict=True):
+        output_tokens = scope.default_max_output_tokens if max_output_tokens is None else max_output_tokens
+        hold.input_tokens, hold.output_tokens = input_tokens, output_tokens
+        if output_tokens in worst_case:
+            nano = worst_case[output_tokens]
+        else:
+            nano = worst_case[output_tokens] = BudgetScope._worst_case_nano(call, input_tokens, output_tokens)
+        tokens = input_tokens + output_tokens
+        if nano is None:
+            if scope.on_unknown_price == "refuse" and scope._limits.nano is not None:
+                scope._refuse_unknown_price(call, hold, tokens)
+            nano = 0
+        else:
+            hold.priced = True
+        hold.nano, hold.tokens = nano, tokens
+        reservation = _new_tuple(Reservation, (hold.id, nano, tokens, wall + scope.reservation_ttl_s))
+        items.append(
+            _new_tuple(ReserveItem, (hold.account, reservation, scope._limits, scope.on_exceeded == "warn"))
+        )
+    outcomes: list[ReserveOutcome | None] = [None] * len(scopes)
+    refused: int | None = None
+    for ledger, indexes in _ledger_groups(scopes):
+        group = items if len(indexes) == len(items) else [items[index] for index in indexes]
+        try:
+            answers = reserve_many(ledger, group)
+        except LedgerError as exc:
+            for index in indexes:
+                # Raises when failing closed (the caller releases what was reserved); else logs.
+                scopes[index]._ledger_failed(call, holds[index], exc)
+                holds[index].in_ledger = False
+            continue
+        admitted = True
+        for index, outcome in zip(indexes, answers, strict=True):
+            outcomes[index] = outcome
+            if not outcome.admitted:
+                admitted = False
+        if admitted:
+            reserved.append((ledger, group, indexes))
+        else:
+            refused = next(
+                index
+                for index, outcome in enumerate(outcomes)
+                if outcome is not None and not outcome.admitted
+            )
+            break  # later ledgers are not asked
+    if refused is not None:
+        scope, hold, refusal = scopes[refused], holds[refused], outcomes[refused]
+        assert refusal is not None
+        bucket = hold.account.bucket
+        scope._last_totals = (bucket, refusal.totals)
+        # Only a refusal over settled spend opens the circuit: reservations in flight may yet be
+        # released, and refusing everyone at once because of them would be wrong.
+        exhausted = scope._no_room_after_settled(refusal.totals, hold.nano, hold.tokens)
+        scope._breaker.report(hold, bucket, exhausted=exhausted, good=False)
+        scope._refuse(call, bucket, refusal.totals, hold.nano, hold.tokens, "over_limit")
+        raise AssertionError("a refusal is never forced")  # pragma: no cover
+    for scope, hold, answer in zip(scopes, holds, outcomes, strict=True):
+        if answer is None:
+            continue  # the ledger failed open: the call goes on unreserved here
+        totals = answer.totals
+        scope._last_totals = (hold.account.bucket, totals)  # _remember, inlined
+        limits = scope._limits
+        if (
+            scope.on_exceeded == "warn"
+            and not hold.warned
+            and (
+                (limits.nano is not None and totals.spent_nano + totals.reserved_nano > limits.nano)
+                or (
+                    limits.tokens is not None and totals.spent_tokens + totals.reserved_tokens > limits.tokens
+                )
+            )
+        ):
+            scope._refuse(call, hold.account.bucket, totals, hold.nano, hold.tokens, "over_limit", own=True)
+            hold.warned = True
+        scope._ledger_error_logged = False
+
+
+def _release(ledger: Ledger, items: Sequence[ReserveItem]) -> None:
+    """Settle an admission's reservations to nothing (another ledger refused the call)."""
+    # Should the ledger fail, a shared one charges them when they expire: never under-counted.
+    with contextlib.suppress(LedgerError):
+        settle_many(
+            ledger,
+            [
+                SettleItem(
+                    item.account, item.reservation.id, 0, 0, item.reservation.nano, item.reservation.tokens
+                )
+                for item in items
+            ],
+        )
+
+
+def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
+    """Settle ``call``'s reservations in every budget of ``scopes`` to its real cost, one ledger operation
+    per ledger. A budget that holds nothing for the call (refused, released, never admitted) is skipped.
+    """
+    key = id(call)
+    held: list[BudgetScope] = []
+    holds: list[_Hold] = []
+    for scope in scopes:
+        hold = scope._holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
+        if hold is not None:
+            held.append(scope)
+            holds.append(hold)
+    if not held:
+        return
+    # The real cost is the same in every budget unless something is off (usage that cannot be right, a
+    # stream cut before usage arrived, no price): then each budget decides from what it holds.
+    shared: tuple[int, int] | None = None
+    shared_error: Exception | None = None
+    if not call.usage_implausible and not (call.error is not None and call.chunks):
+        try:
+            cost = call.cost
+            if cost is not None:
+                shared = (cost_to_nano(cost), (call.input_tokens or 0) + (call.output_tokens or 0))
+        except Exception as exc:
+            shared_error = exc
+    items: list[SettleItem] = []
+    failures: list[tuple[int, Exception]] = []
+    for index, (scope, hold) in enumerate(zip(held, holds, strict=True)):
+        if shared is not None:
+            nano, tokens = shared
+        elif shared_error is not None:
+            nano, tokens = hold.nano, hold.tokens  # as below: the worst case, then report
+            failures.append((index, shared_error))
+        else:
+            try:
+                nano, tokens = scope._actual_cost(call, hold)
+            except Exception as exc:
+                # Whatever went wrong pricing the call, its reservation must not stay behind in the
+                # ledger to be charged later: settle it at its worst case (never under-counting), then report.
+                nano, tokens = hold.nano, hold.tokens
+                failures.append((index, exc))
+        if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
+            nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what the ledger took
+        in_ledger = hold.in_ledger
+        items.append(
+            _new_tuple(
+                SettleItem,
+                (
+                    hold.account,
+                    hold.id,
+                    nano,
+                    tokens,
+                    hold.nano if in_ledger else 0,
+                    hold.tokens if in_ledger else 0,
+                ),
+            )
+        )
+    all_totals: list[Totals | None] = [None] * len(held)
+    for ledger, indexes in _ledger_groups(held):
+        group = items if len(indexes) == len(items) else [items[index] for index in indexes]
+        try:
+            answers = settle_many(ledger, group)
+        except LedgerError as exc:
+            # The reservations stay in a shared ledger and are charged at their worst case when they expire.
+            for index in indexes:
+                held[index]._log_ledger_error(exc)
+            continue
+        for index, answer in zip(indexes, answers, strict=True):
+            all_totals[index] = answer
+    failed = {index for index, _ in failures} if failures else ()
+    wanted = "settled" in _events.wanted_kinds
+    for index, (scope, hold, item, totals) in enumerate(zip(held, holds, items, all_totals, strict=True)):
+        bucket = hold.account.bucket
+        limits = scope._limits
+        if totals is not None:
+            scope._last_totals = (bucket, totals)  # _remember, inlined
+        if index in failed:
+            scope._breaker.report(hold, bucket, exhausted=False, good=False)
+            continue
+        # BudgetScope._exhausted, inlined.
+        exhausted = totals is not None and (
+            (limits.nano is not None and totals.spent_nano >= limits.nano)
+            or (limits.tokens is not None and totals.spent_tokens >= limits.tokens)
+        )
+        breaker = scope._breaker
+        if exhausted or breaker._probe is hold:
+            breaker.report(hold, bucket, exhausted=exhausted, good=call.error is None)
+        if totals is None:
+            continue
+        nano, tokens = item.nano, item.tokens
+        if call.span is not None or wanted:
+            scope._emit("settled", call, bucket, totals, nano, None)
+        if not hold.cut and (nano > hold.nano or tokens > hold.tokens) and scope._over(totals):
+            scope._emit("exceeded", call, bucket, totals, nano, "actual_cost_over_reservation")
+    for _, failure in failures:
+        report_internal_error("budget.settle", failure)
+
+
+class _Budgets:
+    """Budgets' :class:`~synapsekit._core.scope.ScopeBatch`: one budget alone takes its own shorter path."""
+
+    @staticmethod
+    def admit(scopes: Sequence[Any], call: LLMCall) -> None:
+        if len(scopes) == 1:
+            scopes[0].admit(call)
+        else:
+            admit_budgets(scopes, call)
+
+    @staticmethod
+    def end(scopes: Sequence[Any], call: LLMCall) -> None:
+        if len(scopes) == 1:
+            scopes[0].on_end(call)
+        else:
+            settle_budgets(scopes, call)
+
+
+BudgetScope.batch = _Budgets()

@@ -15,10 +15,19 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from synapsekit._budget.ledger import Account, LedgerError, Limits, Reservation, ReserveOutcome, Totals
+from synapsekit._budget.ledger import (
+    Account,
+    LedgerError,
+    Limits,
+    Reservation,
+    ReserveItem,
+    ReserveOutcome,
+    SettleItem,
+    Totals,
+)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS synapsekit_budget_accounts (
@@ -68,25 +77,57 @@ class SQLiteLedger:
         with self._transaction() as db:
             now = self._clock()
             self._prune(db, now)
-            self._charge_expired(db, account, now)
-            totals = self._totals(db, account)
-            if not force and not limits.admits(totals, reservation.nano, reservation.tokens):
-                return ReserveOutcome(False, totals)
-            db.execute(
-                """INSERT INTO synapsekit_budget_reservations (id, key, bucket, nano, tokens, expires_at)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET nano = nano + excluded.nano,
-                       tokens = tokens + excluded.tokens, expires_at = excluded.expires_at""",
-                (
-                    reservation.id,
-                    account.key,
-                    account.bucket,
-                    reservation.nano,
-                    reservation.tokens,
-                    reservation.expires_at,
-                ),
-            )
-            return ReserveOutcome(True, self._totals(db, account))
+            return self._reserve(db, account, reservation, limits, force, now)
+
+    def reserve_many(self, items: Sequence[ReserveItem]) -> list[ReserveOutcome]:
+        # One BEGIN IMMEDIATE for the whole batch: no other process sees part of it reserved. A refused
+        # batch rolls back to the savepoint, so nothing of it stays, within the same transaction.
+        with self._transaction() as db:
+            now = self._clock()
+            self._prune(db, now)
+            db.execute("SAVEPOINT synapsekit_reserve_many")
+            outcomes = [
+                self._reserve(db, account, reservation, limits, force, now)
+                for account, reservation, limits, force in items
+            ]
+            if not all(outcome.admitted for outcome in outcomes):
+                db.execute("ROLLBACK TO synapsekit_reserve_many")
+                outcomes = [
+                    ReserveOutcome(outcome.admitted, self._totals(db, item.account))
+                    for outcome, item in zip(outcomes, items, strict=True)
+                ]
+            db.execute("RELEASE synapsekit_reserve_many")
+            return outcomes
+
+    def _reserve(
+        self,
+        db: sqlite3.Connection,
+        account: Account,
+        reservation: Reservation,
+        limits: Limits,
+        force: bool,
+        now: float,
+    ) -> ReserveOutcome:
+        """Inside a transaction."""
+        self._charge_expired(db, account, now)
+        totals = self._totals(db, account)
+        if not force and not limits.admits(totals, reservation.nano, reservation.tokens):
+            return ReserveOutcome(False, totals)
+        db.execute(
+            """INSERT INTO synapsekit_budget_reservations (id, key, bucket, nano, tokens, expires_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET nano = nano + excluded.nano,
+                   tokens = tokens + excluded.tokens, expires_at = excluded.expires_at""",
+            (
+                reservation.id,
+                account.key,
+                account.bucket,
+                reservation.nano,
+                reservation.tokens,
+                reservation.expires_at,
+            ),
+        )
+        return ReserveOutcome(True, self._totals(db, account))
 
     def settle(
         self,
@@ -99,22 +140,39 @@ class SQLiteLedger:
         reserved_tokens: int,
     ) -> Totals:
         with self._transaction() as db:
-            self._ensure_account(db, account)
-            deleted = db.execute(
-                "DELETE FROM synapsekit_budget_reservations WHERE id = ?", (reservation_id,)
-            ).rowcount
-            if deleted:
-                delta_nano, delta_tokens = nano, tokens
-            else:
-                # Expired and already charged at its reserved amount: apply only the difference.
-                delta_nano, delta_tokens = nano - reserved_nano, tokens - reserved_tokens
-            db.execute(
-                """UPDATE synapsekit_budget_accounts
-                   SET spent_nano = MAX(0, spent_nano + ?), spent_tokens = MAX(0, spent_tokens + ?)
-                   WHERE key = ? AND bucket = ?""",
-                (delta_nano, delta_tokens, account.key, account.bucket),
-            )
-            return self._totals(db, account)
+            return self._settle(db, account, reservation_id, nano, tokens, reserved_nano, reserved_tokens)
+
+    def settle_many(self, items: Sequence[SettleItem]) -> list[Totals]:
+        with self._transaction() as db:
+            return [self._settle(db, *item) for item in items]
+
+    def _settle(
+        self,
+        db: sqlite3.Connection,
+        account: Account,
+        reservation_id: str,
+        nano: int,
+        tokens: int,
+        reserved_nano: int,
+        reserved_tokens: int,
+    ) -> Totals:
+        """Inside a transaction."""
+        self._ensure_account(db, account)
+        deleted = db.execute(
+            "DELETE FROM synapsekit_budget_reservations WHERE id = ?", (reservation_id,)
+        ).rowcount
+        if deleted:
+            delta_nano, delta_tokens = nano, tokens
+        else:
+            # Expired and already charged at its reserved amount: apply only the difference.
+            delta_nano, delta_tokens = nano - reserved_nano, tokens - reserved_tokens
+        db.execute(
+            """UPDATE synapsekit_budget_accounts
+               SET spent_nano = MAX(0, spent_nano + ?), spent_tokens = MAX(0, spent_tokens + ?)
+               WHERE key = ? AND bucket = ?""",
+            (delta_nano, delta_tokens, account.key, account.bucket),
+        )
+        return self._totals(db, account)
 
     def totals(self, account: Account) -> Totals:
         with self._transaction() as db:

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Final
 
 from synapsekit._core.errors import report_internal_error
-from synapsekit._core.estimate import estimate_tokens
+from synapsekit._core.estimate import CHARS_PER_TOKEN, estimate_tokens
+from synapsekit._core.prompt import PromptParts
 
 # The files tiktoken's OpenAI encodings load, with their published SHA-256 (tiktoken_ext.openai_public).
 _ENCODING_FILES: Final[dict[str, tuple[str, str]]] = {
@@ -39,13 +40,49 @@ _counters: dict[str, Counter] = {}
 _encodings: dict[str, Counter | None] = {}
 
 
-def count_input_tokens(text: str | None, model: str | None) -> int:
-    if not text:
+_preload_started = False
+_preloaded = threading.Event()
+
+
+def preload() -> None:
+    """Import tiktoken and load the encodings its cache holds, in a background thread, once per process.
+
+    Importing tiktoken and building an encoding take tens to hundreds of milliseconds, which would
+    otherwise land on the first budgeted request.
+    """
+    global _preload_started
+    with _lock:
+        if _preload_started:
+            return
+        _preload_started = True
+    threading.Thread(target=_load_encodings, name="synapsekit-tiktoken-preload", daemon=True).start()
+
+
+def _load_encodings() -> None:
+    try:
+        with _lock:
+            for name in _ENCODING_FILES:
+                if name not in _encodings:
+                    _encodings[name] = _load_encoding(name)
+    except Exception as exc:
+        report_internal_error("budget.tiktoken_preload", exc)
+    finally:
+        _preloaded.set()
+
+
+def count_input_tokens(text: str | PromptParts | None, model: str | None) -> int:
+    """Input tokens of ``text``; the estimate reads only its length (a PromptParts' is summed, not joined)."""
+    if text is None:
         return 0
     counter = _counters.get(model or "")
     if counter is None:
         counter = _resolve(model or "")
-    return counter(text)
+    if counter is estimate_tokens:
+        # estimate_tokens, for a str or the parts of one (0 for an empty prompt): one len() of the parts.
+        return -(-len(text) // CHARS_PER_TOKEN)
+    if not text:
+        return 0
+    return counter(text if type(text) is str else str(text))
 
 
 def tiktoken_cache_dir() -> str | None:
@@ -83,6 +120,8 @@ def clear_cache() -> None:
 
 
 def _resolve(model: str) -> Counter:
+    if _preload_started:
+        _preloaded.wait()  # the preload holds the lock while it loads: wait for it rather than load again
     with _lock:
         counter = _counters.get(model)
         if counter is None:
@@ -101,8 +140,17 @@ def _encoding_counter(model: str) -> Counter | None:
         name = tiktoken.encoding_name_for_model(model)
     except KeyError:
         return None
-    if name in _encodings:
-        return _encodings[name]
+    if name not in _encodings:
+        _encodings[name] = _load_encoding(name)
+    return _encodings[name]
+
+
+def _load_encoding(name: str) -> Counter | None:
+    """Caller holds the lock. A counter for tiktoken's encoding ``name`` when its cache has it, else None."""
+    try:
+        import tiktoken
+    except ImportError:
+        return None
     counter: Counter | None = None
     if encoding_available_offline(name):
         try:
@@ -114,5 +162,4 @@ def _encoding_counter(model: str) -> Counter | None:
             def counter(text: str) -> int:
                 return len(encoding.encode(text, disallowed_special=()))
 
-    _encodings[name] = counter
     return counter

@@ -31,13 +31,18 @@ from synapsekit._core.context import active_scopes_var
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.estimate import estimate_tokens_from_chars
 from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._core.prompt import PromptParts
 from synapsekit._pricing.callsite import warn_at_user
 from synapsekit._pricing.prices import Cost, compute_cost
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from synapsekit._core.scope import Scope
+    from synapsekit._core.scope import Scope, ScopeBatch
+
+# What an instrumentor may pass as a call's prompt: the text, its parts, or a callable giving either
+# (evaluated only if something needs it).
+Prompt = str | PromptParts | Callable[[], str | PromptParts] | None
 
 active_call_var: contextvars.ContextVar[LLMCall | None] = contextvars.ContextVar(
     "synapsekit_active_call", default=None
@@ -126,7 +131,7 @@ class LLMCall:
         server_address: str | None = None,
         server_port: int | None = None,
         max_output_tokens: int | None = None,
-        prompt: str | Callable[[], str] | None = None,
+        prompt: Prompt = None,
         attributes: dict[str, Any] | None = None,
         wire: bool = True,
     ) -> None:
@@ -152,7 +157,7 @@ class LLMCall:
         server_address: str | None,
         server_port: int | None,
         max_output_tokens: int | None,
-        prompt: str | Callable[[], str] | None,
+        prompt: Prompt,
         attributes: dict[str, Any] | None,
         wire: bool,
     ) -> None:
@@ -254,8 +259,18 @@ class LLMCall:
 
     @property
     def prompt_text(self) -> str | None:
+        prompt = self.prompt_source
+        return prompt if prompt is None or type(prompt) is str else str(prompt)
+
+    @property
+    def prompt_source(self) -> str | PromptParts | None:
+        """The prompt as the instrumentor gave it: a string, or parts not joined yet (their ``len()`` is the
+        text's, without joining). A callable is evaluated once, here.
+        """
         prompt = self.prompt
-        if prompt is None or isinstance(prompt, str):
+        if prompt is None or type(prompt) is str or type(prompt) is PromptParts:
+            return prompt  # the common cases, checked without isinstance
+        if isinstance(prompt, (str, PromptParts)):
             return prompt
         try:
             text = prompt()
@@ -463,7 +478,7 @@ class LLMCall:
             self.output_tokens = estimate_tokens_from_chars(self._streamed_chars)
             self.usage_estimated = True
         if self.input_tokens is None and not self.delegated:
-            prompt = self.prompt_text
+            prompt = self.prompt_source
             if prompt is not None:
                 self.input_tokens = estimate_tokens_from_chars(len(prompt))
                 self.usage_estimated = True
@@ -493,11 +508,27 @@ class LLMCall:
                 _spans.start_late(self)
             except Exception as exc:
                 report_internal_error("call.span_start", exc)
+        batches: dict[ScopeBatch, list[Scope]] | None = None
         for scope in self.scopes:
+            batch = scope.batch
+            if batch is not None:
+                if batches is None:
+                    batches = {batch: [scope]}
+                elif batch in batches:
+                    batches[batch].append(scope)
+                else:
+                    batches[batch] = [scope]
+                continue
             try:
                 scope.on_end(self)
             except Exception as exc:
                 report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
+        if batches is not None:
+            for batch, members in batches.items():
+                try:
+                    batch.end(members, self)
+                except Exception as exc:
+                    report_internal_error(f"scope.on_end:{type(members[0]).__name__}", exc)
         for sink in _sinks.sinks:
             try:
                 sink.on_call_end(self)
@@ -558,7 +589,7 @@ def start_call(
     server_address: str | None = None,
     server_port: int | None = None,
     max_output_tokens: int | None = None,
-    prompt: str | Callable[[], str] | None = None,
+    prompt: Prompt = None,
     attributes: dict[str, Any] | None = None,
     wire: bool = True,
 ) -> LLMCall:
@@ -601,17 +632,24 @@ def start_call(
             _spans.start(call)
         except Exception as exc:
             report_internal_error("call.span_start", exc)
+    batches: dict[ScopeBatch, list[Scope]] | None = None
     for scope in scopes:
         if not scope.gates_calls:
+            continue
+        batch = scope.batch
+        if batch is not None:
+            # Admitted below, with every other scope of its kind (one ledger operation for all budgets).
+            if batches is None:
+                batches = {batch: [scope]}
+            elif batch in batches:
+                batches[batch].append(scope)
+            else:
+                batches[batch] = [scope]
             continue
         try:
             scope.admit(call)
         except BudgetExceeded as exc:
-            for admitted in call._admitted:
-                admitted.release(call)
-            call._admitted = []
-            call.rejected = True
-            call.fail(exc)
+            _refused(call, exc)
             raise
         except Exception as exc:
             report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
@@ -619,7 +657,30 @@ def start_call(
         call._admitted.append(scope)
         if not scope.sets_chunk_allowance:
             call._chunk_allowance = -1  # it hears about every chunk
+    if batches is not None:
+        for batch, members in batches.items():
+            try:
+                batch.admit(members, call)
+            except BudgetExceeded as exc:
+                _refused(call, exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
+                continue
+            call._admitted += members
+            for member in members:  # a loop, not all(<genexpr>): two frames fewer on every call
+                if not member.sets_chunk_allowance:
+                    call._chunk_allowance = -1  # it hears about every chunk
     return call
+
+
+def _refused(call: LLMCall, exc: BudgetExceeded) -> None:
+    """A scope refused ``call`` (having released its own admission): release the others, fail it."""
+    for admitted in call._admitted:
+        admitted.release(call)
+    call._admitted = []
+    call.rejected = True
+    call.fail(exc)
 
 
 def current_call() -> LLMCall | None:

@@ -8,15 +8,27 @@ between the tasks and threads that inherit them, so their state is guarded by a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from synapsekit._core.context import leave_scope, push_scope
+from synapsekit._pricing.prices import preload_prices
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from synapsekit._core.call import LLMCall
+
+
+class ScopeBatch(Protocol):
+    """Admission and settlement of several scopes of one kind at once."""
+
+    def admit(self, scopes: Sequence[Any], call: LLMCall) -> None:
+        """Admit ``call`` in every scope, or raise having released what was admitted."""
+
+    def end(self, scopes: Sequence[Any], call: LLMCall) -> None:
+        """What :meth:`Scope.on_end` does, for every scope."""
 
 
 class Scope:
@@ -30,6 +42,10 @@ class Scope:
     # A gating scope that sets this asks for the chunks it needs with LLMCall.watch_chunks_past (in admit
     # and on_chunk); any other gating scope hears about every chunk.
     sets_chunk_allowance: bool = False
+    # Scopes of one kind that are cheaper to admit and settle together (budgets: one ledger operation for
+    # all of them) name a ScopeBatch here; the core then calls it once per call with every scope in scope
+    # that names the same one, outermost first, instead of admit/on_end one by one.
+    batch: ClassVar[ScopeBatch | None] = None
 
     def admit(self, call: LLMCall) -> None:
         """Called before the request is sent; may raise to stop it (budgets)."""
@@ -77,6 +93,7 @@ class Tally(Scope):
     """
 
     def __init__(self, *, keep_calls: bool = False) -> None:
+        preload_prices()  # a tally prices every call it sees: have the data ready before the first one
         self._lock = threading.Lock()
         self._keep_calls = keep_calls
         self._reset_unlocked()

@@ -10,6 +10,7 @@ from typing import Any
 from synapsekit._core import config as _config, sinks as _sinks
 from synapsekit._core.errors import report_internal_error
 from synapsekit._instrumenting.instrumentor import InstrumentationError, Instrumentor
+from synapsekit._pricing.prices import preload_prices
 
 ENTRY_POINT_GROUP = "synapsekit.instrumentors"
 logger = logging.getLogger("synapsekit")
@@ -55,6 +56,9 @@ def instrument(
     prompts and completions on spans (off by default; also ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
     ``metrics`` (e.g. a ``PrometheusMetrics``) and ``sinks`` receive every finished LLM call.
     """
+    # Instrumented calls are priced by whatever reads their cost: have the price data ready before the
+    # first request needs it, loaded off the request path.
+    preload_prices()
     if capture_content is not None:
         _config.set_capture_content(capture_content)
     for sink in (*(() if metrics is None else (metrics,)), *sinks):

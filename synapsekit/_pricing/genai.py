@@ -3,11 +3,20 @@
 Imported lazily by :mod:`synapsekit._pricing.prices` on the first price lookup: genai-prices pulls in pydantic and
 its price data, which costs more than half a second, so it must never load at ``import synapsekit``.
 Its prices are converted into :mod:`synapsekit._pricing.tables` objects once per model.
+
+Nor should that half second land on the application's first request: :func:`preload`, called once something
+that prices calls is configured (``instrument()``, a budget, a tally, ``PrometheusMetrics``), loads the data in
+a background thread. A lookup that comes while that load is still in flight waits for it rather than loading
+a second time; without a preload, the first lookup loads the data itself, as before. Nothing here touches the
+network except :func:`fetch_snapshot` (``refresh_prices()``).
 """
 
 from __future__ import annotations
 
 import functools
+import gc
+import logging
+import threading
 from collections.abc import Sequence
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
@@ -41,6 +50,46 @@ _PRICED_KEYS = (
 )
 _ZERO = Decimal(0)
 
+logger = logging.getLogger("synapsekit.pricing")
+_preload_lock = threading.Lock()
+_preload_started = False
+_preloaded = threading.Event()
+
+
+def preload() -> None:
+    """Load genai-prices and its data in a background thread, once per process (cheap after the first)."""
+    global _preload_started
+    if _preload_started:
+        return
+    with _preload_lock:
+        if _preload_started:
+            return
+        _preload_started = True
+    threading.Thread(target=_load, name="synapsekit-prices-preload", daemon=True).start()
+
+
+def _load() -> None:
+    try:
+        from genai_prices import data_snapshot
+
+        data_snapshot.get_snapshot()
+        package_version()  # reads installed metadata: tens of milliseconds, once
+        # The price data is a few hundred thousand objects. The first full collection after they appear
+        # walks them all (tens of milliseconds); run it here, off the request path, rather than inside
+        # whichever request happens to trigger it. Afterwards they are old and rarely walked again.
+        gc.collect()
+    except Exception as exc:
+        # The lookups load (and fail) on their own and report it where a user sees it; this is a head start.
+        logger.debug("preloading genai-prices failed: %s: %s", type(exc).__name__, exc)
+    finally:
+        _preloaded.set()
+
+
+def _wait_for_preload() -> None:
+    """A lookup during the preload waits for it: the data is loaded once, by whoever started first."""
+    if _preload_started and not _preloaded.is_set():
+        _preloaded.wait()
+
 
 @functools.cache
 def package_version() -> str:
@@ -52,6 +101,7 @@ def find_schedule(provider: str, names: Sequence[str]) -> PriceSchedule | None:
 
     An empty ``provider`` lets genai-prices guess the provider from the model name.
     """
+    _wait_for_preload()
     from genai_prices import data_snapshot
 
     snapshot = data_snapshot.get_snapshot()

@@ -20,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from synapsekit import semconv
+from synapsekit._pricing.prices import preload_prices
 from synapsekit._prometheus.instruments import (
     Instruments,
     Write,
@@ -190,6 +191,8 @@ class PrometheusMetrics:
         # not wait for the deployment that enables it to fail.
         self.enabled = _check_bool("enabled", enabled)
         self.namespace = validate_namespace(namespace)
+        if self.enabled:
+            preload_prices()  # every recorded call is priced: have the data ready before the first one
         _check_registry(registry)
         _check_bool("start_server", start_server)
         _check_address(host, port)

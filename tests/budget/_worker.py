@@ -1,7 +1,8 @@
 """A separate process spending from a shared budget: ``python -m budget._worker '<json>'``.
 
 Arguments (JSON): ``ledger`` (URL), ``key``, ``limit_nano``, ``base_url`` of the test server, ``calls`` (how
-many to attempt, concurrently), or ``forever`` (call one after another until killed). Prints one JSON line:
+many to attempt, concurrently), or ``forever`` (call one after another until killed); optionally
+``outer_key`` and ``outer_limit_nano``: a second budget on the same ledger around the first. Prints one JSON line:
 ``{"answered": n, "refused": m}``.
 """
 
@@ -25,14 +26,29 @@ async def main(options: dict[str, Any]) -> dict[str, int]:
     scope = budget(max_cost_usd=usd(options["limit_nano"]), ledger=options["ledger"], key=options["key"])
     counts = {"answered": 0, "refused": 0}
 
+    outer = (
+        budget(
+            max_cost_usd=usd(options["outer_limit_nano"]), ledger=options["ledger"], key=options["outer_key"]
+        )
+        if "outer_key" in options
+        else None
+    )
+
     async def one() -> None:
-        async with scope:
-            try:
-                await llm.generate(prompt_of(3), max_tokens=5, headers={"x-test-latency-ms": "10"})
-            except BudgetExceeded:
-                counts["refused"] += 1
-            else:
-                counts["answered"] += 1
+        if outer is not None:
+            async with outer, scope:
+                await attempt()
+        else:
+            async with scope:
+                await attempt()
+
+    async def attempt() -> None:
+        try:
+            await llm.generate(prompt_of(3), max_tokens=5, headers={"x-test-latency-ms": "10"})
+        except BudgetExceeded:
+            counts["refused"] += 1
+        else:
+            counts["answered"] += 1
 
     try:
         if options.get("forever"):

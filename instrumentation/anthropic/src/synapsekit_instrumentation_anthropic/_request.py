@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from synapsekit.plugin import LLMCall, start_call
+from synapsekit.plugin import LLMCall, PromptParts, start_call
 from synapsekit_instrumentation_anthropic import _sdk_spans
 
 OPERATION = "chat"
@@ -47,12 +47,13 @@ def _texts(content: Any) -> Iterable[str]:
                 yield text
 
 
-def prompt_reader(kwargs: dict[str, Any]) -> Callable[[], str]:
+def prompt_reader(kwargs: dict[str, Any]) -> Callable[[], PromptParts]:
     """The request's prompt text (system + messages), read only if a budget or an estimate needs it."""
     system = kwargs.get("system")
     messages = kwargs.get("messages")
 
-    def read() -> str:
+    def read() -> PromptParts:
+        # Not joined: a budget's estimate needs only the parts' lengths (see synapsekit.plugin.PromptParts).
         parts = list(_texts(system)) if system is not None else []
         if isinstance(messages, Iterable):
             for message in messages:
@@ -60,7 +61,7 @@ def prompt_reader(kwargs: dict[str, Any]) -> Callable[[], str]:
                     message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
                 )
                 parts.extend(_texts(content))
-        return "\n".join(parts)
+        return PromptParts(parts)
 
     return read
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from synapsekit.plugin import PromptParts
+
 
 def field(obj: Any, name: str) -> Any:
     """``obj.name`` for an SDK model, ``obj[name]`` for a dict; ``None`` when absent."""
@@ -65,8 +67,11 @@ def content_text(content: Any) -> Iterable[str]:
                 yield text
 
 
-def messages_text(messages: Any) -> str:
-    """All the text of a list of chat messages, joined by newlines (for budget reservations)."""
+def messages_text(messages: Any) -> PromptParts:
+    """All the text of a list of chat messages, as if joined by newlines (for budget reservations).
+
+    Not joined: the parts' lengths are all a budget's estimate needs, and a long prompt is not copied.
+    """
     if type(messages) is list:
         # The usual request, a list of dicts with string contents, read without a generator or an ABC check
         # per message: a budget counts the prompt of every call.
@@ -77,10 +82,10 @@ def messages_text(messages: Any) -> str:
                 texts.append(content)
             else:
                 texts.extend(content_text(content))
-        return "\n".join(texts)
+        return PromptParts(texts)
     if not isinstance(messages, Iterable) or isinstance(messages, (str, bytes, Mapping)):
-        return ""
-    return "\n".join(text for message in messages for text in content_text(field(message, "content")))
+        return PromptParts([])
+    return PromptParts([text for message in messages for text in content_text(field(message, "content"))])
 
 
 def chat_messages(messages: Any) -> list[dict[str, Any]]:

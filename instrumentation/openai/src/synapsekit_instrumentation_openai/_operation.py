@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
-from synapsekit.plugin import LLMCall
+from synapsekit.plugin import LLMCall, PromptParts
 
 # What a request asks for, read from the SDK method's keyword arguments:
 # (model, max_output_tokens, prompt text as a callable, streamed).
 # A plain tuple, built on every request: a NamedTuple's constructor is one more Python call per request.
-RequestInfo = tuple[str | None, int | None, Callable[[], str], bool]
+RequestInfo = tuple[str | None, int | None, Callable[[], str | PromptParts], bool]
 
 
 class StreamProxyFactory(Protocol):
