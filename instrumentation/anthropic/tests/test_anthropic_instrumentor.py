@@ -9,7 +9,6 @@ import anthropic
 import anthropic._base_client as base_client
 import pytest
 from _anthropic_testkit import RecordingSink, request
-from anthropic.resources.messages import AsyncMessages, Messages
 from synapsekit_instrumentation_anthropic import AnthropicInstrumentor
 from synapsekit_instrumentation_anthropic._request import provider_name, server_of
 
@@ -17,7 +16,8 @@ import synapsekit
 from synapsekit._instrument import available_instrumentors
 from synapsekit.plugin import is_synapsekit_wrapper
 
-PATCHED = [(owner, name) for owner in (Messages, AsyncMessages) for name in ("create", "parse", "stream")]
+# Every request of every client passes through these two methods: they are all that is patched.
+PATCHED = [(base_client.SyncAPIClient, "request"), (base_client.AsyncAPIClient, "request")]
 
 
 def originals() -> list[Any]:
@@ -77,7 +77,7 @@ def test_an_internal_failure_never_breaks_the_request_outside_strict_mode(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("synapsekit bug")
 
-    monkeypatch.setattr(_messages, "start_messages_call", broken)
+    monkeypatch.setattr(_messages.MessagesOperation, "describe", broken)
     set_strict(False)
     synapsekit.instrument("anthropic")
     try:

@@ -10,9 +10,7 @@ import textwrap
 
 import openai
 import pytest
-from openai.resources import embeddings as embeddings_module
-from openai.resources.chat.completions import completions as completions_module
-from openai.resources.responses import responses as responses_module
+from openai import _base_client
 from openai.types.chat import ChatCompletionMessageParam
 from synapsekit_instrumentation_openai import OpenAIInstrumentor
 
@@ -22,18 +20,8 @@ from synapsekit.plugin import is_synapsekit_wrapper
 from synapsekit.testing import LLMTestServer
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
-PATCHED = [
-    (completions_module.Completions, "create"),
-    (completions_module.Completions, "parse"),
-    (completions_module.AsyncCompletions, "create"),
-    (completions_module.AsyncCompletions, "parse"),
-    (responses_module.Responses, "create"),
-    (responses_module.Responses, "parse"),
-    (responses_module.AsyncResponses, "create"),
-    (responses_module.AsyncResponses, "parse"),
-    (embeddings_module.Embeddings, "create"),
-    (embeddings_module.AsyncEmbeddings, "create"),
-]
+# Every request of every client passes through these two methods: they are all that is patched.
+PATCHED = [(_base_client.SyncAPIClient, "request"), (_base_client.AsyncAPIClient, "request")]
 
 
 def test_entry_point_resolves_to_the_instrumentor() -> None:

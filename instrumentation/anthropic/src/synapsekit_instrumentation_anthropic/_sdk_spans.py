@@ -69,12 +69,16 @@ def remove_hook() -> None:
         _hooked_module = None
 
 
-def sdk_emits_span(client: Any) -> bool:
-    """Whether the SDK may start its own span for a request of ``client`` (and synapsekit will adopt it)."""
+def sdk_emits_span(client: Any, options: Any) -> bool:
+    """Whether the SDK may start its own span for this request of ``client`` (and synapsekit will adopt it).
+
+    The SDK traces only the requests its methods name (``options.span_name``): a bare ``client.post(...)``
+    gets synapsekit's span.
+    """
     if _hooked_module is None:
         return False
     try:
-        return getattr(client, "_tracer", None) is not None
+        return getattr(client, "_tracer", None) is not None and bool(getattr(options, "span_name", None))
     except Exception as exc:
         report_internal_error("anthropic.sdk_tracer", exc)
         return False
@@ -87,6 +91,17 @@ def offer(call: LLMCall) -> contextvars.Token[LLMCall | None]:
 
 def withdraw(token: contextvars.Token[LLMCall | None]) -> None:
     _adoptable.reset(token)
+
+
+class _SdkSpans:
+    """The request pipeline's view of the above (``synapsekit_instrumentation_openai.stainless.SdkSpans``)."""
+
+    emits_span = staticmethod(sdk_emits_span)
+    offer = staticmethod(offer)
+    withdraw = staticmethod(withdraw)
+
+
+SDK_SPANS = _SdkSpans()
 
 
 def _adopt(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from synapsekit.plugin import LLMCall
 
 from ._fields import field, int_field, str_param
-from ._operation import Operation, RequestInfo
+from .stainless import Operation, RequestInfo
 
 
 def embedding_input_text(items: Any) -> str:
@@ -23,9 +23,9 @@ def embedding_input_text(items: Any) -> str:
 class EmbeddingsOperation(Operation):
     name = "embeddings"
 
-    def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
-        items = kwargs.get("input")
-        return str_param(kwargs, "model"), None, lambda: embedding_input_text(items), False
+    def describe(self, body: Mapping[str, Any]) -> RequestInfo:
+        items = body.get("input")
+        return str_param(body, "model"), None, lambda: embedding_input_text(items)
 
     def record(self, call: LLMCall, result: Any) -> None:
         usage = field(result, "usage")

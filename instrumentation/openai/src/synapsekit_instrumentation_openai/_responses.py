@@ -1,7 +1,7 @@
 """The Responses API: what a request asks for, what a response and its stream events report.
 
-``responses.stream()`` sends its request through ``Responses.create(stream=True)``, so it is seen (and
-counted) there, once.
+``responses.stream()`` sends ``POST /responses`` with ``stream=True`` and is counted there, once; resuming a
+stored response (``responses.stream(response_id=...)``, a ``GET``) is not a new call.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
+from synapsekit.plugin import LLMCall, StreamReader
 
 from ._fields import chat_messages, content_text, field, int_field, int_param, str_param
-from ._operation import Operation, RequestInfo
+from .stainless import Operation, RequestInfo
 
 # Events that carry the final response object, usage included.
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -56,50 +56,44 @@ def record_response(call: LLMCall, response: Any) -> None:
     )
 
 
-class _ResponseEventReader(StreamReader):
-    """Reads each Responses event into the call; shared by the sync and async stream proxies."""
+class ResponseEventReader(StreamReader):
+    """Reads each Responses event into the call: an SDK event model, or its plain JSON from a raw body."""
 
     __slots__ = ()
 
     def on_item(self, event: Any) -> bool:
-        event_type = event.type
+        typed = type(event) is not dict
+        event_type = event.type if typed else event.get("type")
+        if type(event_type) is not str:
+            return True
         if event_type.endswith(".delta"):
-            delta = getattr(event, "delta", None)
+            delta = getattr(event, "delta", None) if typed else event.get("delta")
             self.call.chunk(delta if isinstance(delta, str) else None)
         elif event_type in _FINAL_EVENTS:
-            record_response(self.call, event.response)
+            record_response(self.call, event.response if typed else event.get("response"))
         elif event_type == "response.created":
-            response = event.response
-            self.call.record_response(model=response.model, response_id=response.id)
+            response = event.response if typed else event.get("response")
+            model, response_id = field(response, "model"), field(response, "id")
+            self.call.record_response(
+                model=model if isinstance(model, str) else None,
+                response_id=response_id if isinstance(response_id, str) else None,
+            )
         return True
-
-
-class ResponseStream(SyncStreamProxy):
-    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool = False) -> None:
-        super().__init__(wrapped, call, _ResponseEventReader(call))
-
-
-class AsyncResponseStream(AsyncStreamProxy):
-    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool = False) -> None:
-        super().__init__(wrapped, call, _ResponseEventReader(call))
 
 
 class ResponsesOperation(Operation):
     name = "chat"
-    sync_stream = ResponseStream
-    async_stream = AsyncResponseStream
 
-    def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
-        instructions, items = kwargs.get("instructions"), kwargs.get("input")
+    def describe(self, body: Mapping[str, Any]) -> RequestInfo:
+        instructions, items = body.get("instructions"), body.get("input")
         return (
-            str_param(kwargs, "model"),
-            int_param(kwargs, "max_output_tokens"),
+            str_param(body, "model"),
+            int_param(body, "max_output_tokens"),
             lambda: input_text(instructions, items),
-            kwargs.get("stream") is True,
         )
 
-    def input_messages(self, kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        instructions, items = kwargs.get("instructions"), kwargs.get("input")
+    def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        instructions, items = body.get("instructions"), body.get("input")
         messages = [] if not isinstance(instructions, str) else [_text_message("system", instructions)]
         if isinstance(items, str):
             messages.append(_text_message("user", items))
@@ -109,6 +103,9 @@ class ResponsesOperation(Operation):
 
     def record(self, call: LLMCall, result: Any) -> None:
         record_response(call, result)
+
+    def stream_reader(self, call: LLMCall, stream: Any, *, hide_usage: bool, is_async: bool) -> StreamReader:
+        return ResponseEventReader(call)
 
 
 RESPONSES = ResponsesOperation()

@@ -1,0 +1,282 @@
+"""The request pipeline of a generated SDK, instrumented where every request passes.
+
+Resource methods (``client.chat.completions.create``), ``client.post(...)``/``get(...)``, the
+``with_raw_response``/``with_streaming_response`` views and the helpers (``.stream()``, ``.parse()``) all
+end in one method of the SDK's base client: ``SyncAPIClient.request`` / ``AsyncAPIClient.request``
+(``<package>._base_client``), ``request(cast_to, options, *, stream=False, stream_cls=None)`` in every
+supported version. Its retry loop runs inside it, so one call of ``request`` is one request as the caller
+sees it, however many attempts the SDK makes. :class:`RequestPipeline` wraps those two methods and
+dispatches on the request's method and path: a route it knows is an LLM call, anything else passes straight
+through.
+
+For an LLM call the wrapper reads the request (model, output limit, prompt — see :class:`.Operation`), starts
+the call (budgets admit it here: a refused request is never sent), asks a chat stream for its usage when the
+caller did not, sends the request with the call in flight, and reads what ``request`` returns:
+
+- a parsed response (an SDK model, or plain JSON for ``client.post(..., cast_to=object)``): recorded at once;
+- an SDK stream: handed back in a :class:`~synapsekit.plugin.SyncStreamProxy` /
+  :class:`~synapsekit.plugin.AsyncStreamProxy` that reads each parsed item;
+- a raw response wrapper (``with_raw_response``, ``with_streaming_response``) or a bare HTTP response: the
+  caller's own object, untouched; a body already read is read as JSON at once, a body still unread is read
+  alongside the caller as it reads it (see :mod:`._body`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from synapsekit.plugin import (
+    AsyncStreamProxy,
+    LLMCall,
+    SyncStreamProxy,
+    report_internal_error,
+    start_call,
+    unwrap_method,
+    wrap_method,
+)
+
+from ._body import read_alongside, settle, settle_json
+from ._operation import Operation
+from ._request import LAZY_RAW_MODE, Routes, ask_for_stream_usage, raw_mode, request_body, route
+from ._results import ASYNC_STREAM, PARSED, RAW_RESPONSE, STREAM, ResultKinds
+
+Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a client sends its requests, and who answers there (the provider name prices the call)."""
+
+    provider: str
+    server_address: str | None
+    server_port: int | None
+
+
+class SdkSpans(Protocol):
+    """An SDK that starts its own OpenTelemetry span per request, which synapsekit adopts as the call's.
+
+    ``emits_span(client, options)``: whether the SDK will start one for this request of this client
+    (synapsekit then starts none of its own). ``offer(call)`` is called just before the request is sent and ``withdraw(token)`` right
+    after, so that the span the SDK starts in between can be adopted.
+    """
+
+    def emits_span(self, client: Any, options: Any) -> bool: ...
+
+    def offer(self, call: LLMCall) -> Any: ...
+
+    def withdraw(self, token: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class GeneratedSDK:
+    """One generated SDK and what its requests mean.
+
+    ``package``: its import name (``"openai"``); its base client is ``<package>._base_client``.
+    ``routes``: ``(method, path) -> Operation``, lower-case method and the path as resource methods send it
+    (``("post", "/chat/completions")``); every other request passes through uncounted.
+    ``endpoint``: the client's provider and server address.
+    ``ask_stream_usage``: add ``stream_options.include_usage`` to streamed requests of operations that
+    need it (``Operation.injects_stream_usage``) when the caller did not decide.
+    ``sdk_spans``: the SDK's own per-request spans, to adopt instead of starting a second one.
+    """
+
+    package: str
+    routes: Routes
+    endpoint: Callable[[Any], Endpoint]
+    ask_stream_usage: bool = True
+    sdk_spans: SdkSpans | None = None
+
+
+class RequestPipeline:
+    """Patches (and unpatches exactly) the request methods of one :class:`GeneratedSDK`'s base client."""
+
+    def __init__(self, sdk: GeneratedSDK) -> None:
+        self.sdk = sdk
+        self._kinds = ResultKinds(sdk.package)
+        self._patched: list[tuple[Any, str]] = []
+
+    def install(self) -> None:
+        """Wrap ``SyncAPIClient.request`` and ``AsyncAPIClient.request`` (the SDK is imported by now)."""
+        base = importlib.import_module(f"{self.sdk.package}._base_client")
+        for owner, wrapper in (
+            (base.SyncAPIClient, self._sync_wrapper()),
+            (base.AsyncAPIClient, self._async_wrapper()),
+        ):
+            if wrap_method(owner, "request", wrapper):
+                self._patched.append((owner, "request"))
+
+    def uninstall(self) -> None:
+        while self._patched:
+            owner, attribute = self._patched.pop()
+            unwrap_method(owner, attribute)
+
+    # -- the wrappers -----------------------------------------------------------------------------------------
+    def _operation(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Operation | None:
+        try:
+            options = args[1] if len(args) > 1 else kwargs["options"]
+            method, url = options.method, options.url
+            operation = self.sdk.routes.get((method, url))
+            if operation is None:
+                operation = route(self.sdk.routes, client, method, url)
+            return operation
+        except Exception as exc:
+            report_internal_error(f"{self.sdk.package}.route", exc)
+            return None
+
+    def _sync_wrapper(self) -> Wrapper:
+        routes = self.sdk.routes
+        begin, finish, sdk_spans = self._begin, self._finish, self.sdk.sdk_spans
+
+        def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            # The exact lookup inline: every request the SDK sends passes here, LLM call or not.
+            try:
+                options = args[1]
+                operation = routes.get((options.method, options.url))
+            except Exception:
+                operation = None
+            if operation is None:
+                operation = self._operation(instance, args, kwargs)
+                if operation is None:
+                    return wrapped(*args, **kwargs)
+            begun = begin(operation, instance, args, kwargs)
+            if begun is None:
+                return wrapped(*args, **kwargs)
+            call, args, kwargs, hide_usage, mode = begun
+            if sdk_spans is None:
+                with call:
+                    result = wrapped(*args, **kwargs)
+            else:
+                token = sdk_spans.offer(call)
+                try:
+                    with call:
+                        result = wrapped(*args, **kwargs)
+                finally:
+                    sdk_spans.withdraw(token)
+            return finish(operation, call, result, hide_usage, mode, False)
+
+        return request
+
+    def _async_wrapper(self) -> Wrapper:
+        routes = self.sdk.routes
+        begin, finish, sdk_spans = self._begin, self._finish, self.sdk.sdk_spans
+
+        async def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            try:
+                options = args[1]
+                operation = routes.get((options.method, options.url))
+            except Exception:
+                operation = None
+            if operation is None:
+                operation = self._operation(instance, args, kwargs)
+                if operation is None:
+                    return await wrapped(*args, **kwargs)
+            begun = begin(operation, instance, args, kwargs)
+            if begun is None:
+                return await wrapped(*args, **kwargs)
+            call, args, kwargs, hide_usage, mode = begun
+            if sdk_spans is None:
+                with call:
+                    result = await wrapped(*args, **kwargs)
+            else:
+                token = sdk_spans.offer(call)
+                try:
+                    with call:
+                        result = await wrapped(*args, **kwargs)
+                finally:
+                    sdk_spans.withdraw(token)
+            return finish(operation, call, result, hide_usage, mode, True)
+
+        return request
+
+    # -- before the request ---------------------------------------------------------------------------------
+    def _begin(
+        self, operation: Operation, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[LLMCall, tuple[Any, ...], dict[str, Any], bool, str | None] | None:
+        """Start the call (may raise BudgetExceeded); None when reading the request failed (sent as is)."""
+        sdk = self.sdk
+        try:
+            options = args[1] if len(args) > 1 else kwargs["options"]
+            body = request_body(options)
+            model, max_output_tokens, prompt = operation.describe(body)
+            endpoint = sdk.endpoint(client)
+            # ``stream`` is keyword-only in every supported SDK version.
+            streamed = kwargs.get("stream") is True
+            mode = raw_mode(options)
+            hide_usage = False
+            if streamed and operation.injects_stream_usage and sdk.ask_stream_usage:
+                asked = ask_for_stream_usage(options, body)
+                if asked is not None:
+                    hide_usage = True
+                    if len(args) > 1:
+                        args = (args[0], asked, *args[2:])
+                    else:
+                        kwargs = {**kwargs, "options": asked}
+            wire = sdk.sdk_spans is None or not sdk.sdk_spans.emits_span(client, options)
+        except Exception as exc:
+            report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
+            return None
+        call = start_call(
+            endpoint.provider,
+            operation.name,
+            model,
+            streamed=streamed,
+            server_address=endpoint.server_address,
+            server_port=endpoint.server_port,
+            max_output_tokens=max_output_tokens,
+            prompt=prompt,
+            wire=wire,
+        )
+        if call.capture_content:
+            try:
+                call.input_messages = operation.input_messages(body)
+            except Exception as exc:
+                report_internal_error(f"{sdk.package}.content:{operation.name}", exc)
+        return call, args, kwargs, hide_usage, mode
+
+    # -- after it -------------------------------------------------------------------------------------------
+    def _finish(
+        self,
+        operation: Operation,
+        call: LLMCall,
+        result: Any,
+        hide_usage: bool,
+        mode: str | None,
+        is_async: bool,
+    ) -> Any:
+        """What the caller gets: ``result`` itself, or a stream proxy that ends the call with the stream."""
+        try:
+            kind = self._kinds.of(result)
+            if kind == PARSED:
+                # settle() in place: this is every non-streamed response's path.
+                try:
+                    operation.record(call, result)
+                    if call.input_tokens is None:
+                        call.estimate_missing_usage()
+                except Exception as exc:
+                    call.finish()
+                    report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
+                call.finish()
+                return result
+            if kind in (STREAM, ASYNC_STREAM):
+                reader = operation.stream_reader(call, result, hide_usage=hide_usage, is_async=is_async)
+                proxy = AsyncStreamProxy if kind == ASYNC_STREAM else SyncStreamProxy
+                return proxy(result, call, reader)
+            http = result.http_response if kind == RAW_RESPONSE else result
+            streamed = call.streamed
+            if not streamed and mode != LAZY_RAW_MODE:
+                # with_raw_response / a bare response of a plain request: the SDK read the body already.
+                settle_json(call, operation, http.content)
+            else:
+                read_alongside(
+                    http, call, operation, events=streamed, hide_usage=hide_usage, is_async=is_async
+                )
+        except Exception as exc:
+            call.abandon()
+            report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
+        return result
+
+
+__all__ = ["Endpoint", "GeneratedSDK", "RequestPipeline", "SdkSpans", "settle"]
