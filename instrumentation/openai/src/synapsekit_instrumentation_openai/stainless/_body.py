@@ -202,8 +202,8 @@ def _sync_bytes(tee: BodyTee, source: Generator[bytes, None, None]) -> Iterator[
         source.close()
         raise
     except BudgetExceeded as exc:
+        tee.fail(exc)  # first: closing the response below would otherwise read as the caller abandoning it
         source.close()  # closes the response: the rest of the stream is not read
-        tee.fail(exc)
         raise
     except BaseException as exc:
         tee.fail(exc)
@@ -235,8 +235,8 @@ async def _async_bytes(tee: BodyTee, source: Any) -> AsyncIterator[bytes]:
         tee.abandon()
         raise
     except BudgetExceeded as exc:
-        await source.aclose()
         tee.fail(exc)
+        await source.aclose()
         raise
     except BaseException as exc:
         tee.fail(exc)
@@ -272,8 +272,12 @@ def read_alongside(
             return _async_bytes(tee, source(ref(), chunk_size))
 
         async def aclose() -> None:
+            response = ref()
             try:
-                await closing(ref())
+                # None once the response is being collected (its weak references are cleared first): there
+                # is nothing left to close, only the call to end.
+                if response is not None:
+                    await closing(response)
             finally:
                 if not tee.pulling:
                     tee.abandon()
@@ -285,8 +289,10 @@ def read_alongside(
             return _sync_bytes(tee, source(ref(), chunk_size))
 
         def sync_close() -> None:
+            response = ref()
             try:
-                closing(ref())
+                if response is not None:
+                    closing(response)
             finally:
                 if not tee.pulling:
                     tee.abandon()
