@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import openai
 import pytest
@@ -159,3 +161,66 @@ async def test_two_hundred_concurrent_async_calls_are_counted_exactly(
         0,
     )
     assert len(sink.ended) == 200
+
+
+_IMPORTS_SCRIPT = """
+import json, sys
+{before}
+import synapsekit
+from synapsekit.plugin import is_synapsekit_wrapper
+loaded = set(sys.modules)
+synapsekit.instrument()
+added = sorted(set(sys.modules) - loaded)
+{after}
+import openai._base_client as base
+print(json.dumps({{
+    "added": added,
+    "openai": sorted(name for name in sys.modules if name == "openai" or name.startswith("openai.")),
+    "patched": is_synapsekit_wrapper(vars(base.SyncAPIClient)["request"]),
+}}))
+"""
+
+
+def _run(before: str, after: str) -> dict[str, Any]:
+    script = _IMPORTS_SCRIPT.format(before=before, after=after)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _sdk_modules(names: list[str]) -> list[str]:
+    return [name for name in names if name.split(".")[0] in ("openai", "anthropic", "httpx", "httpx2")]
+
+
+def test_instrument_imports_nothing_of_an_imported_sdk() -> None:
+    result = _run(before="import openai", after="")
+    assert result["patched"] is True
+    # Patched on the base client the application's `import openai` loaded: not one SDK module more (today's
+    # openai.resources alone is hundreds), and nothing of instrumentors whose client is not imported.
+    assert _sdk_modules(result["added"]) == []
+    anthropic_parts = {
+        name for name in result["added"] if name.startswith("synapsekit_instrumentation_anthropic.")
+    }
+    assert anthropic_parts <= {"synapsekit_instrumentation_anthropic._instrumentor"}
+
+
+def test_instrument_before_import_patches_at_import_and_imports_what_openai_does() -> None:
+    instrumented = _run(before="", after="import openai")
+    assert _sdk_modules(instrumented["added"]) == []  # nothing of openai before the application imports it
+    assert instrumented["patched"] is True  # the post-import hook patched it when it was imported
+    bare = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, openai._base_client\nprint(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    bare_openai = [name for name in json.loads(bare.stdout) if name == "openai" or name.startswith("openai.")]
+    assert instrumented["openai"] == bare_openai

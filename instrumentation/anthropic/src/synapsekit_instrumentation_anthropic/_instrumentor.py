@@ -8,17 +8,23 @@ plus, on SDKs with their own tracing, the hook that lets synapsekit adopt the SD
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-from synapsekit_instrumentation_openai.stainless import GeneratedSDK, Operation, RequestPipeline
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from synapsekit.plugin import Instrumentor
-from synapsekit_instrumentation_anthropic import _sdk_spans
-from synapsekit_instrumentation_anthropic._messages import MESSAGES
-from synapsekit_instrumentation_anthropic._request import EndpointCache
 
-# The LLM calls among the Anthropic API's requests (``/v1/messages/count_tokens`` is not one).
-ROUTES: Mapping[tuple[str, str], Operation] = {("post", "/v1/messages"): MESSAGES}
+if TYPE_CHECKING:
+    from synapsekit_instrumentation_openai.stainless import Operation, RequestPipeline
+
+
+def routes() -> Mapping[tuple[str, str], Operation]:
+    """The LLM calls among the Anthropic API's requests (``/v1/messages/count_tokens`` is not one).
+
+    Imported when first asked for: loading the instrumentor (which ``synapsekit.instrument()`` does for
+    every installed one) must not load what only patching needs.
+    """
+    from synapsekit_instrumentation_anthropic._messages import MESSAGES
+
+    return {("post", "/v1/messages"): MESSAGES}
 
 
 class AnthropicInstrumentor(Instrumentor):
@@ -39,10 +45,15 @@ class AnthropicInstrumentor(Instrumentor):
         self._pipeline: RequestPipeline | None = None
 
     def _instrument(self, **options: Any) -> None:
+        from synapsekit_instrumentation_openai.stainless import GeneratedSDK, RequestPipeline
+
+        from synapsekit_instrumentation_anthropic import _sdk_spans
+        from synapsekit_instrumentation_anthropic._request import EndpointCache
+
         pipeline = RequestPipeline(
             GeneratedSDK(
                 package="anthropic",
-                routes=ROUTES,
+                routes=routes(),
                 endpoint=EndpointCache().for_client,
                 sdk_spans=_sdk_spans.SDK_SPANS,
             )
@@ -52,6 +63,8 @@ class AnthropicInstrumentor(Instrumentor):
         _sdk_spans.install_hook()
 
     def _uninstrument(self) -> None:
+        from synapsekit_instrumentation_anthropic import _sdk_spans
+
         _sdk_spans.remove_hook()
         if self._pipeline is not None:
             self._pipeline.uninstall()

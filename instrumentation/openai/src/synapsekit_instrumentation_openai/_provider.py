@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .stainless import Endpoint
+from .stainless._endpoint import Endpoint
 
 PROVIDERS_ENV = "SYNAPSEKIT_OPENAI_PROVIDERS"
 DEFAULT_PROVIDER = "openai"

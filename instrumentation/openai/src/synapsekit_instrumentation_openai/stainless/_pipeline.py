@@ -38,21 +38,13 @@ from synapsekit.plugin import (
     wrap_method,
 )
 
-from ._body import read_alongside, settle, settle_json
+from ._body import read_alongside, settle_json
+from ._endpoint import Endpoint
 from ._operation import Operation
 from ._request import LAZY_RAW_MODE, Routes, ask_for_stream_usage, raw_mode, request_body, route
 from ._results import ASYNC_STREAM, PARSED, RAW_RESPONSE, STREAM, ResultKinds
 
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a client sends its requests, and who answers there (the provider name prices the call)."""
-
-    provider: str
-    server_address: str | None
-    server_port: int | None
 
 
 class SdkSpans(Protocol):
@@ -277,6 +269,3 @@ class RequestPipeline:
             call.abandon()
             report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
         return result
-
-
-__all__ = ["Endpoint", "GeneratedSDK", "RequestPipeline", "SdkSpans", "settle"]
