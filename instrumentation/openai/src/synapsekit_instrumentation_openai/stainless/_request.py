@@ -84,11 +84,13 @@ def ask_for_stream_usage(options: Any, body: Mapping[str, Any]) -> Any:
         asked = {**stream_options, "include_usage": True}
     else:
         asked = {"include_usage": True}
-    sent = copy.copy(options)
-    extra = options.extra_json
+    extra, json_data = options.extra_json, options.json_data
     if isinstance(extra, Mapping) and "stream_options" in extra:
+        sent = copy.copy(options)
         sent.extra_json = {**extra, "stream_options": asked}
+    elif isinstance(json_data, Mapping):
+        sent = copy.copy(options)
+        sent.json_data = {**json_data, "stream_options": asked}
     else:
-        json_data = options.json_data
-        sent.json_data = {**(json_data if isinstance(json_data, Mapping) else {}), "stream_options": asked}
+        return None  # a body that is not a JSON object is not ours to add to
     return sent
