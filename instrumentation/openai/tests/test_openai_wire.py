@@ -500,6 +500,20 @@ def test_a_budget_cuts_a_raw_stream_read_as_lines(client: openai.OpenAI, sink: R
     assert (call.error_type, call.input_tokens, call.usage_estimated) == ("BudgetExceeded", 4, True)
 
 
+async def test_a_budget_cuts_an_async_streaming_response_read_as_lines(
+    async_client: openai.AsyncOpenAI, sink: RecordingSink
+) -> None:
+    with synapsekit.budget(max_tokens=6, default_max_output_tokens=1):
+        async with async_client.chat.completions.with_streaming_response.create(
+            model=MODEL, messages=BODY["messages"], stream=True
+        ) as response:
+            with pytest.raises(BudgetExceeded):
+                [line async for line in response.iter_lines()]
+            assert response.http_response.is_closed
+    call = sink.only
+    assert (call.error_type, call.input_tokens, call.usage_estimated) == ("BudgetExceeded", 4, True)
+
+
 # -- spans ---------------------------------------------------------------------------------------------------------
 def test_one_span_per_request_whatever_the_way_it_was_sent(
     client: openai.OpenAI, sink: RecordingSink, span_exporter: Any

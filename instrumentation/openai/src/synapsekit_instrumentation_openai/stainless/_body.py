@@ -177,7 +177,9 @@ class BodyTee:
             finalizer.detach()
 
 
-def _sync_bytes(tee: BodyTee, source: Generator[bytes, None, None]) -> Iterator[bytes]:
+def _sync_bytes(
+    tee: BodyTee, source: Generator[bytes, None, None], close: Callable[[], Any]
+) -> Iterator[bytes]:
     if tee.call.ended:
         # Read again (httpx serves a read body from its cache, already filtered): nothing left to count.
         yield from source
@@ -203,7 +205,8 @@ def _sync_bytes(tee: BodyTee, source: Generator[bytes, None, None]) -> Iterator[
         raise
     except BudgetExceeded as exc:
         tee.fail(exc)  # first: closing the response below would otherwise read as the caller abandoning it
-        source.close()  # closes the response: the rest of the stream is not read
+        source.close()
+        close()  # the rest of the stream is not read (httpx < 1 does not close on the generator's close)
         raise
     except BaseException as exc:
         tee.fail(exc)
@@ -211,7 +214,7 @@ def _sync_bytes(tee: BodyTee, source: Generator[bytes, None, None]) -> Iterator[
     tee.complete()
 
 
-async def _async_bytes(tee: BodyTee, source: Any) -> AsyncIterator[bytes]:
+async def _async_bytes(tee: BodyTee, source: Any, close: Callable[[], Any]) -> AsyncIterator[bytes]:
     if tee.call.ended:
         async for data in source:
             yield data
@@ -237,6 +240,7 @@ async def _async_bytes(tee: BodyTee, source: Any) -> AsyncIterator[bytes]:
     except BudgetExceeded as exc:
         tee.fail(exc)
         await source.aclose()
+        await close()
         raise
     except BaseException as exc:
         tee.fail(exc)
@@ -269,7 +273,7 @@ def read_alongside(
     if is_async:
 
         def aiter_bytes(chunk_size: int | None = None) -> AsyncIterator[bytes]:
-            return _async_bytes(tee, source(ref(), chunk_size))
+            return _async_bytes(tee, source(ref(), chunk_size), aclose)
 
         async def aclose() -> None:
             response = ref()
@@ -286,7 +290,7 @@ def read_alongside(
     else:
 
         def iter_bytes(chunk_size: int | None = None) -> Iterator[bytes]:
-            return _sync_bytes(tee, source(ref(), chunk_size))
+            return _sync_bytes(tee, source(ref(), chunk_size), sync_close)
 
         def sync_close() -> None:
             response = ref()

@@ -91,14 +91,22 @@ class RequestPipeline:
         self._patched: list[tuple[Any, str]] = []
 
     def install(self) -> None:
-        """Wrap ``SyncAPIClient.request`` and ``AsyncAPIClient.request`` (the SDK is imported by now)."""
+        """Wrap ``SyncAPIClient.request`` and ``AsyncAPIClient.request`` (the SDK is imported by now).
+
+        A client class that has a ``request`` of its own shadows the base class's: another instrumentation
+        that patched ``OpenAI.request`` before us (logfire does) would send its requests past our wrapper. So
+        such overrides are wrapped too, and we sit above them. A genuine override that calls
+        ``super().request()`` then passes two of our wrappers: the inner call takes the request over from the
+        outer one (one provider request, counted once, see ``synapsekit.plugin.start_call``).
+        """
         base = importlib.import_module(f"{self.sdk.package}._base_client")
-        for owner, wrapper in (
+        for root, wrapper in (
             (base.SyncAPIClient, self._sync_wrapper()),
             (base.AsyncAPIClient, self._async_wrapper()),
         ):
-            if wrap_method(owner, "request", wrapper):
-                self._patched.append((owner, "request"))
+            for owner in (root, *_overriding_subclasses(root, "request")):
+                if wrap_method(owner, "request", wrapper):
+                    self._patched.append((owner, "request"))
 
     def uninstall(self) -> None:
         while self._patched:
@@ -269,3 +277,19 @@ class RequestPipeline:
             call.abandon()
             report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
         return result
+
+
+def _overriding_subclasses(root: type[Any], attribute: str) -> list[type[Any]]:
+    """Subclasses of ``root`` (at any depth) whose own ``__dict__`` holds ``attribute``."""
+    found: list[type[Any]] = []
+    pending = list(root.__subclasses__())
+    seen: set[type[Any]] = set()
+    while pending:
+        cls = pending.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        if attribute in vars(cls):
+            found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
