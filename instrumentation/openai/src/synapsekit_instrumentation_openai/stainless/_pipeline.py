@@ -114,37 +114,38 @@ class RequestPipeline:
             unwrap_method(owner, attribute)
 
     # -- the wrappers -----------------------------------------------------------------------------------------
-    def _operation(self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Operation | None:
+    # Every request the SDK sends passes through these, LLM call or not: the common path (a resource method's
+    # request, a parsed response) is written out in place rather than through helpers — a Python-level call
+    # costs about as much as all the reading it would save writing out, and this runs on every request.
+    def _route(
+        self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Operation | None, Any]:
+        """The operation and options of a request the exact lookup missed (other spellings, keyword options)."""
         try:
             options = args[1] if len(args) > 1 else kwargs["options"]
-            method, url = options.method, options.url
-            operation = self.sdk.routes.get((method, url))
-            if operation is None:
-                operation = route(self.sdk.routes, client, method, url)
-            return operation
+            return route(self.sdk.routes, client, options.method, options.url), options
         except Exception as exc:
             report_internal_error(f"{self.sdk.package}.route", exc)
-            return None
+            return None, None
 
     def _sync_wrapper(self) -> Wrapper:
         routes = self.sdk.routes
         begin, finish, sdk_spans = self._begin, self._finish, self.sdk.sdk_spans
 
         def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            # The exact lookup inline: every request the SDK sends passes here, LLM call or not.
             try:
                 options = args[1]
                 operation = routes.get((options.method, options.url))
             except Exception:
                 operation = None
             if operation is None:
-                operation = self._operation(instance, args, kwargs)
+                operation, options = self._route(instance, args, kwargs)
                 if operation is None:
                     return wrapped(*args, **kwargs)
-            begun = begin(operation, instance, args, kwargs)
+            begun = begin(operation, instance, options, args, kwargs)
             if begun is None:
                 return wrapped(*args, **kwargs)
-            call, args, kwargs, hide_usage, mode = begun
+            call, args, kwargs, hide_usage = begun
             if sdk_spans is None:
                 with call:
                     result = wrapped(*args, **kwargs)
@@ -155,7 +156,7 @@ class RequestPipeline:
                         result = wrapped(*args, **kwargs)
                 finally:
                     sdk_spans.withdraw(token)
-            return finish(operation, call, result, hide_usage, mode, False)
+            return finish(operation, call, result, hide_usage, options, False)
 
         return request
 
@@ -170,13 +171,13 @@ class RequestPipeline:
             except Exception:
                 operation = None
             if operation is None:
-                operation = self._operation(instance, args, kwargs)
+                operation, options = self._route(instance, args, kwargs)
                 if operation is None:
                     return await wrapped(*args, **kwargs)
-            begun = begin(operation, instance, args, kwargs)
+            begun = begin(operation, instance, options, args, kwargs)
             if begun is None:
                 return await wrapped(*args, **kwargs)
-            call, args, kwargs, hide_usage, mode = begun
+            call, args, kwargs, hide_usage = begun
             if sdk_spans is None:
                 with call:
                     result = await wrapped(*args, **kwargs)
@@ -187,24 +188,25 @@ class RequestPipeline:
                         result = await wrapped(*args, **kwargs)
                 finally:
                     sdk_spans.withdraw(token)
-            return finish(operation, call, result, hide_usage, mode, True)
+            return finish(operation, call, result, hide_usage, options, True)
 
         return request
 
     # -- before the request ---------------------------------------------------------------------------------
     def _begin(
-        self, operation: Operation, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[LLMCall, tuple[Any, ...], dict[str, Any], bool, str | None] | None:
+        self, operation: Operation, client: Any, options: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[LLMCall, tuple[Any, ...], dict[str, Any], bool] | None:
         """Start the call (may raise BudgetExceeded); None when reading the request failed (sent as is)."""
         sdk = self.sdk
         try:
-            options = args[1] if len(args) > 1 else kwargs["options"]
-            body = request_body(options)
+            # request_body() in place for the common body: a plain dict and no extra_body.
+            body = options.json_data
+            if options.extra_json or type(body) is not dict:
+                body = request_body(options)
             model, max_output_tokens, prompt = operation.describe(body)
             endpoint = sdk.endpoint(client)
             # ``stream`` is keyword-only in every supported SDK version.
             streamed = kwargs.get("stream") is True
-            mode = raw_mode(options)
             hide_usage = False
             if streamed and operation.injects_stream_usage and sdk.ask_stream_usage:
                 asked = ask_for_stream_usage(options, body)
@@ -214,7 +216,8 @@ class RequestPipeline:
                         args = (args[0], asked, *args[2:])
                     else:
                         kwargs = {**kwargs, "options": asked}
-            wire = sdk.sdk_spans is None or not sdk.sdk_spans.emits_span(client, options)
+            sdk_spans = sdk.sdk_spans
+            wire = sdk_spans is None or not sdk_spans.emits_span(client, options)
         except Exception as exc:
             report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
             return None
@@ -234,7 +237,7 @@ class RequestPipeline:
                 call.input_messages = operation.input_messages(body)
             except Exception as exc:
                 report_internal_error(f"{sdk.package}.content:{operation.name}", exc)
-        return call, args, kwargs, hide_usage, mode
+        return call, args, kwargs, hide_usage
 
     # -- after it -------------------------------------------------------------------------------------------
     def _finish(
@@ -243,12 +246,15 @@ class RequestPipeline:
         call: LLMCall,
         result: Any,
         hide_usage: bool,
-        mode: str | None,
+        options: Any,
         is_async: bool,
     ) -> Any:
         """What the caller gets: ``result`` itself, or a stream proxy that ends the call with the stream."""
         try:
-            kind = self._kinds.of(result)
+            # ResultKinds.of() in place: a dict lookup by class, classified once per class.
+            kind = self._kinds.known.get(result.__class__)
+            if kind is None:
+                kind = self._kinds.of(result)
             if kind == PARSED:
                 # settle() in place: this is every non-streamed response's path.
                 try:
@@ -266,7 +272,7 @@ class RequestPipeline:
                 return proxy(result, call, reader)
             http = result.http_response if kind == RAW_RESPONSE else result
             streamed = call.streamed
-            if not streamed and mode != LAZY_RAW_MODE:
+            if not streamed and raw_mode(options) != LAZY_RAW_MODE:
                 # with_raw_response / a bare response of a plain request: the SDK read the body already.
                 settle_json(call, operation, http.content)
             else:

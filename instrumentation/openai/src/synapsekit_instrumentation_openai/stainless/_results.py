@@ -33,14 +33,15 @@ class ResultKinds:
                 (f"{package}._response", "BaseAPIResponse"),
             }
         )
-        # Written without a lock: two threads classifying one class at once store the same answer.
-        self._kinds: dict[type[Any], int] = {}
+        # Kinds by class, read in place by the pipeline. Written without a lock: two threads classifying one
+        # class at once store the same answer.
+        self.known: dict[type[Any], int] = {}
 
     def of(self, result: Any) -> int:
         cls = result.__class__
-        kind = self._kinds.get(cls)
+        kind = self.known.get(cls)
         if kind is None:
-            kind = self._kinds[cls] = self._classify(cls)
+            kind = self.known[cls] = self._classify(cls)
         return kind
 
     def _classify(self, cls: type[Any]) -> int:
