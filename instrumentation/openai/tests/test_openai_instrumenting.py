@@ -224,3 +224,27 @@ def test_instrument_before_import_patches_at_import_and_imports_what_openai_does
     )
     bare_openai = [name for name in json.loads(bare.stdout) if name == "openai" or name.startswith("openai.")]
     assert instrumented["openai"] == bare_openai
+
+
+@pytest.mark.parametrize(
+    ("version", "conflict"),
+    [
+        ("2.0.0", None),
+        ("3.57.0", None),
+        ("3", None),
+        ("4.0.0", "openai 4.0.0 is installed; synapsekit supports >=2,<4"),
+        ("1.99.9", "openai 1.99.9 is installed; synapsekit supports >=2,<4"),
+        # Not plain releases: left to packaging, with PEP 440's rules for pre-releases and local versions.
+        ("4.0.0rc1", "openai 4.0.0rc1 is installed; synapsekit supports >=2,<4"),
+        ("3.1.0rc1", None),
+        ("3.1.0+local.1", None),
+        ("1.", "openai has an unparsable version '1.'"),
+        ("not-a-version", "openai has an unparsable version 'not-a-version'"),
+    ],
+)
+def test_the_supported_range_is_checked_from_the_version_string(version: str, conflict: str | None) -> None:
+    class Pinned(OpenAIInstrumentor):
+        def installed_version(self) -> str | None:
+            return version
+
+    assert Pinned().dependency_conflict() == conflict

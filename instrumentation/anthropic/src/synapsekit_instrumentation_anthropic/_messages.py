@@ -10,11 +10,11 @@ and ``/v1/messages/batches`` are other routes: not calls.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synapsekit_instrumentation_openai.stainless import Operation, RequestInfo
 
-from synapsekit.plugin import LLMCall, StreamReader
+from synapsekit.plugin import StreamReader
 from synapsekit_instrumentation_anthropic._request import (
     _texts,
     input_messages,
@@ -23,6 +23,9 @@ from synapsekit_instrumentation_anthropic._request import (
 )
 from synapsekit_instrumentation_anthropic._streams import MessageEventReader
 from synapsekit_instrumentation_anthropic._usage import UsageCounts, field
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
 class MessagesOperation(Operation):

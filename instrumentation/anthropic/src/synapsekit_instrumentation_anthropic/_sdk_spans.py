@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from synapsekit.plugin import LLMCall, report_internal_error, unwrap_method, wrap_method
+from synapsekit.plugin import report_internal_error, unwrap_method, wrap_method
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 SDK_SPAN_NAME = "anthropic.messages.create"
 _HOOK_MODULE = "anthropic._base_client"

@@ -8,11 +8,14 @@ estimated from the text received before the call is failed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import LLMCall, StreamReader
+from synapsekit.plugin import StreamReader
 from synapsekit_instrumentation_anthropic._request import output_messages
 from synapsekit_instrumentation_anthropic._usage import UsageCounts, field
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
 def _delta_text(delta: Any) -> str | None:

@@ -12,9 +12,10 @@ value — counts are replaced, never added up.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import LLMCall
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
 def field(obj: Any, name: str) -> Any:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import LLMCall, StreamReader
+from synapsekit.plugin import StreamReader
 
 from ._chat_usage import read_usage_chunk_as_text, record_chat_usage
 from ._fields import chat_messages, field, fields, messages_text, output_message
 from .stainless import Operation, RequestInfo
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 _COMPLETION_FIELDS = ("usage", "choices", "model", "id")
 # An SDK model's fields read in C, all at once; fields() is the fallback for the plain dict of a raw body.
@@ -98,15 +101,21 @@ class ChatChunkReader(StreamReader):
         self.text = [] if call.capture_content else None
 
     def on_item(self, chunk: Any) -> bool:
-        if type(chunk) is dict:
-            return self._on_json(chunk)
+        # Plain JSON (a raw body, or client.post(..., stream_cls=Stream[object])) fails the first attribute
+        # read, before anything is recorded; a ``try`` costs nothing on the path every SDK chunk takes, where a
+        # type check per chunk would.
+        try:
+            usage = chunk.usage
+            choices = chunk.choices
+        except AttributeError:
+            if type(chunk) is dict:
+                return self._on_json(chunk)
+            raise
         call = self.call
         if call.response_id is None:
             call.record_response(model=chunk.model, response_id=chunk.id)
-        usage = chunk.usage
         if usage is not None:
             record_chat_usage(call, usage)
-        choices = chunk.choices
         if not choices:
             # The usage-only chunk we asked for on the caller's behalf: they would never have seen it.
             return not (usage is not None and self.hide_usage)

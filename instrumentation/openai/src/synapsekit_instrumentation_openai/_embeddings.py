@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from synapsekit.plugin import LLMCall
+from typing import TYPE_CHECKING, Any
 
 from ._fields import field, int_field, str_param
 from .stainless import Operation, RequestInfo
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
 def embedding_input_text(items: Any) -> str:

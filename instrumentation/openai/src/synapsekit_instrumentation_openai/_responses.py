@@ -7,12 +7,15 @@ stored response (``responses.stream(response_id=...)``, a ``GET``) is not a new 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import LLMCall, StreamReader
+from synapsekit.plugin import StreamReader
 
 from ._fields import chat_messages, content_text, field, int_field, int_param, str_param
 from .stainless import Operation, RequestInfo
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 # Events that carry the final response object, usage included.
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -62,17 +65,34 @@ class ResponseEventReader(StreamReader):
     __slots__ = ()
 
     def on_item(self, event: Any) -> bool:
-        typed = type(event) is not dict
-        event_type = event.type if typed else event.get("type")
-        if type(event_type) is not str:
-            return True
+        # Plain JSON from a raw body fails the first attribute read; a ``try`` costs nothing on the SDK path.
+        try:
+            event_type = event.type
+        except AttributeError:
+            if type(event) is not dict:
+                raise
+            return self._on_json(event)
         if event_type.endswith(".delta"):
-            delta = getattr(event, "delta", None) if typed else event.get("delta")
+            delta = getattr(event, "delta", None)
             self.call.chunk(delta if isinstance(delta, str) else None)
         elif event_type in _FINAL_EVENTS:
-            record_response(self.call, event.response if typed else event.get("response"))
+            record_response(self.call, event.response)
         elif event_type == "response.created":
-            response = event.response if typed else event.get("response")
+            response = event.response
+            self.call.record_response(model=response.model, response_id=response.id)
+        return True
+
+    def _on_json(self, event: dict[str, Any]) -> bool:
+        event_type = event.get("type")
+        if not isinstance(event_type, str):
+            return True
+        if event_type.endswith(".delta"):
+            delta = event.get("delta")
+            self.call.chunk(delta if isinstance(delta, str) else None)
+        elif event_type in _FINAL_EVENTS:
+            record_response(self.call, event.get("response"))
+        elif event_type == "response.created":
+            response = event.get("response")
             model, response_id = field(response, "model"), field(response, "id")
             self.call.record_response(
                 model=model if isinstance(model, str) else None,

@@ -24,12 +24,15 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import BudgetExceeded, LLMCall, StreamReader, report_internal_error
+from synapsekit.plugin import BudgetExceeded, StreamReader, report_internal_error
 
 from ._operation import Operation
 from ._sse import EventSplitter, event_data
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
 def settle(call: LLMCall, operation: Operation, body: Any) -> None:

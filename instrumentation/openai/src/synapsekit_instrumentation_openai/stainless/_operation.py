@@ -7,9 +7,12 @@ to read a request body, a complete response, and the items of its stream.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from synapsekit.plugin import LLMCall, StreamReader
+from synapsekit.plugin import StreamReader
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 # What a request asks for, read from its JSON body: (model, max_output_tokens, prompt text as a callable).
 # A plain tuple, built on every request: a NamedTuple's constructor is one more Python call per request.

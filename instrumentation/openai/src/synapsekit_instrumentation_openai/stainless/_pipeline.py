@@ -26,14 +26,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from synapsekit.plugin import (
     AsyncStreamProxy,
-    LLMCall,
     SyncStreamProxy,
     report_internal_error,
-    start_call,
     unwrap_method,
     wrap_method,
 )
@@ -44,7 +42,27 @@ from ._operation import Operation
 from ._request import LAZY_RAW_MODE, Routes, ask_for_stream_usage, raw_mode, request_body, route
 from ._results import ASYNC_STREAM, PARSED, RAW_RESPONSE, STREAM, ResultKinds
 
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
+
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _load_start_call(*args: Any, **kwargs: Any) -> LLMCall:
+    """``synapsekit.plugin.start_call``, loaded by the first call rather than by instrumenting.
+
+    The call machinery (pricing tables, spans, scopes) is the larger part of what instrumenting would otherwise
+    import; an application that instruments and never calls should not pay for it. This stands in for it until
+    the first call, which puts the real one in its place: every call after reads the same global.
+    """
+    global _start_call
+    from synapsekit.plugin import start_call
+
+    _start_call = start_call
+    return start_call(*args, **kwargs)
+
+
+_start_call: Callable[..., LLMCall] = _load_start_call
 
 
 class SdkSpans(Protocol):
@@ -221,7 +239,7 @@ class RequestPipeline:
         except Exception as exc:
             report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
             return None
-        call = start_call(
+        call = _start_call(
             endpoint.provider,
             operation.name,
             model,
