@@ -122,8 +122,8 @@ INTEROP_FRAMEWORKS = [
     "logfire==5.4.0",
 ]
 INTEROP_OPENLIT = ["openai==2.54.0", "openlit==1.45.0", "opentelemetry-sdk"]
-_OPENAI_INTEROP = "instrumentation/openai/interop_tests"
-_ANTHROPIC_INTEROP = "instrumentation/anthropic/interop_tests"
+_OPENAI_INTEROP = "instrumentation/openai/tests/interop"
+_ANTHROPIC_INTEROP = "instrumentation/anthropic/tests/interop"
 
 
 @nox.session(python=PYTHON)

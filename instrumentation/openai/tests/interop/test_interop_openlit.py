@@ -17,6 +17,8 @@ import pytest
 
 from synapsekit.testing import LLMTestServer
 
+pytestmark = pytest.mark.usefixtures("uninstrument_after")
+
 CHILD = """
 import json, sys, tempfile
 from collections import Counter

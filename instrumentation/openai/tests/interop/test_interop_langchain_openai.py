@@ -16,12 +16,14 @@ import synapsekit
 from synapsekit import BudgetExceeded
 from synapsekit.testing import CallRecorder, LLMTestServer, completion_text
 
+pytestmark = pytest.mark.usefixtures("uninstrument_after")
+
 MODEL = "gpt-4o-mini"
 
 
 @pytest.fixture
-def llm(server: LLMTestServer) -> ChatOpenAI:
-    return ChatOpenAI(model=MODEL, base_url=server.openai_base_url, api_key="k", max_retries=0)  # type: ignore[arg-type]
+def llm(own_server: LLMTestServer) -> ChatOpenAI:
+    return ChatOpenAI(model=MODEL, base_url=own_server.openai_base_url, api_key="k", max_retries=0)  # type: ignore[arg-type]
 
 
 def texts(chunks: list[Any]) -> list[Any]:
@@ -54,12 +56,12 @@ async def test_ainvoke_and_astream_are_counted(llm: ChatOpenAI, sink: CallRecord
 
 
 def test_a_too_small_budget_refuses_with_no_request_sent(
-    llm: ChatOpenAI, server: LLMTestServer, sink: CallRecorder
+    llm: ChatOpenAI, own_server: LLMTestServer, sink: CallRecorder
 ) -> None:
     synapsekit.instrument("openai")
     with synapsekit.budget(max_tokens=1), pytest.raises(BudgetExceeded):
         llm.invoke("one two three")
     with synapsekit.budget(max_tokens=1), pytest.raises(BudgetExceeded):
         list(llm.stream("one two three"))
-    assert server.request_count == 0
+    assert own_server.request_count == 0
     assert [call.rejected for call in sink.ended] == [True, True]

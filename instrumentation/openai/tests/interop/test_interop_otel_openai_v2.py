@@ -20,6 +20,8 @@ import synapsekit
 from synapsekit.plugin import is_synapsekit_wrapper
 from synapsekit.testing import CallRecorder as RecordingSink
 
+pytestmark = pytest.mark.usefixtures("uninstrument_after")
+
 MODEL = "gpt-4o-mini"
 MESSAGES: Any = [{"role": "user", "content": "one two three"}]
 THEIR_SCOPE = "opentelemetry.instrumentation.openai_v2"

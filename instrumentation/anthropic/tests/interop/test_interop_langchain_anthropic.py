@@ -7,6 +7,7 @@ stream is, so the call ends with the stream — with the server's usage, one spa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,12 @@ from synapsekit import BudgetExceeded
 from synapsekit.testing import CallRecorder, LLMTestServer, completion_text
 
 MODEL = "claude-haiku-4-5"
+
+
+@pytest.fixture(autouse=True)
+def _uninstrumented_after() -> Iterator[None]:
+    yield
+    synapsekit.uninstrument()
 
 
 @pytest.fixture

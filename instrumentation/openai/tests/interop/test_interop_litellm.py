@@ -16,13 +16,15 @@ import pytest
 import synapsekit
 from synapsekit.testing import CallRecorder, LLMTestServer, completion_text
 
+pytestmark = pytest.mark.usefixtures("uninstrument_after")
+
 MODEL = "gpt-4o-mini"
 MESSAGES: Any = [{"role": "user", "content": "one two three"}]
 CHUNKS = 14  # role chunk, twelve words, finish chunk
 
 
-def request(server: LLMTestServer, **extra: Any) -> dict[str, Any]:
-    return {"model": f"openai/{MODEL}", "api_base": server.openai_base_url, "api_key": "k", **extra}
+def request(own_server: LLMTestServer, **extra: Any) -> dict[str, Any]:
+    return {"model": f"openai/{MODEL}", "api_base": own_server.openai_base_url, "api_key": "k", **extra}
 
 
 def comparable(chunk: Any) -> Any:
@@ -41,47 +43,51 @@ def assert_exact(call: Any, *, streamed: bool) -> None:
     assert (call.streamed, call.chunks) == (streamed, CHUNKS if streamed else 0)
 
 
-def test_completion_is_counted(server: LLMTestServer, sink: CallRecorder) -> None:
+def test_completion_is_counted(own_server: LLMTestServer, sink: CallRecorder) -> None:
     synapsekit.instrument("openai")
-    response = litellm.completion(messages=MESSAGES, **request(server))
+    response = litellm.completion(messages=MESSAGES, **request(own_server))
     assert response.choices[0].message.content == completion_text(12)
     assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (3, 12)
     assert_exact(sink.only, streamed=False)
-    assert server.request_count == 1
+    assert own_server.request_count == 1
 
 
-async def test_acompletion_is_counted(server: LLMTestServer, sink: CallRecorder) -> None:
+async def test_acompletion_is_counted(own_server: LLMTestServer, sink: CallRecorder) -> None:
     synapsekit.instrument("openai")
-    await litellm.acompletion(messages=MESSAGES, **request(server))
+    await litellm.acompletion(messages=MESSAGES, **request(own_server))
     assert_exact(sink.only, streamed=False)
 
 
 def test_stream_is_counted_and_yields_what_it_yields_uninstrumented(
-    server: LLMTestServer, sink: CallRecorder
+    own_server: LLMTestServer, sink: CallRecorder
 ) -> None:
-    bare = list(litellm.completion(messages=MESSAGES, stream=True, **request(server)))
+    bare = list(litellm.completion(messages=MESSAGES, stream=True, **request(own_server)))
     synapsekit.instrument("openai")
-    chunks = list(litellm.completion(messages=MESSAGES, stream=True, **request(server)))
+    chunks = list(litellm.completion(messages=MESSAGES, stream=True, **request(own_server)))
     assert [comparable(chunk) for chunk in chunks] == [comparable(chunk) for chunk in bare]
-    assert server.requests[-1].json["stream_options"] == {"include_usage": True}
+    assert own_server.requests[-1].json["stream_options"] == {"include_usage": True}
     assert_exact(sink.only, streamed=True)
 
 
-async def test_async_stream_is_counted(server: LLMTestServer, sink: CallRecorder) -> None:
+async def test_async_stream_is_counted(own_server: LLMTestServer, sink: CallRecorder) -> None:
     bare = [
-        chunk async for chunk in await litellm.acompletion(messages=MESSAGES, stream=True, **request(server))
+        chunk
+        async for chunk in await litellm.acompletion(messages=MESSAGES, stream=True, **request(own_server))
     ]
     synapsekit.instrument("openai")
-    stream = await litellm.acompletion(messages=MESSAGES, stream=True, **request(server))
+    stream = await litellm.acompletion(messages=MESSAGES, stream=True, **request(own_server))
     chunks = [chunk async for chunk in stream]
     assert [comparable(chunk) for chunk in chunks] == [comparable(chunk) for chunk in bare]
     assert_exact(sink.only, streamed=True)
 
 
-def test_embedding_is_counted(server: LLMTestServer, sink: CallRecorder) -> None:
+def test_embedding_is_counted(own_server: LLMTestServer, sink: CallRecorder) -> None:
     synapsekit.instrument("openai")
     litellm.embedding(
-        model="openai/text-embedding-3-small", api_base=server.openai_base_url, api_key="k", input=["a b c"]
+        model="openai/text-embedding-3-small",
+        api_base=own_server.openai_base_url,
+        api_key="k",
+        input=["a b c"],
     )
     call = sink.only
     assert (call.operation, call.input_tokens, call.output_tokens, call.usage_estimated) == (
@@ -92,22 +98,24 @@ def test_embedding_is_counted(server: LLMTestServer, sink: CallRecorder) -> None
     )
 
 
-def test_a_too_small_budget_refuses_with_no_request_sent(server: LLMTestServer, sink: CallRecorder) -> None:
+def test_a_too_small_budget_refuses_with_no_request_sent(
+    own_server: LLMTestServer, sink: CallRecorder
+) -> None:
     synapsekit.instrument("openai")
     # litellm maps every exception of the provider call to one of its own; the refusal's message is kept.
     with (
         synapsekit.budget(max_tokens=1),
         pytest.raises(litellm.InternalServerError, match="would be exceeded"),
     ):
-        litellm.completion(messages=MESSAGES, **request(server))
-    assert server.request_count == 0
+        litellm.completion(messages=MESSAGES, **request(own_server))
+    assert own_server.request_count == 0
     assert sink.only.rejected is True
 
 
-def test_one_span_per_request(server: LLMTestServer, sink: CallRecorder, span_exporter: Any) -> None:
+def test_one_span_per_request(own_server: LLMTestServer, sink: CallRecorder, span_exporter: Any) -> None:
     synapsekit.instrument("openai")
-    litellm.completion(messages=MESSAGES, **request(server))
-    list(litellm.completion(messages=MESSAGES, stream=True, **request(server)))
+    litellm.completion(messages=MESSAGES, **request(own_server))
+    list(litellm.completion(messages=MESSAGES, stream=True, **request(own_server)))
     spans = [
         span for span in span_exporter.get_finished_spans() if span.instrumentation_scope.name == "synapsekit"
     ]

@@ -21,6 +21,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import synapsekit
 from synapsekit.testing import CallRecorder
 
+pytestmark = pytest.mark.usefixtures("uninstrument_after")
+
 MODEL = "gpt-4o-mini"
 MESSAGES: Any = [{"role": "user", "content": "one two three"}]
 EXPORTER = InMemorySpanExporter()
