@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import subprocess
+import sys
 from typing import Any
 
 import anthropic
@@ -114,3 +117,20 @@ def test_server_address_defaults_the_port_by_scheme() -> None:
         80,
     )
     assert server_of(None) == (None, None)
+
+
+def test_instrument_imports_nothing_of_an_imported_sdk() -> None:
+    script = (
+        "import json, sys, anthropic, synapsekit\n"
+        "loaded = set(sys.modules)\n"
+        "synapsekit.instrument('anthropic')\n"
+        "from synapsekit.plugin import is_synapsekit_wrapper\n"
+        "import anthropic._base_client as base\n"
+        "print(json.dumps([sorted(set(sys.modules) - loaded), is_synapsekit_wrapper(vars(base.SyncAPIClient)['request'])]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    added, patched = json.loads(done.stdout)
+    assert patched is True
+    assert [name for name in added if name.split(".")[0] in ("anthropic", "openai", "httpx", "httpx2")] == []
