@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, typing, bench, demo, e2e, and the client-version matrix.
+"""Sessions: tests, lint, typing, bench, demo, e2e, the client-version matrix, and interop with frameworks.
 
 Run with ``uvx nox -s <session>`` (or ``uv run nox -s <session>``). Sessions that use the workspace's locked
 environment run through ``uv run --frozen``; the version-matrix sessions build their own virtualenvs.
@@ -116,7 +116,8 @@ def openai_versions(session: nox.Session, openai: str) -> None:
 @nox.session(python=PYTHON)
 @nox.parametrize("anthropic", ANTHROPIC_VERSIONS)
 def anthropic_versions(session: nox.Session, anthropic: str) -> None:
-    _client_versions(session, "anthropic", f"anthropic=={anthropic}")
+    # The anthropic instrumentor runs on the openai distribution's shared generated-SDK pipeline.
+    _client_versions(session, "anthropic", "-e", "instrumentation/openai", f"anthropic=={anthropic}")
 
 
 @nox.session(python=PYTHON)
@@ -155,3 +156,51 @@ def litellm_versions(session: nox.Session, litellm: str) -> None:
     # litellm fetches its model cost map from the network at import unless told to use its bundled copy.
     session.env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     _client_versions(session, "litellm", "-e", "instrumentation/openai", f"litellm=={litellm}")
+
+
+# Third-party frameworks and other instrumentations over the instrumented SDKs, pinned so that CI stays
+# reproducible. opentelemetry-instrumentation-openai-v2 2.4b0 imports a module opentelemetry-util-genai 1.2
+# renamed. openlit requires anthropic < 1 and openai < 3, so it gets a session (and a virtualenv) of its own.
+INTEROP_FRAMEWORKS = [
+    "openai==3.57.0",
+    "anthropic==2.14.0",
+    "litellm==1.110.2",
+    "langchain-openai==1.8.1",
+    "langchain-anthropic==1.7.10",
+    "opentelemetry-instrumentation-openai-v2==2.4b0",
+    "opentelemetry-util-genai<1.2",
+    "opentelemetry-sdk",
+    "logfire==5.4.0",
+]
+INTEROP_OPENLIT = ["openai==2.54.0", "openlit==1.45.0", "opentelemetry-sdk"]
+_OPENAI_INTEROP = "instrumentation/openai/tests/interop"
+_ANTHROPIC_INTEROP = "instrumentation/anthropic/tests/interop"
+
+
+@nox.session(python=PYTHON)
+def interop(session: nox.Session) -> None:
+    """litellm, langchain-openai, langchain-anthropic, OpenTelemetry's openai-v2 and logfire over ours."""
+    session.install(
+        "-e", ".", "-e", "instrumentation/openai", "-e", "instrumentation/anthropic", *INTEROP_FRAMEWORKS, *TEST_TOOLS
+    )  # fmt: skip
+    session.env["SYNAPSEKIT_INTEROP_REQUIRE"] = (
+        "litellm,langchain_openai,langchain_anthropic,opentelemetry.instrumentation.openai_v2"
+    )
+    logfire_tests = f"{_OPENAI_INTEROP}/test_interop_logfire.py"
+    session.run(
+        "pytest", _OPENAI_INTEROP, _ANTHROPIC_INTEROP, f"--ignore={logfire_tests}", "-p", "no:cacheprovider",
+        *session.posargs,
+    )  # fmt: skip
+    # logfire.configure() installs the process's tracer provider: its tests get a process of their own.
+    session.env["SYNAPSEKIT_INTEROP_REQUIRE"] = "logfire"
+    session.run("pytest", logfire_tests, "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def interop_openlit(session: nox.Session) -> None:
+    """openlit over ours, in either order (openlit needs openai < 3 and anthropic < 1)."""
+    session.install("-e", ".", "-e", "instrumentation/openai", *INTEROP_OPENLIT, *TEST_TOOLS)
+    session.env["SYNAPSEKIT_INTEROP_REQUIRE"] = "openlit"
+    session.run(
+        "pytest", f"{_OPENAI_INTEROP}/test_interop_openlit.py", "-p", "no:cacheprovider", *session.posargs
+    )  # fmt: skip

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import contextlib
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from synapsekit._core.call import LLMCall
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.exceptions import BudgetExceeded
+
+if TYPE_CHECKING:
+    # Annotations only: an instrumentor subclasses StreamReader when it is loaded, which must not load the
+    # call machinery (pricing tables included) before the first call.
+    from synapsekit._core.call import LLMCall
 
 
 class StreamReader:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import abc
 import importlib.metadata
+import operator
+import re
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from synapsekit._core.errors import report_internal_error
@@ -59,17 +62,20 @@ class Instrumentor(abc.ABC):
 
     def dependency_conflict(self) -> str | None:
         """Why this instrumentor cannot apply here, or None."""
-        from packaging.specifiers import SpecifierSet
-        from packaging.version import InvalidVersion, Version
-
         version = self.installed_version()
         if version is None:
             return f"{self.distribution} is not installed"
-        try:
-            if Version(version) not in SpecifierSet(self.supported):
-                return f"{self.distribution} {version} is installed; synapsekit supports {self.supported}"
-        except InvalidVersion:
-            return f"{self.distribution} has an unparsable version {version!r}"
+        supported = _in_plain_range(version, self.supported)
+        if supported is None:
+            from packaging.specifiers import SpecifierSet
+            from packaging.version import InvalidVersion, Version
+
+            try:
+                supported = Version(version) in SpecifierSet(self.supported)
+            except InvalidVersion:
+                return f"{self.distribution} has an unparsable version {version!r}"
+        if not supported:
+            return f"{self.distribution} {version} is installed; synapsekit supports {self.supported}"
         return None
 
     @property
@@ -117,3 +123,38 @@ class Instrumentor(abc.ABC):
             self._applied = False
         if applied:
             self._uninstrument()
+
+
+_PLAIN_CLAUSE = re.compile(r"\s*(>=|<=|==|!=|<|>)\s*(\d+(?:\.\d+)*)\s*")
+_COMPARISONS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+
+
+def _in_plain_range(version: str, specifier: str) -> bool | None:
+    """Whether release ``version`` (``3.57.0``) meets ``specifier`` (``>=2,<4``); None for anything else.
+
+    The version check runs for every installed instrumentor in ``synapsekit.instrument()``, and importing
+    ``packaging`` costs several milliseconds of the few that instrumenting may take. Plain releases against
+    plain comparisons (the specifiers instrumentors declare) compare as zero-padded integer tuples, as PEP 440
+    has it; pre-, post-, dev- and local versions, wildcards and ``~=`` are left to ``packaging`` (None).
+    """
+    parts = version.split(".")
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    release = tuple(int(part) for part in parts)
+    for clause in specifier.split(","):
+        matched = _PLAIN_CLAUSE.fullmatch(clause)
+        if matched is None:
+            return None
+        bound = tuple(int(part) for part in matched.group(2).split("."))
+        width = max(len(release), len(bound))
+        padded, bound = release + (0,) * (width - len(release)), bound + (0,) * (width - len(bound))
+        if not _COMPARISONS[matched.group(1)](padded, bound):
+            return False
+    return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +16,24 @@ import synapsekit
 from synapsekit._core import sinks as _sinks
 from synapsekit._core.errors import is_strict, set_strict
 from synapsekit.testing import LLMTestServer
+
+# interop/: langchain-anthropic over ours (``nox -s interop``), collected only where it is installed; the
+# session's ``SYNAPSEKIT_INTEROP_REQUIRE`` makes a failed install fail it rather than leave nothing to run.
+_INTEROP = {"interop/test_interop_langchain_anthropic.py": "langchain_anthropic"}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+_required = {m for m in os.environ.get("SYNAPSEKIT_INTEROP_REQUIRE", "").split(",") if m}
+_missing = sorted(m for m in _required & set(_INTEROP.values()) if not _installed(m))
+if _missing:
+    raise RuntimeError(f"interop session without {', '.join(_missing)}: its install step failed")
+collect_ignore = [path for path, module in _INTEROP.items() if not _installed(module)]
 
 
 @pytest.fixture(autouse=True)

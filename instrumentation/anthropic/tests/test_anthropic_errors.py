@@ -91,10 +91,13 @@ async def test_async_errors_pass_through_unchanged(
     assert [call.error_type for call in sink.ended] == ["RateLimitError"] * 3
 
 
-def test_sdk_request_validation_errors_are_the_sdks(client: anthropic.Anthropic, sink: RecordingSink) -> None:
+def test_sdk_request_validation_errors_are_the_sdks_and_nothing_is_counted(
+    client: anthropic.Anthropic, sink: RecordingSink, server: LLMTestServer
+) -> None:
     with pytest.raises(TypeError):
         client.messages.create(model="claude-haiku-4-5", messages=[])  # type: ignore[call-arg]
-    assert [call.error_type for call in sink.ended] == ["TypeError"]
+    # The SDK refused the arguments before building a request: no request, no call.
+    assert (sink.ended, server.request_count) == ([], 0)
 
 
 @pytest.mark.parametrize("mode", ["create", "create_stream", "stream_manager"])

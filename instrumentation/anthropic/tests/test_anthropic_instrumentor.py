@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import subprocess
+import sys
 from typing import Any
 
 import anthropic
 import anthropic._base_client as base_client
 import pytest
 from _anthropic_testkit import RecordingSink, request
-from anthropic.resources.messages import AsyncMessages, Messages
 from synapsekit_instrumentation_anthropic import AnthropicInstrumentor
 from synapsekit_instrumentation_anthropic._request import provider_name, server_of
 
@@ -17,7 +19,8 @@ import synapsekit
 from synapsekit._instrumenting.instrument import available_instrumentors
 from synapsekit.plugin import is_synapsekit_wrapper
 
-PATCHED = [(owner, name) for owner in (Messages, AsyncMessages) for name in ("create", "parse", "stream")]
+# Every request of every client passes through these two methods: they are all that is patched.
+PATCHED = [(base_client.SyncAPIClient, "request"), (base_client.AsyncAPIClient, "request")]
 
 
 def originals() -> list[Any]:
@@ -77,7 +80,7 @@ def test_an_internal_failure_never_breaks_the_request_outside_strict_mode(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("synapsekit bug")
 
-    monkeypatch.setattr(_messages, "start_messages_call", broken)
+    monkeypatch.setattr(_messages.MessagesOperation, "describe", broken)
     set_strict(False)
     synapsekit.instrument("anthropic")
     try:
@@ -114,3 +117,20 @@ def test_server_address_defaults_the_port_by_scheme() -> None:
         80,
     )
     assert server_of(None) == (None, None)
+
+
+def test_instrument_imports_nothing_of_an_imported_sdk() -> None:
+    script = (
+        "import json, sys, anthropic, synapsekit\n"
+        "loaded = set(sys.modules)\n"
+        "synapsekit.instrument('anthropic')\n"
+        "from synapsekit.plugin import is_synapsekit_wrapper\n"
+        "import anthropic._base_client as base\n"
+        "print(json.dumps([sorted(set(sys.modules) - loaded), is_synapsekit_wrapper(vars(base.SyncAPIClient)['request'])]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    added, patched = json.loads(done.stdout)
+    assert patched is True
+    assert [name for name in added if name.split(".")[0] in ("anthropic", "openai", "httpx", "httpx2")] == []

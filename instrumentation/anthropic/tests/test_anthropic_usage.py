@@ -180,15 +180,30 @@ async def test_async_raw_response_is_counted_from_its_body(
     assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (7, 12, False)
 
 
-def test_streaming_response_is_left_unread_and_estimated(
+def test_streaming_response_is_counted_when_its_body_is_read(
     client: anthropic.Anthropic, sink: RecordingSink
 ) -> None:
     with client.messages.with_streaming_response.create(**request()) as response:
-        [call] = sink.ended
-        assert call.usage_estimated
-        # Estimated from the prompt: 33 characters, 4 per token.
-        assert (call.input_tokens, call.output_tokens) == (9, 0)
+        assert sink.ended == []  # the body is the caller's to read: nothing is known yet
         assert response.parse().content[0].text == FULL_TEXT
+        [call] = sink.ended
+    assert (call.input_tokens, call.cached_input_tokens, call.output_tokens, call.usage_estimated) == (
+        7,
+        3,
+        12,
+        False,
+    )
+
+
+def test_streaming_response_closed_unread_is_estimated(
+    client: anthropic.Anthropic, sink: RecordingSink
+) -> None:
+    with client.messages.with_streaming_response.create(**request()):
+        assert sink.ended == []
+    [call] = sink.ended
+    assert call.usage_estimated
+    # Estimated from the prompt: 33 characters, 4 per token.
+    assert (call.input_tokens, call.output_tokens) == (9, 0)
 
 
 def test_system_prompt_and_content_blocks_are_sent_and_counted(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,6 +17,33 @@ from synapsekit._core.errors import is_strict, set_strict
 from synapsekit.testing import CallRecorder, LLMTestServer
 
 OPENAI_MAJOR = int(openai.__version__.split(".")[0])
+
+# interop/: third-party frameworks and instrumentations over ours (``nox -s interop``, ``nox -s interop_openlit``).
+# They are not in the workspace's environment: a module is collected only where what it drives is installed.
+# ``SYNAPSEKIT_INTEROP_REQUIRE`` (set by those sessions) names what must be there, so a package that failed to
+# install fails the session instead of leaving it with nothing to run.
+_INTEROP = {
+    "interop/test_interop_litellm.py": "litellm",
+    "interop/test_interop_langchain_openai.py": "langchain_openai",
+    "interop/test_interop_otel_openai_v2.py": "opentelemetry.instrumentation.openai_v2",
+    "interop/test_interop_logfire.py": "logfire",
+    "interop/test_interop_openlit.py": "openlit",
+}
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+_missing = [m for m in os.environ.get("SYNAPSEKIT_INTEROP_REQUIRE", "").split(",") if m and not installed(m)]
+if _missing:
+    raise RuntimeError(f"interop session without {', '.join(_missing)}: its install step failed")
+collect_ignore = [path for path, module in _INTEROP.items() if not installed(module)]
+# Frameworks must not reach the network: litellm reads its model prices from its own package.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def httpx_module() -> Any:
@@ -45,6 +74,20 @@ def strict_mode() -> Iterator[None]:
 def server() -> Iterator[LLMTestServer]:
     with LLMTestServer() as running:
         yield running
+
+
+@pytest.fixture
+def own_server() -> Iterator[LLMTestServer]:
+    """A server for one test, for tests that count the requests reaching it (``server`` is the session's)."""
+    with LLMTestServer() as running:
+        yield running
+
+
+@pytest.fixture
+def uninstrument_after() -> Iterator[None]:
+    """Leaves synapsekit uninstrumented however the test instrumented it (the interop tests)."""
+    yield
+    synapsekit.uninstrument()
 
 
 @pytest.fixture

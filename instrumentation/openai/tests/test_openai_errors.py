@@ -10,6 +10,7 @@ from synapsekit_instrumentation_openai import _chat, _chat_usage
 import synapsekit
 from conftest import RecordingSink
 from synapsekit._core.errors import set_strict
+from synapsekit.testing import LLMTestServer
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -46,10 +47,14 @@ async def test_async_provider_error_passes_through_unchanged(
     assert sink.only.error is raised.value
 
 
-def test_sdk_validation_error_passes_through(client: openai.OpenAI, sink: RecordingSink) -> None:
+def test_sdk_validation_error_passes_through_and_sends_nothing_to_count(
+    client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink
+) -> None:
+    before = server.request_count
     with pytest.raises(TypeError):
         client.chat.completions.create(model="gpt-4o-mini")  # type: ignore[call-overload]
-    assert sink.only.error_type == "TypeError"
+    # The SDK refused the arguments before building a request: no request, no call.
+    assert (sink.ended, server.request_count) == ([], before)
 
 
 def _explode(call: object, result: object) -> None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import openai
 import pytest
-from openai.resources import embeddings as embeddings_module
-from openai.resources.chat.completions import completions as completions_module
-from openai.resources.responses import responses as responses_module
+from openai import _base_client
 from openai.types.chat import ChatCompletionMessageParam
 from synapsekit_instrumentation_openai import OpenAIInstrumentor
 
@@ -22,18 +22,8 @@ from synapsekit.plugin import is_synapsekit_wrapper
 from synapsekit.testing import LLMTestServer
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
-PATCHED = [
-    (completions_module.Completions, "create"),
-    (completions_module.Completions, "parse"),
-    (completions_module.AsyncCompletions, "create"),
-    (completions_module.AsyncCompletions, "parse"),
-    (responses_module.Responses, "create"),
-    (responses_module.Responses, "parse"),
-    (responses_module.AsyncResponses, "create"),
-    (responses_module.AsyncResponses, "parse"),
-    (embeddings_module.Embeddings, "create"),
-    (embeddings_module.AsyncEmbeddings, "create"),
-]
+# Every request of every client passes through these two methods: they are all that is patched.
+PATCHED = [(_base_client.SyncAPIClient, "request"), (_base_client.AsyncAPIClient, "request")]
 
 
 def test_entry_point_resolves_to_the_instrumentor() -> None:
@@ -171,3 +161,97 @@ async def test_two_hundred_concurrent_async_calls_are_counted_exactly(
         0,
     )
     assert len(sink.ended) == 200
+
+
+_IMPORTS_SCRIPT = """
+import json, sys
+{before}
+import synapsekit
+from synapsekit.plugin import is_synapsekit_wrapper
+loaded = set(sys.modules)
+synapsekit.instrument()
+added = sorted(set(sys.modules) - loaded)
+{after}
+import openai._base_client as base
+print(json.dumps({{
+    "added": added,
+    "openai": sorted(name for name in sys.modules if name == "openai" or name.startswith("openai.")),
+    "patched": is_synapsekit_wrapper(vars(base.SyncAPIClient)["request"]),
+}}))
+"""
+
+
+def _run(before: str, after: str) -> dict[str, Any]:
+    script = _IMPORTS_SCRIPT.format(before=before, after=after)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _sdk_modules(names: list[str]) -> list[str]:
+    return [name for name in names if name.split(".")[0] in ("openai", "anthropic", "httpx", "httpx2")]
+
+
+def test_instrument_imports_nothing_of_an_imported_sdk() -> None:
+    result = _run(before="import openai", after="")
+    assert result["patched"] is True
+    # Patched on the base client the application's `import openai` loaded: not one SDK module more (today's
+    # openai.resources alone is hundreds), and nothing of instrumentors whose client is not imported.
+    assert _sdk_modules(result["added"]) == []
+    # Every other installed instrumentor (anthropic, botocore, cohere, ...) loads its class and nothing more.
+    other_parts = {
+        name.split(".", 1)[1]
+        for name in result["added"]
+        if name.startswith("synapsekit_instrumentation_")
+        and not name.startswith("synapsekit_instrumentation_openai")
+        and "." in name
+    }
+    assert other_parts == {"_instrumentor"}
+    # The call machinery (pricing tables, spans, scopes) loads with the first call, not with instrumenting.
+    assert "synapsekit._core.call" not in result["added"]
+
+
+def test_instrument_before_import_patches_at_import_and_imports_what_openai_does() -> None:
+    instrumented = _run(before="", after="import openai")
+    assert _sdk_modules(instrumented["added"]) == []  # nothing of openai before the application imports it
+    assert instrumented["patched"] is True  # the post-import hook patched it when it was imported
+    bare = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, openai._base_client\nprint(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    bare_openai = [name for name in json.loads(bare.stdout) if name == "openai" or name.startswith("openai.")]
+    assert instrumented["openai"] == bare_openai
+
+
+@pytest.mark.parametrize(
+    ("version", "conflict"),
+    [
+        ("2.0.0", None),
+        ("3.57.0", None),
+        ("3", None),
+        ("4.0.0", "openai 4.0.0 is installed; synapsekit supports >=2,<4"),
+        ("1.99.9", "openai 1.99.9 is installed; synapsekit supports >=2,<4"),
+        # Not plain releases: left to packaging, with PEP 440's rules for pre-releases and local versions.
+        ("4.0.0rc1", "openai 4.0.0rc1 is installed; synapsekit supports >=2,<4"),
+        ("3.1.0rc1", None),
+        ("3.1.0+local.1", None),
+        ("1.", "openai has an unparsable version '1.'"),
+        ("not-a-version", "openai has an unparsable version 'not-a-version'"),
+    ],
+)
+def test_the_supported_range_is_checked_from_the_version_string(version: str, conflict: str | None) -> None:
+    class Pinned(OpenAIInstrumentor):
+        def installed_version(self) -> str | None:
+            return version
+
+    assert Pinned().dependency_conflict() == conflict

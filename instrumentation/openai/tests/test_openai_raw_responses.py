@@ -11,6 +11,7 @@ from openai._response import APIResponse, AsyncAPIResponse
 from openai.types.chat import ChatCompletionMessageParam
 
 from conftest import RecordingSink
+from synapsekit.testing import LLMTestServer
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -52,17 +53,20 @@ def test_raw_response_of_a_stream_hands_out_the_stream_proxy(
     assert (sink.only.input_tokens, sink.only.output_tokens, sink.only.usage_estimated) == (3, 12, False)
 
 
-def test_raw_stream_without_usage_is_not_injected_and_is_estimated(
-    client: openai.OpenAI, sink: RecordingSink
+def test_raw_stream_read_as_lines_is_counted_exactly_without_the_usage_chunk(
+    client: openai.OpenAI, sink: RecordingSink, server: LLMTestServer
 ) -> None:
     raw = client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=MESSAGES, stream=True
     )
-    lines = [line for line in raw.http_response.iter_lines() if line.startswith("data: {")]
-    assert len(lines) == 14  # no usage chunk was asked for on the caller's behalf
-    del raw
-    gc.collect()
-    assert sink.only.usage_estimated is True
+    lines = list(raw.http_response.iter_lines())
+    # Asked for on the caller's behalf and read from the bytes: the usage chunk is not among the lines.
+    assert server.requests[-1].json["stream_options"] == {"include_usage": True}
+    assert [line for line in lines if line.startswith("data: ")][-1] == "data: [DONE]"
+    assert len([line for line in lines if line.startswith("data: {")]) == 14
+    assert not any('"choices":[]' in line or '"choices": []' in line for line in lines)
+    call = sink.only
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated, call.chunks) == (3, 12, False, 14)
 
 
 def test_streaming_response_parse_is_counted_once(client: openai.OpenAI, sink: RecordingSink) -> None:

@@ -1,29 +1,37 @@
-"""``AnthropicInstrumentor``: what is patched in the anthropic SDK, and how it is undone exactly."""
+"""``AnthropicInstrumentor``: the anthropic SDK instrumented at its request pipeline.
+
+One patch per client kind — ``anthropic._base_client.SyncAPIClient.request`` and ``AsyncAPIClient.request``
+— through which every request of every client passes (see ``synapsekit_instrumentation_openai.stainless``),
+plus, on SDKs with their own tracing, the hook that lets synapsekit adopt the SDK's span.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
-from synapsekit_instrumentation_anthropic import _messages, _sdk_spans
+from synapsekit.plugin import Instrumentor
 
-Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+if TYPE_CHECKING:
+    from synapsekit_instrumentation_openai.stainless import Operation, RequestPipeline
 
-# (method, wrapper for the sync resource, wrapper for the async resource). ``parse`` is ``create`` with a
-# parser; ``stream`` builds a manager that sends its request when entered.
-_METHODS: tuple[tuple[str, Wrapper, Wrapper], ...] = (
-    ("create", _messages.wrap_create, _messages.wrap_async_create),
-    ("parse", _messages.wrap_create, _messages.wrap_async_create),
-    ("stream", _messages.wrap_stream, _messages.wrap_async_stream),
-)
+
+def routes() -> Mapping[tuple[str, str], Operation]:
+    """The LLM calls among the Anthropic API's requests (``/v1/messages/count_tokens`` is not one).
+
+    Imported when first asked for: loading the instrumentor (which ``synapsekit.instrument()`` does for
+    every installed one) must not load what only patching needs.
+    """
+    from synapsekit_instrumentation_anthropic._messages import MESSAGES
+
+    return {("post", "/v1/messages"): MESSAGES}
 
 
 class AnthropicInstrumentor(Instrumentor):
-    """Counts every request of ``client.messages`` (sync and async, streamed or not, ``stream()`` helpers).
+    """Counts every Messages request (sync and async, streamed or not, helpers, raw views, ``client.post``).
 
-    Works for ``Anthropic``/``AsyncAnthropic`` and the platform clients sharing their ``messages`` resource
-    (Bedrock: provider ``aws.bedrock``; Vertex: ``gcp.vertex_ai``). With the SDK's own OpenTelemetry spans on,
+    Works for ``Anthropic``/``AsyncAnthropic`` and the platform clients sharing their base client (Bedrock:
+    provider ``aws.bedrock``; Vertex: ``gcp.vertex_ai``). With the SDK's own OpenTelemetry spans on,
     synapsekit adopts the SDK's span instead of starting a second one (see the package README).
     """
 
@@ -34,19 +42,30 @@ class AnthropicInstrumentor(Instrumentor):
 
     def __init__(self) -> None:
         super().__init__()
-        self._wrapped: list[tuple[Any, str]] = []
+        self._pipeline: RequestPipeline | None = None
 
     def _instrument(self, **options: Any) -> None:
-        from anthropic.resources.messages import AsyncMessages, Messages
+        from synapsekit_instrumentation_openai.stainless import GeneratedSDK, RequestPipeline
 
-        for method, sync_wrapper, async_wrapper in _METHODS:
-            for owner, wrapper in ((Messages, sync_wrapper), (AsyncMessages, async_wrapper)):
-                if method in vars(owner) and wrap_method(owner, method, wrapper):
-                    self._wrapped.append((owner, method))
+        from synapsekit_instrumentation_anthropic import _sdk_spans
+        from synapsekit_instrumentation_anthropic._request import EndpointCache
+
+        pipeline = RequestPipeline(
+            GeneratedSDK(
+                package="anthropic",
+                routes=routes(),
+                endpoint=EndpointCache().for_client,
+                sdk_spans=_sdk_spans.SDK_SPANS,
+            )
+        )
+        pipeline.install()
+        self._pipeline = pipeline
         _sdk_spans.install_hook()
 
     def _uninstrument(self) -> None:
+        from synapsekit_instrumentation_anthropic import _sdk_spans
+
         _sdk_spans.remove_hook()
-        while self._wrapped:
-            owner, method = self._wrapped.pop()
-            unwrap_method(owner, method)
+        if self._pipeline is not None:
+            self._pipeline.uninstall()
+            self._pipeline = None

@@ -1,200 +1,68 @@
-"""The wrappers of ``Messages`` / ``AsyncMessages``: ``create`` (plain and streamed), ``parse``, ``stream``.
+"""``POST /v1/messages``: what a Messages request asks for and what its response and events report.
 
-``messages.stream()`` does not go through ``create``: it returns a stream manager holding the request, sent
-only when the manager is entered. The wrapper hands the manager a request that starts the call and returns
-the instrumented raw stream, so the manager, its ``MessageStream`` and every helper (``text_stream``,
-``get_final_message``, ``until_done``, ...) keep working on the SDK's own code.
-
-Wrappers never break the user's call: a failure inside synapsekit is reported and the call proceeds
-uninstrumented; provider errors pass through unchanged; ``BudgetExceeded`` is raised before anything is sent.
+Every way of sending a message ends in this one route: ``messages.create`` (plain and streamed),
+``messages.parse``, the ``messages.stream()`` manager (which sends ``create(stream=True)``'s request when
+entered), the beta resource (``/v1/messages?beta=true``), the ``with_raw_response`` /
+``with_streaming_response`` views and ``client.post("/v1/messages", ...)``. ``/v1/messages/count_tokens``
+and ``/v1/messages/batches`` are other routes: not calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import BudgetExceeded, LLMCall, report_internal_error
-from synapsekit_instrumentation_anthropic import _sdk_spans
-from synapsekit_instrumentation_anthropic._request import _texts, output_messages, start_messages_call
-from synapsekit_instrumentation_anthropic._streams import AsyncMessageEventStream, MessageEventStream
-from synapsekit_instrumentation_anthropic._usage import UsageCounts
+from synapsekit_instrumentation_openai.stainless import Operation, RequestInfo
 
-_API_REQUEST_SUFFIX = "__api_request"
-_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+from synapsekit.plugin import StreamReader
+from synapsekit_instrumentation_anthropic._request import (
+    _texts,
+    input_messages,
+    output_messages,
+    prompt_reader,
+)
+from synapsekit_instrumentation_anthropic._streams import MessageEventReader
+from synapsekit_instrumentation_anthropic._usage import UsageCounts, field
 
-
-def _start(instance: Any, kwargs: dict[str, Any], *, streamed: bool) -> LLMCall | None:
-    """The call for this request, or None when synapsekit failed (the request then goes uninstrumented)."""
-    try:
-        return start_messages_call(instance, kwargs, streamed=streamed)
-    except BudgetExceeded:
-        raise
-    except Exception as exc:
-        report_internal_error("anthropic.start_call", exc)
-        return None
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
-def _finish_message(call: LLMCall, message: Any) -> None:
-    usage = getattr(message, "usage", None)
-    if usage is not None:
-        counts = UsageCounts()
-        counts.update(usage, final=True)
-        counts.record(call)
-    stop_reason = getattr(message, "stop_reason", None)
-    call.record_response(
-        model=getattr(message, "model", None),
-        response_id=getattr(message, "id", None),
-        finish_reasons=(stop_reason,) if isinstance(stop_reason, str) else None,
-    )
-    if call.capture_content:
-        call.output_messages = output_messages(
-            _texts(getattr(message, "content", None)), stop_reason if isinstance(stop_reason, str) else None
+class MessagesOperation(Operation):
+    name = "chat"
+
+    def describe(self, body: Mapping[str, Any]) -> RequestInfo:
+        model, max_tokens = body.get("model"), body.get("max_tokens")
+        return (
+            model if isinstance(model, str) else None,
+            max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+            prompt_reader(body),
         )
-    if usage is None:
-        # A streaming-response wrapper hides the usage: the counts are estimated from the prompt.
-        call.abandon()
-    else:
-        call.finish()
+
+    def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        return input_messages(body)
+
+    def record(self, call: LLMCall, result: Any) -> None:
+        """A ``Message`` (or its JSON): usage with the cache folded in, model, id, stop reason."""
+        usage = field(result, "usage")
+        if usage is not None:
+            counts = UsageCounts()
+            counts.update(usage, final=True)
+            counts.record(call)
+        stop_reason = field(result, "stop_reason")
+        model, response_id = field(result, "model"), field(result, "id")
+        call.record_response(
+            model=model if isinstance(model, str) else None,
+            response_id=response_id if isinstance(response_id, str) else None,
+            finish_reasons=(stop_reason,) if isinstance(stop_reason, str) else None,
+        )
+        if call.capture_content:
+            call.output_messages = output_messages(
+                _texts(field(result, "content")), stop_reason if isinstance(stop_reason, str) else None
+            )
+
+    def stream_reader(self, call: LLMCall, stream: Any, *, hide_usage: bool, is_async: bool) -> StreamReader:
+        return MessageEventReader(call, stream)
 
 
-def _reads_raw_body(call: LLMCall, kwargs: dict[str, Any], result: Any) -> bool:
-    """``with_raw_response`` on a plain request: its parsed (and cached) body holds the usage.
-
-    ``with_streaming_response`` is left unread: the caller chose to read the body itself.
-    """
-    if call.streamed or not callable(getattr(result, "parse", None)):
-        return False
-    headers = kwargs.get("extra_headers")
-    return isinstance(headers, dict) and headers.get(_RAW_RESPONSE_HEADER) == "raw"
-
-
-def _stream_proxy(call: LLMCall, result: Any) -> Any:
-    from anthropic import AsyncStream, Stream
-
-    if isinstance(result, Stream):
-        return MessageEventStream(result, call)
-    if isinstance(result, AsyncStream):
-        return AsyncMessageEventStream(result, call)
-    return None
-
-
-def _deliver(call: LLMCall, kwargs: dict[str, Any], result: Any) -> Any:
-    try:
-        proxy = _stream_proxy(call, result)
-        if proxy is not None:
-            return proxy
-        _finish_message(call, result.parse() if _reads_raw_body(call, kwargs, result) else result)
-    except Exception as exc:
-        report_internal_error("anthropic.deliver", exc)
-        call.abandon()
-    return result
-
-
-async def _deliver_async(call: LLMCall, kwargs: dict[str, Any], result: Any) -> Any:
-    try:
-        proxy = _stream_proxy(call, result)
-        if proxy is not None:
-            return proxy
-        _finish_message(call, await result.parse() if _reads_raw_body(call, kwargs, result) else result)
-    except Exception as exc:
-        report_internal_error("anthropic.deliver", exc)
-        call.abandon()
-    return result
-
-
-# -- create / parse ------------------------------------------------------------------------------------------
-def wrap_create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    call = _start(instance, kwargs, streamed=kwargs.get("stream") is True)
-    if call is None:
-        return wrapped(*args, **kwargs)
-    token = _sdk_spans.offer(call)
-    try:
-        with call:
-            result = wrapped(*args, **kwargs)
-    finally:
-        _sdk_spans.withdraw(token)
-    return _deliver(call, kwargs, result)
-
-
-def wrap_async_create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return _async_create(wrapped, instance, args, kwargs)
-
-
-async def _async_create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    call = _start(instance, kwargs, streamed=kwargs.get("stream") is True)
-    if call is None:
-        return await wrapped(*args, **kwargs)
-    token = _sdk_spans.offer(call)
-    try:
-        with call:
-            result = await wrapped(*args, **kwargs)
-    finally:
-        _sdk_spans.withdraw(token)
-    return await _deliver_async(call, kwargs, result)
-
-
-# -- stream() managers ---------------------------------------------------------------------------------------
-def _request_attribute(manager: Any) -> str | None:
-    # The manager keeps its request in a name-mangled attribute (``_MessageStreamManager__api_request``).
-    names: list[str] = [name for name in vars(manager) if name.endswith(_API_REQUEST_SUFFIX)]
-    return names[0] if len(names) == 1 else None
-
-
-def wrap_stream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    manager = wrapped(*args, **kwargs)
-    try:
-        attribute = _request_attribute(manager)
-        if attribute is None:
-            raise TypeError(f"{type(manager).__name__} holds no request to instrument")
-        send: Callable[[], Any] = getattr(manager, attribute)
-        setattr(manager, attribute, lambda: _open_stream(send, instance, kwargs))
-    except Exception as exc:
-        report_internal_error("anthropic.wrap_stream", exc)
-    return manager
-
-
-def _open_stream(send: Callable[[], Any], instance: Any, kwargs: dict[str, Any]) -> Any:
-    call = _start(instance, kwargs, streamed=True)
-    if call is None:
-        return send()
-    token = _sdk_spans.offer(call)
-    try:
-        with call:
-            raw_stream = send()
-    finally:
-        _sdk_spans.withdraw(token)
-    return _deliver(call, kwargs, raw_stream)
-
-
-def wrap_async_stream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    manager = wrapped(*args, **kwargs)
-    try:
-        attribute = _request_attribute(manager)
-        if attribute is None:
-            raise TypeError(f"{type(manager).__name__} holds no request to instrument")
-        send: Awaitable[Any] = getattr(manager, attribute)
-        setattr(manager, attribute, _open_async_stream(send, instance, kwargs))
-    except Exception as exc:
-        report_internal_error("anthropic.wrap_stream", exc)
-    return manager
-
-
-async def _open_async_stream(send: Awaitable[Any], instance: Any, kwargs: dict[str, Any]) -> Any:
-    try:
-        call = _start(instance, kwargs, streamed=True)
-    except BudgetExceeded:
-        # Rejected before sending: the SDK's request coroutine will never run.
-        close = getattr(send, "close", None)
-        if callable(close):
-            close()
-        raise
-    if call is None:
-        return await send
-    token = _sdk_spans.offer(call)
-    try:
-        with call:
-            raw_stream = await send
-    finally:
-        _sdk_spans.withdraw(token)
-    return await _deliver_async(call, kwargs, raw_stream)
+MESSAGES = MessagesOperation()

@@ -1,14 +1,14 @@
-"""What a ``messages`` request says about the call: model, limits, prompt text, where it goes, who answers."""
+"""What a ``messages`` request says about the call: prompt text, messages, where it goes, who answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from synapsekit.plugin import LLMCall, PromptParts, start_call
-from synapsekit_instrumentation_anthropic import _sdk_spans
+from synapsekit_instrumentation_openai.stainless import Endpoint
 
-OPERATION = "chat"
+from synapsekit.plugin import PromptParts
+
 _DEFAULT_PROVIDER = "anthropic"
 # Platform clients predating the SDK's own ``_gen_ai_provider_name`` are recognised by class name.
 _PROVIDER_BY_CLIENT_PREFIX = (("AnthropicBedrock", "aws.bedrock"), ("AnthropicVertex", "gcp.vertex_ai"))
@@ -36,6 +36,28 @@ def server_of(client: Any) -> tuple[str | None, int | None]:
     return host, port
 
 
+class EndpointCache:
+    """A client's :class:`Endpoint`, worked out once per client class and base URL (read on every request)."""
+
+    _MAX_CACHED = 256
+
+    def __init__(self) -> None:
+        # Keyed by id() of the URL object, which the value keeps alive so the id cannot be reused.
+        self._cache: dict[int, tuple[Any, type[Any], Endpoint]] = {}
+
+    def for_client(self, client: Any) -> Endpoint:
+        base_url = getattr(client, "_base_url", None)
+        cached = self._cache.get(id(base_url))
+        if cached is not None and cached[0] is base_url and cached[1] is type(client):
+            return cached[2]
+        host, port = server_of(client)
+        found = Endpoint(provider_name(client), host, port)
+        if len(self._cache) >= self._MAX_CACHED:
+            self._cache.clear()
+        self._cache[id(base_url)] = (base_url, type(client), found)
+        return found
+
+
 def _texts(content: Any) -> Iterable[str]:
     if isinstance(content, str):
         yield content
@@ -47,10 +69,10 @@ def _texts(content: Any) -> Iterable[str]:
                 yield text
 
 
-def prompt_reader(kwargs: dict[str, Any]) -> Callable[[], PromptParts]:
+def prompt_reader(body: Mapping[str, Any]) -> Callable[[], PromptParts]:
     """The request's prompt text (system + messages), read only if a budget or an estimate needs it."""
-    system = kwargs.get("system")
-    messages = kwargs.get("messages")
+    system = body.get("system")
+    messages = body.get("messages")
 
     def read() -> PromptParts:
         # Not joined: a budget's estimate needs only the parts' lengths (see synapsekit.plugin.PromptParts).
@@ -66,36 +88,13 @@ def prompt_reader(kwargs: dict[str, Any]) -> Callable[[], PromptParts]:
     return read
 
 
-def start_messages_call(resource: Any, kwargs: dict[str, Any], *, streamed: bool) -> LLMCall:
-    """Start the call for one ``messages`` request made through ``resource`` (may raise BudgetExceeded)."""
-    client = getattr(resource, "_client", None)
-    host, port = server_of(client)
-    model = kwargs.get("model")
-    max_tokens = kwargs.get("max_tokens")
-    call = start_call(
-        provider_name(client),
-        OPERATION,
-        model if isinstance(model, str) else None,
-        streamed=streamed,
-        server_address=host,
-        server_port=port,
-        max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
-        prompt=prompt_reader(kwargs),
-        # When the SDK emits its own span for this request, that span becomes the call's (see _sdk_spans).
-        wire=not _sdk_spans.sdk_emits_span(client),
-    )
-    if call.capture_content:
-        call.input_messages = input_messages(kwargs)
-    return call
-
-
 def _text_message(role: str, texts: Iterable[str]) -> dict[str, Any]:
     return {"role": role, "parts": [{"type": "text", "content": text} for text in texts]}
 
 
-def input_messages(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+def input_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """System prompt and messages in the GenAI conventions' structure, for opted-in content capture."""
-    system, messages = kwargs.get("system"), kwargs.get("messages")
+    system, messages = body.get("system"), body.get("messages")
     structured = [_text_message("system", _texts(system))] if system is not None else []
     if isinstance(messages, Iterable):
         for message in messages:

@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from synapsekit.plugin import LLMCall, report_internal_error, unwrap_method, wrap_method
+from synapsekit.plugin import report_internal_error, unwrap_method, wrap_method
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 SDK_SPAN_NAME = "anthropic.messages.create"
 _HOOK_MODULE = "anthropic._base_client"
@@ -69,12 +72,16 @@ def remove_hook() -> None:
         _hooked_module = None
 
 
-def sdk_emits_span(client: Any) -> bool:
-    """Whether the SDK may start its own span for a request of ``client`` (and synapsekit will adopt it)."""
+def sdk_emits_span(client: Any, options: Any) -> bool:
+    """Whether the SDK may start its own span for this request of ``client`` (and synapsekit will adopt it).
+
+    The SDK traces only the requests its methods name (``options.span_name``): a bare ``client.post(...)``
+    gets synapsekit's span.
+    """
     if _hooked_module is None:
         return False
     try:
-        return getattr(client, "_tracer", None) is not None
+        return getattr(client, "_tracer", None) is not None and bool(getattr(options, "span_name", None))
     except Exception as exc:
         report_internal_error("anthropic.sdk_tracer", exc)
         return False
@@ -87,6 +94,17 @@ def offer(call: LLMCall) -> contextvars.Token[LLMCall | None]:
 
 def withdraw(token: contextvars.Token[LLMCall | None]) -> None:
     _adoptable.reset(token)
+
+
+class _SdkSpans:
+    """The request pipeline's view of the above (``synapsekit_instrumentation_openai.stainless.SdkSpans``)."""
+
+    emits_span = staticmethod(sdk_emits_span)
+    offer = staticmethod(offer)
+    withdraw = staticmethod(withdraw)
+
+
+SDK_SPANS = _SdkSpans()
 
 
 def _adopt(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

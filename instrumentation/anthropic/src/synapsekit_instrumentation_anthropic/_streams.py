@@ -1,4 +1,4 @@
-"""Streamed messages: the SDK's ``Stream`` / ``AsyncStream`` of raw events, read as they pass.
+"""Streamed messages: the raw events, read as they pass — the SDK's parsed events, or their plain JSON.
 
 ``message_start`` gives the model, the id and the input side of the usage; every ``content_block_delta`` is
 a chunk; ``message_delta`` gives the final cumulative usage and the stop reason. The caller sees every
@@ -8,43 +8,50 @@ estimated from the text received before the call is failed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
+from synapsekit.plugin import StreamReader
 from synapsekit_instrumentation_anthropic._request import output_messages
-from synapsekit_instrumentation_anthropic._usage import UsageCounts
+from synapsekit_instrumentation_anthropic._usage import UsageCounts, field
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
 def _delta_text(delta: Any) -> str | None:
     # Text, thinking and tool-input deltas are all output tokens arriving.
-    for field in ("text", "thinking", "partial_json"):
-        value = getattr(delta, field, None)
+    for name in ("text", "thinking", "partial_json"):
+        value = field(delta, name)
         if isinstance(value, str):
             return value
     return None
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def read_event(event: Any, call: LLMCall, usage: UsageCounts) -> None:
-    kind = getattr(event, "type", None)
+    kind = field(event, "type")
     if kind == "content_block_delta":
-        call.chunk(_delta_text(getattr(event, "delta", None)))
+        call.chunk(_delta_text(field(event, "delta")))
     elif kind == "message_start":
-        message = getattr(event, "message", None)
-        usage.update(getattr(message, "usage", None), final=False)
+        message = field(event, "message")
+        usage.update(field(message, "usage"), final=False)
         usage.record(call)
-        call.record_response(model=getattr(message, "model", None), response_id=getattr(message, "id", None))
+        call.record_response(model=_str(field(message, "model")), response_id=_str(field(message, "id")))
     elif kind == "message_delta":
-        usage.update(getattr(event, "usage", None), final=True)
+        usage.update(field(event, "usage"), final=True)
         usage.record(call)
-        stop_reason = getattr(getattr(event, "delta", None), "stop_reason", None)
+        stop_reason = field(field(event, "delta"), "stop_reason")
         if isinstance(stop_reason, str):
             call.record_response(finish_reasons=(stop_reason,))
 
 
 def collect_text(event: Any, texts: list[str]) -> None:
     """Keep the streamed text (content capture only)."""
-    if getattr(event, "type", None) == "content_block_delta":
-        text = getattr(getattr(event, "delta", None), "text", None)
+    if field(event, "type") == "content_block_delta":
+        text = field(field(event, "delta"), "text")
         if isinstance(text, str):
             texts.append(text)
 
@@ -91,11 +98,12 @@ class _EstimateOnFailure:
             raise
 
 
-class _MessageEventReader(StreamReader):
-    """Reads each raw event into the call; shared by the sync and async proxies.
+class MessageEventReader(StreamReader):
+    """Reads each raw event into the call; shared by the sync and async proxies and the raw-body reader.
 
-    Its iterator is set here rather than left to the proxy: items are drawn through
-    :class:`_EstimateOnFailure` (``__next__`` for a sync stream, ``__anext__`` for an async one).
+    Given the SDK's stream, its iterator is set here rather than left to the proxy: items are drawn through
+    :class:`_EstimateOnFailure` (``__next__`` for a sync stream, ``__anext__`` for an async one). Without one
+    (events read from a raw body) the pipeline hands it the events and estimates on failure itself.
     """
 
     __slots__ = ("text", "usage")
@@ -103,10 +111,11 @@ class _MessageEventReader(StreamReader):
     usage: UsageCounts
     text: list[str] | None  # the streamed text, kept only when content capture is on
 
-    def __init__(self, wrapped: Any, call: LLMCall) -> None:
+    def __init__(self, call: LLMCall, stream: Any) -> None:
         super().__init__(call)
         usage = self.usage = UsageCounts()
-        self.iterator = _EstimateOnFailure(wrapped, call, usage)
+        if stream is not None:
+            self.iterator = _EstimateOnFailure(stream, call, usage)
         self.text = [] if call.capture_content else None
 
     def on_item(self, item: Any) -> bool:
@@ -118,17 +127,3 @@ class _MessageEventReader(StreamReader):
 
     def on_complete(self) -> None:
         complete_content(self.call, self.text)
-
-
-class MessageEventStream(SyncStreamProxy):
-    """``anthropic.Stream[RawMessageStreamEvent]``, instrumented."""
-
-    def __init__(self, wrapped: Any, call: LLMCall) -> None:
-        super().__init__(wrapped, call, _MessageEventReader(wrapped, call))
-
-
-class AsyncMessageEventStream(AsyncStreamProxy):
-    """``anthropic.AsyncStream[RawMessageStreamEvent]``, instrumented."""
-
-    def __init__(self, wrapped: Any, call: LLMCall) -> None:
-        super().__init__(wrapped, call, _MessageEventReader(wrapped, call))

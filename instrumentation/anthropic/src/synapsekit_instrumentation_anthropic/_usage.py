@@ -12,13 +12,19 @@ value — counts are replaced, never added up.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import LLMCall
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
-def _count(usage: Any, field: str) -> int | None:
-    value = getattr(usage, field, None)
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` of an SDK model, ``obj[name]`` of the plain JSON read from a raw body; None when absent."""
+    return obj.get(name) if type(obj) is dict else getattr(obj, name, None)
+
+
+def _count(usage: Any, name: str) -> int | None:
+    value = field(usage, name)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -44,16 +50,16 @@ class UsageCounts:
         """Take the fields ``usage`` (``Usage`` or ``MessageDeltaUsage``) reports; the others keep theirs."""
         if usage is None:
             return
-        for field, attribute in (
+        for name, attribute in (
             ("input_tokens", "input"),
             ("cache_read_input_tokens", "cache_read"),
             ("cache_creation_input_tokens", "cache_creation"),
             ("output_tokens", "output"),
         ):
-            value = _count(usage, field)
+            value = _count(usage, name)
             if value is not None:
                 setattr(self, attribute, value)
-        reasoning = _count(getattr(usage, "output_tokens_details", None), "thinking_tokens")
+        reasoning = _count(field(usage, "output_tokens_details"), "thinking_tokens")
         if reasoning is not None:
             self.reasoning = reasoning
         if final:

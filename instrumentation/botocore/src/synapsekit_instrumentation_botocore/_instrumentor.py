@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
-from synapsekit_instrumentation_botocore._api_call import wrap_make_api_call
 
 
 class BotocoreInstrumentor(Instrumentor):
@@ -28,6 +27,10 @@ class BotocoreInstrumentor(Instrumentor):
 
     def _instrument(self, **options: Any) -> None:
         from botocore.client import BaseClient  # type: ignore[import-untyped]  # botocore ships no types
+
+        # Imported here, not at module level: synapsekit.instrument() imports every installed instrumentor,
+        # and the call machinery must not load for a client the application has not imported.
+        from synapsekit_instrumentation_botocore._api_call import wrap_make_api_call
 
         if wrap_method(BaseClient, "_make_api_call", wrap_make_api_call):
             self._owner = BaseClient

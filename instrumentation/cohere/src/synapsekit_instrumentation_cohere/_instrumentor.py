@@ -12,12 +12,10 @@ from typing import Any, ClassVar
 
 from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
 
-from . import _wrappers
-
 _METHODS = (
-    ("chat", _wrappers.wrap_chat, _wrappers.wrap_async_chat),
-    ("chat_stream", _wrappers.wrap_chat_stream, _wrappers.wrap_async_chat_stream),
-    ("embed", _wrappers.wrap_embed, _wrappers.wrap_async_embed),
+    ("chat", "wrap_chat", "wrap_async_chat"),
+    ("chat_stream", "wrap_chat_stream", "wrap_async_chat_stream"),
+    ("embed", "wrap_embed", "wrap_async_embed"),
 )
 
 
@@ -37,9 +35,13 @@ class CohereInstrumentor(Instrumentor):
     def _instrument(self, **options: Any) -> None:
         from cohere.v2.raw_client import AsyncRawV2Client, RawV2Client
 
+        # Imported here, not at module level: synapsekit.instrument() imports every installed instrumentor,
+        # and the call machinery must not load for a client the application has not imported.
+        from . import _wrappers
+
         for method, sync_wrapper, async_wrapper in _METHODS:
             for owner, wrapper in ((RawV2Client, sync_wrapper), (AsyncRawV2Client, async_wrapper)):
-                if method in vars(owner) and wrap_method(owner, method, wrapper):
+                if method in vars(owner) and wrap_method(owner, method, getattr(_wrappers, wrapper)):
                     self._patched.append((owner, method))
 
     def _uninstrument(self) -> None:

@@ -6,18 +6,15 @@ from typing import Any, ClassVar
 
 from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
 
-from . import _wrappers
-from ._wrappers import Wrapper
-
-# (method, wrapper on ``Models``, wrapper on ``AsyncModels``). Each method sends one HTTP request. The SDK
+# (method, wrapper on ``Models``, wrapper on ``AsyncModels``; named in ``_wrappers``). Each method sends one HTTP request. The SDK
 # split ``embed_content`` into a public method and a per-request ``_embed_content`` (Vertex picks one of
 # three endpoints); where the split exists only ``_embed_content`` is patched, else ``embed_content``.
-_METHODS: tuple[tuple[str, Wrapper, Wrapper], ...] = (
-    ("_generate_content", _wrappers.generate, _wrappers.async_generate),
-    ("_generate_content_stream", _wrappers.stream, _wrappers.async_stream),
-    ("_embed_content", _wrappers.embed, _wrappers.async_embed),
+_METHODS: tuple[tuple[str, str, str], ...] = (
+    ("_generate_content", "generate", "async_generate"),
+    ("_generate_content_stream", "stream", "async_stream"),
+    ("_embed_content", "embed", "async_embed"),
 )
-_EMBED_BEFORE_SPLIT = ("embed_content", _wrappers.embed, _wrappers.async_embed)
+_EMBED_BEFORE_SPLIT = ("embed_content", "embed", "async_embed")
 
 
 class GoogleGenAIInstrumentor(Instrumentor):
@@ -40,11 +37,15 @@ class GoogleGenAIInstrumentor(Instrumentor):
     def _instrument(self, **options: Any) -> None:
         from google.genai.models import AsyncModels, Models
 
+        # Imported here, not at module level: synapsekit.instrument() imports every installed instrumentor,
+        # and the call machinery must not load for a client the application has not imported.
+        from . import _wrappers
+
         for owner, is_async in ((Models, False), (AsyncModels, True)):
             methods = _METHODS if "_embed_content" in vars(owner) else (*_METHODS[:2], _EMBED_BEFORE_SPLIT)
             for name, sync_wrapper, async_wrapper in methods:
                 wrapper = async_wrapper if is_async else sync_wrapper
-                if name in vars(owner) and wrap_method(owner, name, wrapper):
+                if name in vars(owner) and wrap_method(owner, name, getattr(_wrappers, wrapper)):
                     self._wrapped.append((owner, name))
 
     def _uninstrument(self) -> None:

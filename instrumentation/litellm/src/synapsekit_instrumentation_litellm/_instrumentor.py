@@ -14,14 +14,12 @@ from typing import Any, ClassVar
 
 from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
 
-from ._wrappers import CHAT, EMBEDDINGS, Operation, Runtime, async_wrapper, sync_wrapper
-
-# (function, operation, is_async)
-_TARGETS: tuple[tuple[str, Operation, bool], ...] = (
-    ("completion", CHAT, False),
-    ("acompletion", CHAT, True),
-    ("embedding", EMBEDDINGS, False),
-    ("aembedding", EMBEDDINGS, True),
+# (function, operation as named in ``_wrappers``, is_async)
+_TARGETS: tuple[tuple[str, str, bool], ...] = (
+    ("completion", "CHAT", False),
+    ("acompletion", "CHAT", True),
+    ("embedding", "EMBEDDINGS", False),
+    ("aembedding", "EMBEDDINGS", True),
 )
 
 
@@ -43,19 +41,23 @@ class LiteLLMInstrumentor(Instrumentor):
         self._patched: list[tuple[Any, str]] = []
 
     def _instrument(self, **options: Any) -> None:
+        # Imported here, not at module level: synapsekit.instrument() imports every installed instrumentor,
+        # and the call machinery must not load for a client the application has not imported.
+        from . import _wrappers
+
         litellm = importlib.import_module("litellm")
         main = importlib.import_module("litellm.main")
         streaming = importlib.import_module("litellm.litellm_core_utils.streaming_handler")
-        runtime = Runtime(
+        runtime = _wrappers.Runtime(
             litellm=litellm,
             stream_type=streaming.CustomStreamWrapper,
             include_stream_usage=bool(options.get("include_stream_usage", True)),
         )
         for function, operation, is_async in _TARGETS:
-            make = async_wrapper if is_async else sync_wrapper
+            make = _wrappers.async_wrapper if is_async else _wrappers.sync_wrapper
             for owner in (main, litellm):
                 if getattr(owner, function, None) is not None and wrap_method(
-                    owner, function, make(operation, runtime)
+                    owner, function, make(getattr(_wrappers, operation), runtime)
                 ):
                     self._patched.append((owner, function))
 

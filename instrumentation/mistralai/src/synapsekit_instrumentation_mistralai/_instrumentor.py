@@ -10,23 +10,18 @@ before instrumenting are covered too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
 
-from . import _wrappers
-
-Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
-
-# (module, class, method, wrapper)
-_TARGETS: tuple[tuple[str, str, str, Wrapper], ...] = (
-    ("mistralai.client.chat", "Chat", "complete", _wrappers.wrap_complete),
-    ("mistralai.client.chat", "Chat", "complete_async", _wrappers.wrap_complete_async),
-    ("mistralai.client.chat", "Chat", "stream", _wrappers.wrap_stream),
-    ("mistralai.client.chat", "Chat", "stream_async", _wrappers.wrap_stream_async),
-    ("mistralai.client.embeddings", "Embeddings", "create", _wrappers.wrap_embeddings),
-    ("mistralai.client.embeddings", "Embeddings", "create_async", _wrappers.wrap_embeddings_async),
+# (module, class, method, wrapper as named in ``_wrappers``)
+_TARGETS: tuple[tuple[str, str, str, str], ...] = (
+    ("mistralai.client.chat", "Chat", "complete", "wrap_complete"),
+    ("mistralai.client.chat", "Chat", "complete_async", "wrap_complete_async"),
+    ("mistralai.client.chat", "Chat", "stream", "wrap_stream"),
+    ("mistralai.client.chat", "Chat", "stream_async", "wrap_stream_async"),
+    ("mistralai.client.embeddings", "Embeddings", "create", "wrap_embeddings"),
+    ("mistralai.client.embeddings", "Embeddings", "create_async", "wrap_embeddings_async"),
 )
 
 
@@ -47,9 +42,13 @@ class MistralAIInstrumentor(Instrumentor):
     def _instrument(self, **options: Any) -> None:
         import importlib
 
+        # Imported here, not at module level: synapsekit.instrument() imports every installed instrumentor,
+        # and the call machinery must not load for a client the application has not imported.
+        from . import _wrappers
+
         for module_name, class_name, method, wrapper in _TARGETS:
             owner = getattr(importlib.import_module(module_name), class_name)
-            if method in vars(owner) and wrap_method(owner, method, wrapper):
+            if method in vars(owner) and wrap_method(owner, method, getattr(_wrappers, wrapper)):
                 self._patched.append((owner, method))
 
     def _uninstrument(self) -> None:

@@ -13,8 +13,6 @@ from typing import Any, ClassVar
 
 from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
 
-from . import _wrappers
-
 
 class OllamaInstrumentor(Instrumentor):
     """Counts every chat, generate and embed request of ``ollama`` (sync, async, streamed; $0, tokens counted)."""
@@ -30,6 +28,10 @@ class OllamaInstrumentor(Instrumentor):
 
     def _instrument(self, **options: Any) -> None:
         from ollama._client import AsyncClient, Client
+
+        # Imported here, not at module level: synapsekit.instrument() imports every installed instrumentor,
+        # and the call machinery must not load for a client the application has not imported.
+        from . import _wrappers
 
         for owner, wrapper in ((Client, _wrappers.wrap_request), (AsyncClient, _wrappers.wrap_async_request)):
             if wrap_method(owner, "_request", wrapper):

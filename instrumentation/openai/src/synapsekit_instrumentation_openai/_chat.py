@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
+from synapsekit.plugin import StreamReader
 
 from ._chat_usage import read_usage_chunk_as_text, record_chat_usage
 from ._fields import chat_messages, field, fields, messages_text, output_message
-from ._operation import Operation, RequestInfo
+from .stainless import Operation, RequestInfo
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 _COMPLETION_FIELDS = ("usage", "choices", "model", "id")
 # An SDK model's fields read in C, all at once; fields() is the fallback for the plain dict of a raw body.
@@ -67,8 +70,23 @@ def _delta_text(delta: Any) -> str:
     return text
 
 
-class _ChatChunkReader(StreamReader):
-    """Reads one chat chunk into the call; shared by the sync and async stream proxies."""
+def _dict_delta_text(delta: Any) -> str:
+    """:func:`_delta_text` of a raw chunk's plain-JSON delta."""
+    if type(delta) is not dict:
+        return ""
+    content, refusal = delta.get("content"), delta.get("refusal")
+    text = content if isinstance(content, str) else ""
+    if isinstance(refusal, str):
+        text += refusal
+    for tool_call in delta.get("tool_calls") or ():
+        arguments = field(field(tool_call, "function"), "arguments")
+        if isinstance(arguments, str):
+            text += arguments
+    return text
+
+
+class ChatChunkReader(StreamReader):
+    """Reads one chat chunk into the call: an SDK ``ChatCompletionChunk``, or its plain JSON from a raw body."""
 
     __slots__ = ("finish_reasons", "hide_usage", "text")
 
@@ -83,13 +101,21 @@ class _ChatChunkReader(StreamReader):
         self.text = [] if call.capture_content else None
 
     def on_item(self, chunk: Any) -> bool:
+        # Plain JSON (a raw body, or client.post(..., stream_cls=Stream[object])) fails the first attribute
+        # read, before anything is recorded; a ``try`` costs nothing on the path every SDK chunk takes, where a
+        # type check per chunk would.
+        try:
+            usage = chunk.usage
+            choices = chunk.choices
+        except AttributeError:
+            if type(chunk) is dict:
+                return self._on_json(chunk)
+            raise
         call = self.call
         if call.response_id is None:
             call.record_response(model=chunk.model, response_id=chunk.id)
-        usage = chunk.usage
         if usage is not None:
             record_chat_usage(call, usage)
-        choices = chunk.choices
         if not choices:
             # The usage-only chunk we asked for on the caller's behalf: they would never have seen it.
             return not (usage is not None and self.hide_usage)
@@ -106,11 +132,47 @@ class _ChatChunkReader(StreamReader):
             if reason:
                 finish_reasons = self.finish_reasons = (*self.finish_reasons, reason)
                 call.record_response(finish_reasons=finish_reasons)
+        # _chunk() inlined: this is every chunk's path.
         call.chunk(text)
         texts = self.text
         if texts is not None:
             texts.append(text)
         return True
+
+    def _on_json(self, chunk: dict[str, Any]) -> bool:
+        call = self.call
+        if call.response_id is None:
+            model, response_id = chunk.get("model"), chunk.get("id")
+            call.record_response(
+                model=model if isinstance(model, str) else None,
+                response_id=response_id if isinstance(response_id, str) else None,
+            )
+        usage = chunk.get("usage")
+        if type(usage) is dict:
+            record_chat_usage(call, usage)
+        choices = chunk.get("choices")
+        if not choices or type(choices) is not list:
+            return not (type(usage) is dict and self.hide_usage)
+        text = ""
+        for choice in choices:
+            if type(choice) is not dict:
+                continue
+            text += _dict_delta_text(choice.get("delta"))
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                self._finished(reason)
+        self._chunk(text)
+        return True
+
+    def _finished(self, reason: str) -> None:
+        finish_reasons = self.finish_reasons = (*self.finish_reasons, reason)
+        self.call.record_response(finish_reasons=finish_reasons)
+
+    def _chunk(self, text: str) -> None:
+        self.call.chunk(text)
+        texts = self.text
+        if texts is not None:
+            texts.append(text)
 
     def on_complete(self) -> None:
         call = self.call
@@ -122,29 +184,13 @@ class _ChatChunkReader(StreamReader):
         call.estimate_missing_usage()
 
 
-class ChatStream(SyncStreamProxy):
-    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool) -> None:
-        super().__init__(wrapped, call, _ChatChunkReader(call, hide_usage))
-        if hide_usage:
-            read_usage_chunk_as_text(wrapped, call, is_async=False)
-
-
-class AsyncChatStream(AsyncStreamProxy):
-    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool) -> None:
-        super().__init__(wrapped, call, _ChatChunkReader(call, hide_usage))
-        if hide_usage:
-            read_usage_chunk_as_text(wrapped, call, is_async=True)
-
-
 class ChatOperation(Operation):
     name = "chat"
-    sync_stream = ChatStream
-    async_stream = AsyncChatStream
     injects_stream_usage = True
 
-    def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
+    def describe(self, body: Mapping[str, Any]) -> RequestInfo:
         # str_param / int_param inlined: this runs on every request, and each helper call adds up.
-        get = kwargs.get
+        get = body.get
         model = get("model")
         max_tokens = get("max_completion_tokens")
         if type(max_tokens) is not int:
@@ -154,14 +200,18 @@ class ChatOperation(Operation):
             model if type(model) is str else None,
             max_tokens if type(max_tokens) is int else None,
             lambda: messages_text(messages),
-            get("stream") is True,
         )
 
-    def input_messages(self, kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        return chat_messages(kwargs.get("messages"))
+    def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        return chat_messages(body.get("messages"))
 
     # The function itself rather than a method calling it: a call fewer on every response.
     record = staticmethod(record_chat_completion)  # type: ignore[assignment]
+
+    def stream_reader(self, call: LLMCall, stream: Any, *, hide_usage: bool, is_async: bool) -> StreamReader:
+        if hide_usage and stream is not None:
+            read_usage_chunk_as_text(stream, call, is_async=is_async)
+        return ChatChunkReader(call, hide_usage)
 
 
 CHAT = ChatOperation()

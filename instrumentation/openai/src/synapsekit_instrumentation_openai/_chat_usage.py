@@ -16,11 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import LLMCall, report_internal_error
+from synapsekit.plugin import report_internal_error
 
 from ._fields import fields
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 _ERROR_KEY = "openai.stream_usage_chunk"
 

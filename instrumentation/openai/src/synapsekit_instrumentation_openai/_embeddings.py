@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from synapsekit.plugin import LLMCall
+from typing import TYPE_CHECKING, Any
 
 from ._fields import field, int_field, str_param
-from ._operation import Operation, RequestInfo
+from .stainless import Operation, RequestInfo
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 
 def embedding_input_text(items: Any) -> str:
@@ -23,9 +24,9 @@ def embedding_input_text(items: Any) -> str:
 class EmbeddingsOperation(Operation):
     name = "embeddings"
 
-    def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
-        items = kwargs.get("input")
-        return str_param(kwargs, "model"), None, lambda: embedding_input_text(items), False
+    def describe(self, body: Mapping[str, Any]) -> RequestInfo:
+        items = body.get("input")
+        return str_param(body, "model"), None, lambda: embedding_input_text(items)
 
     def record(self, call: LLMCall, result: Any) -> None:
         usage = field(result, "usage")

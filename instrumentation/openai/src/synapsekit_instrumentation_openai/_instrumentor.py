@@ -1,39 +1,39 @@
-"""``OpenAIInstrumentor``: patches the openai SDK's chat completions, Responses and embeddings methods.
+"""``OpenAIInstrumentor``: the openai SDK instrumented at its request pipeline.
 
-Patched at the defining classes, sync and async: ``Completions.create``/``parse``
-(``openai.resources.chat.completions.completions``), ``Responses.create``/``parse``
-(``openai.resources.responses.responses``; ``responses.stream()`` goes through ``create``) and
-``Embeddings.create`` (``openai.resources.embeddings``). Clients built before instrumenting are covered,
-because their resources look the methods up on these classes. The ``with_raw_response`` /
-``with_streaming_response`` views bind the method when first accessed on a resource: a view accessed before
-instrumenting keeps calling the unpatched method.
+One patch per client kind — ``openai._base_client.SyncAPIClient.request`` and ``AsyncAPIClient.request`` —
+through which every request passes: resource methods, ``client.post(...)``, the ``with_raw_response`` /
+``with_streaming_response`` views and the ``.stream()``/``.parse()`` helpers alike, on clients built before or
+after instrumenting. Requests are dispatched on method and path (:func:`routes`); nothing else of the SDK is
+imported, so instrumenting costs no import of ``openai.resources``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from synapsekit.plugin import Instrumentor, unwrap_method, wrap_method
+from synapsekit.plugin import Instrumentor
 
-from ._chat import CHAT
-from ._embeddings import EMBEDDINGS
-from ._operation import Operation
-from ._provider import EndpointResolver
-from ._responses import RESPONSES
-from ._sdk import load_sdk
-from ._wrappers import Runtime, async_wrapper, sync_wrapper
+if TYPE_CHECKING:
+    from .stainless import Operation, RequestPipeline
 
-# (module, class, methods, operation, is_async)
-_TARGETS: tuple[tuple[str, str, tuple[str, ...], Operation, bool], ...] = (
-    ("openai.resources.chat.completions.completions", "Completions", ("create", "parse"), CHAT, False),
-    ("openai.resources.chat.completions.completions", "AsyncCompletions", ("create", "parse"), CHAT, True),
-    ("openai.resources.responses.responses", "Responses", ("create", "parse"), RESPONSES, False),
-    ("openai.resources.responses.responses", "AsyncResponses", ("create", "parse"), RESPONSES, True),
-    ("openai.resources.embeddings", "Embeddings", ("create",), EMBEDDINGS, False),
-    ("openai.resources.embeddings", "AsyncEmbeddings", ("create",), EMBEDDINGS, True),
-)
+
+def routes() -> Mapping[tuple[str, str], Operation]:
+    """The LLM calls among the openai API's requests, by ``(method, path)``.
+
+    ``GET /responses/{id}`` (resuming a stored response), ``POST /responses/input_tokens`` (counting tokens)
+    and the rest of the API are not calls. Imported when first asked for: loading the instrumentor (which
+    ``synapsekit.instrument()`` does for every installed one) must not load what only patching needs.
+    """
+    from ._chat import CHAT
+    from ._embeddings import EMBEDDINGS
+    from ._responses import RESPONSES
+
+    return {
+        ("post", "/chat/completions"): CHAT,
+        ("post", "/responses"): RESPONSES,
+        ("post", "/embeddings"): EMBEDDINGS,
+    }
 
 
 class OpenAIInstrumentor(Instrumentor):
@@ -51,24 +51,25 @@ class OpenAIInstrumentor(Instrumentor):
 
     def __init__(self) -> None:
         super().__init__()
-        self._patched: list[tuple[type[Any], str]] = []
+        self._pipeline: RequestPipeline | None = None
 
     def _instrument(self, **options: Any) -> None:
+        from ._provider import EndpointResolver
+        from .stainless import GeneratedSDK, RequestPipeline
+
         providers: Mapping[str, str] | None = options.get("providers")
-        runtime = Runtime(
-            sdk=load_sdk(),
-            endpoints=EndpointResolver(providers),
-            include_stream_usage=bool(options.get("include_stream_usage", True)),
+        pipeline = RequestPipeline(
+            GeneratedSDK(
+                package="openai",
+                routes=routes(),
+                endpoint=EndpointResolver(providers).for_client,
+                ask_stream_usage=bool(options.get("include_stream_usage", True)),
+            )
         )
-        for module_name, class_name, methods, operation, is_async in _TARGETS:
-            owner = getattr(importlib.import_module(module_name), class_name)
-            make = async_wrapper if is_async else sync_wrapper
-            for method in methods:
-                # Older SDKs lack some methods (parse); patch what this version defines.
-                if method in owner.__dict__ and wrap_method(owner, method, make(operation, runtime)):
-                    self._patched.append((owner, method))
+        pipeline.install()
+        self._pipeline = pipeline
 
     def _uninstrument(self) -> None:
-        while self._patched:
-            owner, method = self._patched.pop()
-            unwrap_method(owner, method)
+        if self._pipeline is not None:
+            self._pipeline.uninstall()
+            self._pipeline = None

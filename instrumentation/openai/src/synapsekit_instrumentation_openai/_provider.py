@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from .stainless._endpoint import Endpoint
 
 PROVIDERS_ENV = "SYNAPSEKIT_OPENAI_PROVIDERS"
 DEFAULT_PROVIDER = "openai"
@@ -39,15 +40,6 @@ _AZURE_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".servic
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _OLLAMA_PORT = 11434
 _AZURE_CLIENT_CLASSES = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a client sends its requests, and who answers there."""
-
-    provider: str
-    server_address: str | None
-    server_port: int | None
 
 
 def detect_provider(

@@ -1,18 +1,21 @@
 """The Responses API: what a request asks for, what a response and its stream events report.
 
-``responses.stream()`` sends its request through ``Responses.create(stream=True)``, so it is seen (and
-counted) there, once.
+``responses.stream()`` sends ``POST /responses`` with ``stream=True`` and is counted there, once; resuming a
+stored response (``responses.stream(response_id=...)``, a ``GET``) is not a new call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import AsyncStreamProxy, LLMCall, StreamReader, SyncStreamProxy
+from synapsekit.plugin import StreamReader
 
 from ._fields import chat_messages, content_text, field, int_field, int_param, str_param
-from ._operation import Operation, RequestInfo
+from .stainless import Operation, RequestInfo
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
 
 # Events that carry the final response object, usage included.
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -56,13 +59,19 @@ def record_response(call: LLMCall, response: Any) -> None:
     )
 
 
-class _ResponseEventReader(StreamReader):
-    """Reads each Responses event into the call; shared by the sync and async stream proxies."""
+class ResponseEventReader(StreamReader):
+    """Reads each Responses event into the call: an SDK event model, or its plain JSON from a raw body."""
 
     __slots__ = ()
 
     def on_item(self, event: Any) -> bool:
-        event_type = event.type
+        # Plain JSON from a raw body fails the first attribute read; a ``try`` costs nothing on the SDK path.
+        try:
+            event_type = event.type
+        except AttributeError:
+            if type(event) is not dict:
+                raise
+            return self._on_json(event)
         if event_type.endswith(".delta"):
             delta = getattr(event, "delta", None)
             self.call.chunk(delta if isinstance(delta, str) else None)
@@ -73,33 +82,38 @@ class _ResponseEventReader(StreamReader):
             self.call.record_response(model=response.model, response_id=response.id)
         return True
 
-
-class ResponseStream(SyncStreamProxy):
-    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool = False) -> None:
-        super().__init__(wrapped, call, _ResponseEventReader(call))
-
-
-class AsyncResponseStream(AsyncStreamProxy):
-    def __init__(self, wrapped: Any, call: LLMCall, hide_usage: bool = False) -> None:
-        super().__init__(wrapped, call, _ResponseEventReader(call))
+    def _on_json(self, event: dict[str, Any]) -> bool:
+        event_type = event.get("type")
+        if not isinstance(event_type, str):
+            return True
+        if event_type.endswith(".delta"):
+            delta = event.get("delta")
+            self.call.chunk(delta if isinstance(delta, str) else None)
+        elif event_type in _FINAL_EVENTS:
+            record_response(self.call, event.get("response"))
+        elif event_type == "response.created":
+            response = event.get("response")
+            model, response_id = field(response, "model"), field(response, "id")
+            self.call.record_response(
+                model=model if isinstance(model, str) else None,
+                response_id=response_id if isinstance(response_id, str) else None,
+            )
+        return True
 
 
 class ResponsesOperation(Operation):
     name = "chat"
-    sync_stream = ResponseStream
-    async_stream = AsyncResponseStream
 
-    def describe(self, kwargs: Mapping[str, Any]) -> RequestInfo:
-        instructions, items = kwargs.get("instructions"), kwargs.get("input")
+    def describe(self, body: Mapping[str, Any]) -> RequestInfo:
+        instructions, items = body.get("instructions"), body.get("input")
         return (
-            str_param(kwargs, "model"),
-            int_param(kwargs, "max_output_tokens"),
+            str_param(body, "model"),
+            int_param(body, "max_output_tokens"),
             lambda: input_text(instructions, items),
-            kwargs.get("stream") is True,
         )
 
-    def input_messages(self, kwargs: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        instructions, items = kwargs.get("instructions"), kwargs.get("input")
+    def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        instructions, items = body.get("instructions"), body.get("input")
         messages = [] if not isinstance(instructions, str) else [_text_message("system", instructions)]
         if isinstance(items, str):
             messages.append(_text_message("user", items))
@@ -109,6 +123,9 @@ class ResponsesOperation(Operation):
 
     def record(self, call: LLMCall, result: Any) -> None:
         record_response(call, result)
+
+    def stream_reader(self, call: LLMCall, stream: Any, *, hide_usage: bool, is_async: bool) -> StreamReader:
+        return ResponseEventReader(call)
 
 
 RESPONSES = ResponsesOperation()

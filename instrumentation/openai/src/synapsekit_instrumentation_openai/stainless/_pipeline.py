@@ -1,0 +1,319 @@
+"""The request pipeline of a generated SDK, instrumented where every request passes.
+
+Resource methods (``client.chat.completions.create``), ``client.post(...)``/``get(...)``, the
+``with_raw_response``/``with_streaming_response`` views and the helpers (``.stream()``, ``.parse()``) all
+end in one method of the SDK's base client: ``SyncAPIClient.request`` / ``AsyncAPIClient.request``
+(``<package>._base_client``), ``request(cast_to, options, *, stream=False, stream_cls=None)`` in every
+supported version. Its retry loop runs inside it, so one call of ``request`` is one request as the caller
+sees it, however many attempts the SDK makes. :class:`RequestPipeline` wraps those two methods and
+dispatches on the request's method and path: a route it knows is an LLM call, anything else passes straight
+through.
+
+For an LLM call the wrapper reads the request (model, output limit, prompt — see :class:`.Operation`), starts
+the call (budgets admit it here: a refused request is never sent), asks a chat stream for its usage when the
+caller did not, sends the request with the call in flight, and reads what ``request`` returns:
+
+- a parsed response (an SDK model, or plain JSON for ``client.post(..., cast_to=object)``): recorded at once;
+- an SDK stream: handed back in a :class:`~synapsekit.plugin.SyncStreamProxy` /
+  :class:`~synapsekit.plugin.AsyncStreamProxy` that reads each parsed item;
+- a raw response wrapper (``with_raw_response``, ``with_streaming_response``) or a bare HTTP response: the
+  caller's own object, untouched; a body already read is read as JSON at once, a body still unread is read
+  alongside the caller as it reads it (see :mod:`._body`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from synapsekit.plugin import (
+    AsyncStreamProxy,
+    SyncStreamProxy,
+    report_internal_error,
+    unwrap_method,
+    wrap_method,
+)
+
+from ._body import read_alongside, settle_json
+from ._endpoint import Endpoint
+from ._operation import Operation
+from ._request import LAZY_RAW_MODE, Routes, ask_for_stream_usage, raw_mode, request_body, route
+from ._results import ASYNC_STREAM, PARSED, RAW_RESPONSE, STREAM, ResultKinds
+
+if TYPE_CHECKING:
+    from synapsekit.plugin import LLMCall
+
+Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _load_start_call(*args: Any, **kwargs: Any) -> LLMCall:
+    """``synapsekit.plugin.start_call``, loaded by the first call rather than by instrumenting.
+
+    The call machinery (pricing tables, spans, scopes) is the larger part of what instrumenting would otherwise
+    import; an application that instruments and never calls should not pay for it. This stands in for it until
+    the first call, which puts the real one in its place: every call after reads the same global.
+    """
+    global _start_call
+    from synapsekit.plugin import start_call
+
+    _start_call = start_call
+    return start_call(*args, **kwargs)
+
+
+_start_call: Callable[..., LLMCall] = _load_start_call
+
+
+class SdkSpans(Protocol):
+    """An SDK that starts its own OpenTelemetry span per request, which synapsekit adopts as the call's.
+
+    ``emits_span(client, options)``: whether the SDK will start one for this request of this client
+    (synapsekit then starts none of its own). ``offer(call)`` is called just before the request is sent and ``withdraw(token)`` right
+    after, so that the span the SDK starts in between can be adopted.
+    """
+
+    def emits_span(self, client: Any, options: Any) -> bool: ...
+
+    def offer(self, call: LLMCall) -> Any: ...
+
+    def withdraw(self, token: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class GeneratedSDK:
+    """One generated SDK and what its requests mean.
+
+    ``package``: its import name (``"openai"``); its base client is ``<package>._base_client``.
+    ``routes``: ``(method, path) -> Operation``, lower-case method and the path as resource methods send it
+    (``("post", "/chat/completions")``); every other request passes through uncounted.
+    ``endpoint``: the client's provider and server address.
+    ``ask_stream_usage``: add ``stream_options.include_usage`` to streamed requests of operations that
+    need it (``Operation.injects_stream_usage``) when the caller did not decide.
+    ``sdk_spans``: the SDK's own per-request spans, to adopt instead of starting a second one.
+    """
+
+    package: str
+    routes: Routes
+    endpoint: Callable[[Any], Endpoint]
+    ask_stream_usage: bool = True
+    sdk_spans: SdkSpans | None = None
+
+
+class RequestPipeline:
+    """Patches (and unpatches exactly) the request methods of one :class:`GeneratedSDK`'s base client."""
+
+    def __init__(self, sdk: GeneratedSDK) -> None:
+        self.sdk = sdk
+        self._kinds = ResultKinds(sdk.package)
+        self._patched: list[tuple[Any, str]] = []
+
+    def install(self) -> None:
+        """Wrap ``SyncAPIClient.request`` and ``AsyncAPIClient.request`` (the SDK is imported by now).
+
+        A client class that has a ``request`` of its own shadows the base class's: another instrumentation
+        that patched ``OpenAI.request`` before us (logfire does) would send its requests past our wrapper. So
+        such overrides are wrapped too, and we sit above them. A genuine override that calls
+        ``super().request()`` then passes two of our wrappers: the inner call takes the request over from the
+        outer one (one provider request, counted once, see ``synapsekit.plugin.start_call``).
+        """
+        base = importlib.import_module(f"{self.sdk.package}._base_client")
+        for root, wrapper in (
+            (base.SyncAPIClient, self._sync_wrapper()),
+            (base.AsyncAPIClient, self._async_wrapper()),
+        ):
+            for owner in (root, *_overriding_subclasses(root, "request")):
+                if wrap_method(owner, "request", wrapper):
+                    self._patched.append((owner, "request"))
+
+    def uninstall(self) -> None:
+        while self._patched:
+            owner, attribute = self._patched.pop()
+            unwrap_method(owner, attribute)
+
+    # -- the wrappers -----------------------------------------------------------------------------------------
+    # Every request the SDK sends passes through these, LLM call or not: the common path (a resource method's
+    # request, a parsed response) is written out in place rather than through helpers — a Python-level call
+    # costs about as much as all the reading it would save writing out, and this runs on every request.
+    def _route(
+        self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Operation | None, Any]:
+        """The operation and options of a request the exact lookup missed (other spellings, keyword options)."""
+        try:
+            options = args[1] if len(args) > 1 else kwargs["options"]
+            return route(self.sdk.routes, client, options.method, options.url), options
+        except Exception as exc:
+            report_internal_error(f"{self.sdk.package}.route", exc)
+            return None, None
+
+    def _sync_wrapper(self) -> Wrapper:
+        routes = self.sdk.routes
+        begin, finish, sdk_spans = self._begin, self._finish, self.sdk.sdk_spans
+
+        def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            try:
+                options = args[1]
+                operation = routes.get((options.method, options.url))
+            except Exception:
+                operation = None
+            if operation is None:
+                operation, options = self._route(instance, args, kwargs)
+                if operation is None:
+                    return wrapped(*args, **kwargs)
+            begun = begin(operation, instance, options, args, kwargs)
+            if begun is None:
+                return wrapped(*args, **kwargs)
+            call, args, kwargs, hide_usage = begun
+            if sdk_spans is None:
+                with call:
+                    result = wrapped(*args, **kwargs)
+            else:
+                token = sdk_spans.offer(call)
+                try:
+                    with call:
+                        result = wrapped(*args, **kwargs)
+                finally:
+                    sdk_spans.withdraw(token)
+            return finish(operation, call, result, hide_usage, options, False)
+
+        return request
+
+    def _async_wrapper(self) -> Wrapper:
+        routes = self.sdk.routes
+        begin, finish, sdk_spans = self._begin, self._finish, self.sdk.sdk_spans
+
+        async def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            try:
+                options = args[1]
+                operation = routes.get((options.method, options.url))
+            except Exception:
+                operation = None
+            if operation is None:
+                operation, options = self._route(instance, args, kwargs)
+                if operation is None:
+                    return await wrapped(*args, **kwargs)
+            begun = begin(operation, instance, options, args, kwargs)
+            if begun is None:
+                return await wrapped(*args, **kwargs)
+            call, args, kwargs, hide_usage = begun
+            if sdk_spans is None:
+                with call:
+                    result = await wrapped(*args, **kwargs)
+            else:
+                token = sdk_spans.offer(call)
+                try:
+                    with call:
+                        result = await wrapped(*args, **kwargs)
+                finally:
+                    sdk_spans.withdraw(token)
+            return finish(operation, call, result, hide_usage, options, True)
+
+        return request
+
+    # -- before the request ---------------------------------------------------------------------------------
+    def _begin(
+        self, operation: Operation, client: Any, options: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[LLMCall, tuple[Any, ...], dict[str, Any], bool] | None:
+        """Start the call (may raise BudgetExceeded); None when reading the request failed (sent as is)."""
+        sdk = self.sdk
+        try:
+            # request_body() in place for the common body: a plain dict and no extra_body.
+            body = options.json_data
+            if options.extra_json or type(body) is not dict:
+                body = request_body(options)
+            model, max_output_tokens, prompt = operation.describe(body)
+            endpoint = sdk.endpoint(client)
+            # ``stream`` is keyword-only in every supported SDK version.
+            streamed = kwargs.get("stream") is True
+            hide_usage = False
+            if streamed and operation.injects_stream_usage and sdk.ask_stream_usage:
+                asked = ask_for_stream_usage(options, body)
+                if asked is not None:
+                    hide_usage = True
+                    if len(args) > 1:
+                        args = (args[0], asked, *args[2:])
+                    else:
+                        kwargs = {**kwargs, "options": asked}
+            sdk_spans = sdk.sdk_spans
+            wire = sdk_spans is None or not sdk_spans.emits_span(client, options)
+        except Exception as exc:
+            report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
+            return None
+        call = _start_call(
+            endpoint.provider,
+            operation.name,
+            model,
+            streamed=streamed,
+            server_address=endpoint.server_address,
+            server_port=endpoint.server_port,
+            max_output_tokens=max_output_tokens,
+            prompt=prompt,
+            wire=wire,
+        )
+        if call.capture_content:
+            try:
+                call.input_messages = operation.input_messages(body)
+            except Exception as exc:
+                report_internal_error(f"{sdk.package}.content:{operation.name}", exc)
+        return call, args, kwargs, hide_usage
+
+    # -- after it -------------------------------------------------------------------------------------------
+    def _finish(
+        self,
+        operation: Operation,
+        call: LLMCall,
+        result: Any,
+        hide_usage: bool,
+        options: Any,
+        is_async: bool,
+    ) -> Any:
+        """What the caller gets: ``result`` itself, or a stream proxy that ends the call with the stream."""
+        try:
+            # ResultKinds.of() in place: a dict lookup by class, classified once per class.
+            kind = self._kinds.known.get(result.__class__)
+            if kind is None:
+                kind = self._kinds.of(result)
+            if kind == PARSED:
+                # settle() in place: this is every non-streamed response's path.
+                try:
+                    operation.record(call, result)
+                    if call.input_tokens is None:
+                        call.estimate_missing_usage()
+                except Exception as exc:
+                    call.finish()
+                    report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
+                call.finish()
+                return result
+            if kind in (STREAM, ASYNC_STREAM):
+                reader = operation.stream_reader(call, result, hide_usage=hide_usage, is_async=is_async)
+                proxy = AsyncStreamProxy if kind == ASYNC_STREAM else SyncStreamProxy
+                return proxy(result, call, reader)
+            http = result.http_response if kind == RAW_RESPONSE else result
+            streamed = call.streamed
+            if not streamed and raw_mode(options) != LAZY_RAW_MODE:
+                # with_raw_response / a bare response of a plain request: the SDK read the body already.
+                settle_json(call, operation, http.content)
+            else:
+                read_alongside(
+                    http, call, operation, events=streamed, hide_usage=hide_usage, is_async=is_async
+                )
+        except Exception as exc:
+            call.abandon()
+            report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
+        return result
+
+
+def _overriding_subclasses(root: type[Any], attribute: str) -> list[type[Any]]:
+    """Subclasses of ``root`` (at any depth) whose own ``__dict__`` holds ``attribute``."""
+    found: list[type[Any]] = []
+    pending = list(root.__subclasses__())
+    seen: set[type[Any]] = set()
+    while pending:
+        cls = pending.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        if attribute in vars(cls):
+            found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
