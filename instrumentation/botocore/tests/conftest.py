@@ -9,24 +9,7 @@ import pytest
 from _bedrock_testkit import make_client
 
 import synapsekit
-from synapsekit._core.errors import is_strict, set_strict
-from synapsekit.testing import CallRecorder, LLMTestServer
-
-
-@pytest.fixture(autouse=True)
-def _strict() -> Iterator[None]:
-    previous = is_strict()
-    set_strict(True)
-    try:
-        yield
-    finally:
-        set_strict(previous)
-
-
-@pytest.fixture
-def server() -> Iterator[LLMTestServer]:
-    with LLMTestServer() as running:
-        yield running
+from synapsekit.testing import LLMTestServer
 
 
 @pytest.fixture
@@ -34,12 +17,6 @@ def instrumented() -> Iterator[None]:
     assert synapsekit.instrument("botocore") == ["botocore"]
     yield
     synapsekit.uninstrument("botocore")
-
-
-@pytest.fixture
-def sink() -> Iterator[CallRecorder]:
-    with CallRecorder() as recording:
-        yield recording
 
 
 @pytest.fixture

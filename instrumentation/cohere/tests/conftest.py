@@ -9,13 +9,7 @@ import httpx
 import pytest
 
 import synapsekit
-from synapsekit.testing import CallRecorder, LLMTestServer
-
-
-@pytest.fixture
-def server() -> Iterator[LLMTestServer]:
-    with LLMTestServer() as running:
-        yield running
+from synapsekit.testing import LLMTestServer
 
 
 @pytest.fixture
@@ -23,12 +17,6 @@ def instrumented() -> Iterator[None]:
     assert synapsekit.instrument("cohere") == ["cohere"]
     yield
     synapsekit.uninstrument("cohere")
-
-
-@pytest.fixture
-def sink() -> Iterator[CallRecorder]:
-    with CallRecorder() as recording:
-        yield recording
 
 
 @pytest.fixture

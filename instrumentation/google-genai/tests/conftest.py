@@ -10,24 +10,7 @@ from _gemini_testkit import gemini_client, vertex_client
 from google import genai
 
 import synapsekit
-from synapsekit._core.errors import is_strict, set_strict
-from synapsekit.testing import CallRecorder, LLMTestServer
-
-
-@pytest.fixture(autouse=True)
-def _strict() -> Iterator[None]:
-    previous = is_strict()
-    set_strict(True)
-    try:
-        yield
-    finally:
-        set_strict(previous)
-
-
-@pytest.fixture
-def server() -> Iterator[LLMTestServer]:
-    with LLMTestServer() as running:
-        yield running
+from synapsekit.testing import LLMTestServer
 
 
 @pytest.fixture
@@ -35,12 +18,6 @@ def instrumented() -> Iterator[None]:
     assert synapsekit.instrument("google-genai") == ["google-genai"]
     yield
     synapsekit.uninstrument("google-genai")
-
-
-@pytest.fixture
-def sink() -> Iterator[CallRecorder]:
-    with CallRecorder() as recording:
-        yield recording
 
 
 @pytest.fixture

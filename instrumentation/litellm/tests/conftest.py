@@ -14,16 +14,7 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import pytest
 
 import synapsekit
-from synapsekit._core.errors import is_strict, set_strict
-from synapsekit.testing import CallRecorder, LLMTestServer
-
-
-@pytest.fixture(autouse=True)
-def strict_mode() -> Iterator[None]:
-    previous = is_strict()
-    set_strict(True)
-    yield
-    set_strict(previous)
+from synapsekit.testing import LLMTestServer
 
 
 @pytest.fixture
@@ -44,9 +35,3 @@ def openai_instrumented() -> Iterator[None]:
     assert synapsekit.instrument("openai") == ["openai"]
     yield
     synapsekit.uninstrument("openai")
-
-
-@pytest.fixture
-def sink() -> Iterator[CallRecorder]:
-    with CallRecorder() as recording:
-        yield recording

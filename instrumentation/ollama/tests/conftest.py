@@ -8,13 +8,7 @@ import ollama
 import pytest
 
 import synapsekit
-from synapsekit.testing import CallRecorder, LLMTestServer
-
-
-@pytest.fixture
-def server() -> Iterator[LLMTestServer]:
-    with LLMTestServer() as running:
-        yield running
+from synapsekit.testing import LLMTestServer
 
 
 @pytest.fixture
@@ -22,12 +16,6 @@ def instrumented() -> Iterator[None]:
     assert synapsekit.instrument("ollama") == ["ollama"]
     yield
     synapsekit.uninstrument("ollama")
-
-
-@pytest.fixture
-def sink() -> Iterator[CallRecorder]:
-    with CallRecorder() as recording:
-        yield recording
 
 
 @pytest.fixture
