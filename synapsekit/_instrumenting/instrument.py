@@ -56,9 +56,6 @@ def instrument(
     prompts and completions on spans (off by default; also ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
     ``metrics`` (e.g. a ``PrometheusMetrics``) and ``sinks`` receive every finished LLM call.
     """
-    # Instrumented calls are priced by whatever reads their cost: have the price data ready before the
-    # first request needs it, loaded off the request path.
-    preload_prices()
     if capture_content is not None:
         _config.set_capture_content(capture_content)
     for sink in (*(() if metrics is None else (metrics,)), *sinks):
@@ -87,6 +84,10 @@ def instrument(
             continue
         instrumentor.instrument()
         activated.append(name)
+    # Instrumented calls are priced by whatever reads their cost: have the price data ready before the first
+    # request needs it, loaded off the request path. Started last: the load holds the GIL for long stretches
+    # (unmarshalling the price tables), which would otherwise stretch the patching above several times over.
+    preload_prices()
     return activated
 
 

@@ -161,3 +161,18 @@ def test_exploding_instrument_hook_does_not_break_the_import(
 def test_entry_points_of_the_workspace_instrumentors_are_discovered() -> None:
     found = _instrument.available_instrumentors()
     assert {"openai", "anthropic"} <= set(found)
+
+
+def test_installed_versions_read_from_the_dist_info_folder_match_the_metadata() -> None:
+    import importlib.metadata
+
+    from synapsekit._instrumenting.instrumentor import _distribution_version
+
+    for instrumentor in _instrument.available_instrumentors().values():
+        try:
+            expected: str | None = importlib.metadata.version(instrumentor.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            expected = None
+        assert instrumentor.installed_version() == expected, instrumentor.distribution
+    assert _distribution_version("google-genai") == importlib.metadata.version("google-genai")  # a dash in the name
+    assert _distribution_version("no-such-distribution-anywhere") is None
