@@ -174,5 +174,7 @@ def test_installed_versions_read_from_the_dist_info_folder_match_the_metadata() 
         except importlib.metadata.PackageNotFoundError:
             expected = None
         assert instrumentor.installed_version() == expected, instrumentor.distribution
-    assert _distribution_version("google-genai") == importlib.metadata.version("google-genai")  # a dash in the name
+    assert _distribution_version("google-genai") == importlib.metadata.version(
+        "google-genai"
+    )  # a dash in the name
     assert _distribution_version("no-such-distribution-anywhere") is None
