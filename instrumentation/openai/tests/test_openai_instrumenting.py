@@ -209,7 +209,7 @@ def test_instrument_imports_nothing_of_an_imported_sdk() -> None:
         and not name.startswith("synapsekit_instrumentation_openai")
         and "." in name
     }
-    assert other_parts == {"_instrumentor"}
+    assert other_parts <= {"_instrumentor"}
     # The call machinery (pricing tables, spans, scopes) loads with the first call, not with instrumenting.
     assert "synapsekit._core.call" not in result["added"]
 
