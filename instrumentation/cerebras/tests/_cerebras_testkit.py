@@ -11,7 +11,7 @@ from synapsekit.testing import LLMTestServer
 NAME = PROVIDER = "cerebras"
 DISTRIBUTION = "cerebras-cloud-sdk"
 PACKAGE = "cerebras.cloud.sdk"
-SUPPORTED = ">=1,<2"
+SUPPORTED = ">=1.13.1,<2"
 Client = cerebras.Cerebras
 AsyncClient = cerebras.AsyncCerebras
 APIError = cerebras.APIError

@@ -9,7 +9,7 @@ import groq
 from synapsekit.testing import LLMTestServer
 
 NAME = DISTRIBUTION = PACKAGE = PROVIDER = "groq"
-SUPPORTED = ">=0.9,<2"
+SUPPORTED = ">=0.13,<2"
 Client = groq.Groq
 AsyncClient = groq.AsyncGroq
 APIError = groq.APIError

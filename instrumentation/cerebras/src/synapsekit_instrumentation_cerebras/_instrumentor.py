@@ -38,7 +38,7 @@ class CerebrasInstrumentor(Instrumentor):
 
     name: ClassVar[str] = "cerebras"
     distribution: ClassVar[str] = "cerebras-cloud-sdk"
-    supported: ClassVar[str] = ">=1,<2"
+    supported: ClassVar[str] = ">=1.13.1,<2"
     module: ClassVar[str] = "cerebras.cloud.sdk"
 
     def __init__(self) -> None:

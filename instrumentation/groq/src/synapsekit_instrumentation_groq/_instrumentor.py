@@ -39,7 +39,7 @@ class GroqInstrumentor(Instrumentor):
 
     name: ClassVar[str] = "groq"
     distribution: ClassVar[str] = "groq"
-    supported: ClassVar[str] = ">=0.9,<2"
+    supported: ClassVar[str] = ">=0.13,<2"
     module: ClassVar[str] = "groq"
 
     def __init__(self) -> None:
