@@ -29,6 +29,14 @@ GOOGLE_GENAI_VERSIONS = ["1.0.0", "3.6.1"]
 # litellm moves fast: its first release of the supported range and the newest (compromised releases are excluded
 # in instrumentation/litellm/pyproject.toml). The openai instrumentor comes along: its counting-once tests need it.
 LITELLM_VERSIONS = ["1.80.0", "1.110.2"]
+# The OpenAI-compatible generated SDKs. groq 0.13.0 and cerebras-cloud-sdk 1.13.1 are the first that build their
+# HTTP client under httpx 0.28 (older ones pass the removed ``proxies``); together from 2 (together 1 was not
+# generated), whose chat path left the base URL for the request path in 3; fireworks-ai from 1.2 (0.x was a
+# different, hand-written SDK).
+GROQ_VERSIONS = ["0.13.0", "1.7.0"]
+CEREBRAS_VERSIONS = ["1.13.1", "1.91.0"]
+TOGETHER_VERSIONS = ["2.0.0", "3.1.1"]
+FIREWORKS_VERSIONS = ["1.2.0", "1.2.30"]
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "pytest-benchmark", "hypothesis"]
 
 
@@ -156,6 +164,32 @@ def litellm_versions(session: nox.Session, litellm: str) -> None:
     # litellm fetches its model cost map from the network at import unless told to use its bundled copy.
     session.env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     _client_versions(session, "litellm", "-e", "instrumentation/openai", f"litellm=={litellm}")
+
+
+# groq, cerebras-cloud-sdk, together and fireworks-ai run on the openai distribution's shared generated-SDK pipeline
+# and its OpenAI-compatible module.
+@nox.session(python=PYTHON)
+@nox.parametrize("groq", GROQ_VERSIONS)
+def groq_versions(session: nox.Session, groq: str) -> None:
+    _client_versions(session, "groq", "-e", "instrumentation/openai", f"groq=={groq}")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("cerebras", CEREBRAS_VERSIONS)
+def cerebras_versions(session: nox.Session, cerebras: str) -> None:
+    _client_versions(session, "cerebras", "-e", "instrumentation/openai", f"cerebras-cloud-sdk=={cerebras}")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("together", TOGETHER_VERSIONS)
+def together_versions(session: nox.Session, together: str) -> None:
+    _client_versions(session, "together", "-e", "instrumentation/openai", f"together=={together}")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("fireworks", FIREWORKS_VERSIONS)
+def fireworks_versions(session: nox.Session, fireworks: str) -> None:
+    _client_versions(session, "fireworks", "-e", "instrumentation/openai", f"fireworks-ai=={fireworks}")
 
 
 # Third-party frameworks and other instrumentations over the instrumented SDKs, pinned so that CI stays

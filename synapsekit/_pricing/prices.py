@@ -62,7 +62,7 @@ logger = logging.getLogger("synapsekit.pricing")
 PRICES_FILE_ENV_VAR = "SYNAPSEKIT_PRICES_FILE"
 
 # Providers that resell other vendors' models under "vendor/model" names: when their own price list
-# lacks a model, the vendor named in the prefix prices it.
+# lacks a model, the vendor named in the prefix prices it (genai-prices ids).
 _ROUTER_PROVIDERS = frozenset({"openrouter", "together", "litellm"})
 
 # Calls report the OpenTelemetry GenAI provider names (``gen_ai.provider.name``); genai-prices files the same
@@ -76,6 +76,10 @@ _GENAI_PRICES_PROVIDER_IDS = {
     "gcp.vertex_ai": "google",
     "mistral_ai": "mistral",
     "x_ai": "x-ai",
+    # No well-known conventions value: named as the conventions name such vendors (lower case, words joined by
+    # "_", like mistral_ai and x_ai). Groq and Cerebras are filed under their plain names in both.
+    "fireworks_ai": "fireworks",
+    "together_ai": "together",
 }
 
 # A made-up demo price so that examples and tests with the offline model show realistic numbers; local models
@@ -379,8 +383,9 @@ def _find(provider: str, model: str) -> PriceSchedule | None:
 
     from synapsekit._pricing import genai
 
-    schedule = genai.find_schedule(_GENAI_PRICES_PROVIDER_IDS.get(provider, provider), names)
-    if schedule is None and provider in _ROUTER_PROVIDERS and (split := split_router_prefix(model)):
+    prices_provider = _GENAI_PRICES_PROVIDER_IDS.get(provider, provider)
+    schedule = genai.find_schedule(prices_provider, names)
+    if schedule is None and prices_provider in _ROUTER_PROVIDERS and (split := split_router_prefix(model)):
         upstream, upstream_model = split
         schedule = genai.find_schedule(upstream, model_name_candidates(upstream_model))
     return schedule

@@ -132,6 +132,14 @@ streams). Embeddings take ``output_dimension`` and report ``usage.prompt_tokens`
 "error", "message", "type", "param", "code"}`` (``errors.SDKError``), a 422 as ``{"detail": [...]}``
 (``errors.HTTPValidationError``). Test headers: ``http_headers={...}``.
 
+**Groq, Cerebras, Together AI, Fireworks AI** (their generated SDKs, each with ``base_url=`` set to
+``server.groq_base_url``, ``cerebras_base_url`` (``{base_url}/cerebras``), ``together_base_url``
+(``{base_url}/together``) or ``fireworks_base_url`` (``{base_url}/fireworks``)): OpenAI's chat completions,
+counted, capped and reported as above, at ``POST /openai/v1/chat/completions`` (where groq sends them; OpenAI's
+dialect) and ``POST /{cerebras,together,fireworks}/v1/chat/completions``. Under those three prefixes a stream
+reports ``usage`` on its finish chunk whatever ``stream_options`` says, as those providers do, and sends no
+usage-only chunk.
+
 **Cohere** (``cohere.ClientV2(api_key="test", base_url=server.cohere_base_url, max_retries=0)``, also
 ``AsyncClientV2``; the SDK retries 429 and 5xx twice by default): ``POST /v2/chat`` and ``POST /v2/embed``.
 Chat input: the text of ``messages``; cap ``max_tokens`` (``finish_reason`` ``MAX_TOKENS``, else

@@ -1,4 +1,8 @@
-"""``POST /v1/chat/completions``: OpenAI Chat Completions, plain and streamed."""
+"""``POST /v1/chat/completions``: OpenAI Chat Completions, plain and streamed.
+
+The same endpoint answers in the dialect of the OpenAI-compatible providers whose streams end with ``usage`` on
+the finish chunk without being asked (Cerebras, Together AI, Fireworks AI): :func:`chat_completions_usage_on_last_chunk`.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,15 @@ _FINGERPRINT = "fp_synapsekit_test"
 
 
 def chat_completions(body: dict[str, Any], ctx: RequestContext) -> Reply:
+    return _chat_completions(body, ctx, usage_on_last_chunk=False)
+
+
+def chat_completions_usage_on_last_chunk(body: dict[str, Any], ctx: RequestContext) -> Reply:
+    """OpenAI's chat completions, except that a stream's finish chunk carries ``usage`` whatever was asked."""
+    return _chat_completions(body, ctx, usage_on_last_chunk=True)
+
+
+def _chat_completions(body: dict[str, Any], ctx: RequestContext, *, usage_on_last_chunk: bool) -> Reply:
     model = request_model(body)
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
@@ -30,7 +43,7 @@ def chat_completions(body: dict[str, Any], ctx: RequestContext) -> Reply:
     )
     completion = response_format_completion(body.get("response_format"), plan.output_tokens)
     if body.get("stream") is True:
-        return StreamReply(_stream_frames(body, ctx, plan, completion))
+        return StreamReply(_stream_frames(body, ctx, plan, completion, usage_on_last_chunk))
     return JSONReply(
         {
             "id": ctx.object_id("chatcmpl-"),
@@ -99,10 +112,18 @@ def _usage(plan: UsagePlan) -> dict[str, Any]:
 
 
 def _stream_frames(
-    body: dict[str, Any], ctx: RequestContext, plan: UsagePlan, completion: Completion
+    body: dict[str, Any],
+    ctx: RequestContext,
+    plan: UsagePlan,
+    completion: Completion,
+    usage_on_last_chunk: bool,
 ) -> list[Frame]:
     stream_options = body.get("stream_options")
-    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+    include_usage = (
+        not usage_on_last_chunk
+        and isinstance(stream_options, dict)
+        and stream_options.get("include_usage") is True
+    )
     chunk_id = ctx.object_id("chatcmpl-")
 
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -128,7 +149,10 @@ def _stream_frames(
     frames.extend(
         data_frame(chunk(choice({"content": piece})), is_content=True) for piece in completion.pieces
     )
-    frames.append(data_frame(chunk(choice({}, _finish_reason(plan)))))
+    if usage_on_last_chunk:
+        frames.append(data_frame(chunk(choice({}, _finish_reason(plan)), usage=_usage(plan))))
+    else:
+        frames.append(data_frame(chunk(choice({}, _finish_reason(plan)))))
     if include_usage:
         frames.append(data_frame(chunk([], usage=_usage(plan))))
     frames.append(DONE_FRAME)

@@ -12,7 +12,7 @@ from . import _cohere, _gemini, _mistral, _ollama
 from ._anthropic_messages import messages
 from ._bedrock_converse import converse
 from ._bedrock_invoke import invoke
-from ._openai_chat import chat_completions
+from ._openai_chat import chat_completions, chat_completions_usage_on_last_chunk
 from ._openai_embeddings import embeddings
 from ._openai_responses import responses
 from ._plan import InvalidRequest, RequestContext
@@ -23,6 +23,13 @@ Endpoint = Callable[[dict[str, Any], RequestContext], Reply]
 
 MISTRAL_PREFIX = "/mistral"
 """Mistral's base path: its chat format is OpenAI's, so the dialect is chosen by where the client points."""
+
+GROQ_CHAT_PATH = "/openai/v1/chat/completions"
+"""Where ``groq`` sends chat completions under its base URL: OpenAI's format, OpenAI's dialect."""
+
+USAGE_ON_LAST_CHUNK_PREFIXES = ("/cerebras", "/together", "/fireworks")
+"""Base paths of providers whose chat streams report ``usage`` on the finish chunk unasked (chosen by where
+the client points, as Mistral's dialect is; their SDKs send ``/v1/chat/completions`` under a custom base URL)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,11 @@ _EXACT: Mapping[str, Route] = {
     "/v1/responses": Route(responses, "openai"),
     "/v1/embeddings": Route(embeddings, "openai"),
     "/v1/messages": Route(messages, "anthropic"),
+    GROQ_CHAT_PATH: Route(chat_completions, "openai"),
+    **{
+        f"{prefix}/v1/chat/completions": Route(chat_completions_usage_on_last_chunk, "openai")
+        for prefix in USAGE_ON_LAST_CHUNK_PREFIXES
+    },
     f"{MISTRAL_PREFIX}/v1/chat/completions": Route(_mistral.chat_completions, "mistral"),
     f"{MISTRAL_PREFIX}/v1/embeddings": Route(_mistral.embeddings, "mistral"),
     "/v2/chat": Route(_cohere.chat, "cohere"),

@@ -181,6 +181,26 @@ class LLMTestServer:
         return f"{self.base_url}{MISTRAL_PREFIX}"
 
     @property
+    def groq_base_url(self) -> str:
+        """For ``groq.Groq(base_url=...)``: the SDK adds ``/openai/v1`` itself."""
+        return self.base_url
+
+    @property
+    def cerebras_base_url(self) -> str:
+        """For ``cerebras.cloud.sdk.Cerebras(base_url=...)``: chat streams end with usage on the finish chunk."""
+        return f"{self.base_url}/cerebras"
+
+    @property
+    def together_base_url(self) -> str:
+        """For ``together.Together(base_url=...)``: chat streams end with usage on the finish chunk."""
+        return f"{self.base_url}/together"
+
+    @property
+    def fireworks_base_url(self) -> str:
+        """For ``fireworks.Fireworks(base_url=...)``: chat streams end with usage on the finish chunk."""
+        return f"{self.base_url}/fireworks"
+
+    @property
     def cohere_base_url(self) -> str:
         """For ``cohere.ClientV2(base_url=...)``."""
         return self.base_url

@@ -961,6 +961,12 @@ def test_importing_pricing_loads_neither_genai_prices_nor_pydantic() -> None:
         ("mistral_ai", "mistral-large-latest", "0.2", "0.6"),
         ("cohere", "command-r-plus", "0.25", "1"),
         ("groq", "llama-3.3-70b-versatile", "0.059", "0.079"),
+        ("cerebras", "llama-3.3-70b", "0.085", "0.12"),
+        ("together_ai", "meta-llama/Llama-3.3-70B-Instruct-Turbo", "0.088", "0.088"),
+        # Together resells models under "vendor/model": a model it does not price is priced by the vendor.
+        ("together_ai", "openai/gpt-4o-mini", "0.015", "0.06"),
+        # Fireworks names its models by account path: the last segment is what genai-prices knows.
+        ("fireworks_ai", "accounts/fireworks/models/deepseek-v3p2", "0.056", "0.168"),
     ],
 )
 def test_semantic_convention_provider_names_find_genai_prices(

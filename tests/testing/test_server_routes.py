@@ -123,3 +123,71 @@ def test_bedrock_answers_carry_the_aws_request_id(server: LLMTestServer) -> None
 )
 def test_invalid_bodies_are_400(server: LLMTestServer, path: str, body: dict[str, Any]) -> None:
     assert request(server, "POST", path, json.dumps(body).encode())[0] == 400
+
+
+def test_groq_and_usage_on_last_chunk_base_urls(server: LLMTestServer) -> None:
+    base = f"http://127.0.0.1:{server.port}"
+    assert server.groq_base_url == base
+    assert (server.cerebras_base_url, server.together_base_url, server.fireworks_base_url) == (
+        f"{base}/cerebras",
+        f"{base}/together",
+        f"{base}/fireworks",
+    )
+
+
+def _sse_payloads(server: LLMTestServer, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("POST", path, body=json.dumps(body).encode())
+        response = connection.getresponse()
+        assert response.status == 200
+        lines = response.read().decode().splitlines()
+    finally:
+        connection.close()
+    data = [line[len("data: ") :] for line in lines if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    return [json.loads(item) for item in data[:-1]]
+
+
+CHAT = {"model": "m", "messages": [{"role": "user", "content": "one two three"}], "max_tokens": 4}
+USAGE = {
+    "prompt_tokens": 3,
+    "completion_tokens": 4,
+    "total_tokens": 7,
+    "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0, "audio_tokens": 0},
+    "completion_tokens_details": {
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    },
+}
+
+
+def test_groq_path_answers_openai_chat(server: LLMTestServer) -> None:
+    status, _, payload = request(server, "POST", "/openai/v1/chat/completions", json.dumps(CHAT).encode())
+    assert (status, payload["usage"], payload["choices"][0]["finish_reason"]) == (200, USAGE, "length")
+    chunks = _sse_payloads(
+        server,
+        "/openai/v1/chat/completions",
+        {**CHAT, "stream": True, "stream_options": {"include_usage": True}},
+    )
+    assert (chunks[-1]["choices"], chunks[-1]["usage"]) == ([], USAGE)  # OpenAI's usage-only chunk
+
+
+@pytest.mark.parametrize("prefix", ["/cerebras", "/together", "/fireworks"])
+@pytest.mark.parametrize("stream_options", [None, {"include_usage": True}, {"include_usage": False}])
+def test_usage_on_last_chunk_dialect(
+    server: LLMTestServer, prefix: str, stream_options: dict[str, bool] | None
+) -> None:
+    body: dict[str, Any] = {**CHAT, "stream": True}
+    if stream_options is not None:
+        body["stream_options"] = stream_options
+    chunks = _sse_payloads(server, f"{prefix}/v1/chat/completions", body)
+    # Role chunk, four words, the finish chunk with usage; no usage-only chunk, no usage on earlier chunks.
+    assert len(chunks) == 6
+    assert all("usage" not in chunk for chunk in chunks[:-1])
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+    assert chunks[-1]["usage"] == USAGE
+    status, _, payload = request(server, "POST", f"{prefix}/v1/chat/completions", json.dumps(CHAT).encode())
+    assert (status, payload["usage"]) == (200, USAGE)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from openai._models import FinalRequestOptions
+from synapsekit_instrumentation_openai.stainless._endpoint import Endpoint, endpoint_of_url
 from synapsekit_instrumentation_openai.stainless._request import (
     ask_for_stream_usage,
     raw_mode,
@@ -141,3 +142,19 @@ def test_event_data_joins_data_lines_and_ignores_the_rest() -> None:
     assert event_data(b'event: e\nid: 3\ndata: {"a":\ndata:1}\n: comment\n\n') == '{"a":\n1}'
     assert event_data(b": only a comment\n\n") is None
     assert event_data("data: \u00e9\n\n".encode()) == "\u00e9"
+
+
+# -- endpoints ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "endpoint"),
+    [
+        (
+            "https://api-inference.together.ai/v1/chat/completions",
+            Endpoint("p", "api-inference.together.ai", 443),
+        ),
+        ("http://127.0.0.1:8080/v1/chat/completions?x=1", Endpoint("p", "127.0.0.1", 8080)),
+        ("http://[::1]/chat", Endpoint("p", "::1", 80)),
+    ],
+)
+def test_an_absolute_url_has_its_own_endpoint(url: str, endpoint: Endpoint) -> None:
+    assert endpoint_of_url("p", url) == endpoint

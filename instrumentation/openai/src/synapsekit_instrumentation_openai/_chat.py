@@ -110,7 +110,9 @@ class ChatChunkReader(StreamReader):
         except AttributeError:
             if type(chunk) is dict:
                 return self._on_json(chunk)
-            raise
+            # A chunk model without a ``usage`` field (some OpenAI-compatible SDKs' older versions): a usage
+            # the server sent anyway is then an extra attribute of the model, or absent.
+            usage, choices = getattr(chunk, "usage", None), getattr(chunk, "choices", None)
         call = self.call
         if call.response_id is None:
             call.record_response(model=chunk.model, response_id=chunk.id)

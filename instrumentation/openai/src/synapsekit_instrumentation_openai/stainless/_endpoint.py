@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -12,3 +13,12 @@ class Endpoint:
     provider: str
     server_address: str | None
     server_port: int | None
+
+
+def endpoint_of_url(provider: str, url: str) -> Endpoint:
+    """The endpoint of a request sent to an absolute ``url`` (its host and port; the scheme's port by default)."""
+    parts = urlsplit(url)
+    port = parts.port
+    if port is None:
+        port = {"https": 443, "http": 80}.get(parts.scheme)
+    return Endpoint(provider, parts.hostname or None, port)

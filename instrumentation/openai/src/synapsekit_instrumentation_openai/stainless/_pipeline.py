@@ -37,7 +37,7 @@ from synapsekit.plugin import (
 )
 
 from ._body import read_alongside, settle_json
-from ._endpoint import Endpoint
+from ._endpoint import Endpoint, endpoint_of_url
 from ._operation import Operation
 from ._request import LAZY_RAW_MODE, Routes, ask_for_stream_usage, raw_mode, request_body, route
 from ._results import ASYNC_STREAM, PARSED, RAW_RESPONSE, STREAM, ResultKinds
@@ -223,6 +223,11 @@ class RequestPipeline:
                 body = request_body(options)
             model, max_output_tokens, prompt = operation.describe(body)
             endpoint = sdk.endpoint(client)
+            url = options.url
+            if url[:1] != "/" and "://" in url:
+                # An absolute URL goes to its own host, not the base URL's (together 3 and fireworks-ai send
+                # chat completions to one unless the caller set ``base_url``).
+                endpoint = endpoint_of_url(endpoint.provider, url)
             # ``stream`` is keyword-only in every supported SDK version.
             streamed = kwargs.get("stream") is True
             hide_usage = False

@@ -1,0 +1,60 @@
+"""With no ``base_url`` the SDK sends chat completions to an absolute URL: still routed, still counted.
+
+The requests go to the real SDK's default URL and are redirected, below the SDK, to the local test server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fireworks
+import httpx
+import pytest
+
+from synapsekit.testing import CallRecorder, LLMTestServer
+
+MODEL = "accounts/fireworks/models/deepseek-v3p2"
+
+
+class ToTestServer(httpx.HTTPTransport):
+    """Sends what the SDK addressed to api.fireworks.ai to the test server's /fireworks dialect instead."""
+
+    def __init__(self, server: LLMTestServer) -> None:
+        super().__init__()
+        self.server = server
+        self.addressed: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.addressed.append(str(request.url))
+        path = request.url.path.removeprefix("/inference")
+        request.url = request.url.copy_with(
+            scheme="http", host="127.0.0.1", port=self.server.port, path=f"/fireworks{path}"
+        )
+        return super().handle_request(request)
+
+
+@pytest.mark.usefixtures("instrumented")
+@pytest.mark.parametrize("streamed", [False, True])
+def test_the_default_url_is_routed(
+    server: LLMTestServer, sink: CallRecorder, streamed: bool, monkeypatch: Any
+) -> None:
+    monkeypatch.delenv("FIREWORKS_BASE_URL", raising=False)
+    transport = ToTestServer(server)
+    with fireworks.Fireworks(
+        api_key="test", max_retries=0, http_client=httpx.Client(transport=transport)
+    ) as client:
+        response = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "one two three"}], stream=streamed
+        )
+        if streamed:
+            list(response)
+    assert transport.addressed == ["https://api.fireworks.ai/inference/v1/chat/completions"]
+    call = sink.only
+    assert (call.provider, call.request_model, call.input_tokens, call.output_tokens) == (
+        "fireworks_ai",
+        MODEL,
+        3,
+        12,
+    )
+    assert (call.usage_estimated, call.server_address, call.server_port) == (False, "api.fireworks.ai", 443)
+    assert server.request_count == 1
