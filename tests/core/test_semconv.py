@@ -48,9 +48,12 @@ def _convention_constants() -> list[tuple[str, str, str]]:
 def test_every_family_is_checked() -> None:
     names = [name for name, _, _ in _convention_constants()]
     assert len(names) == 36
-    assert {"GEN_AI_REQUEST_TEMPERATURE", "OPENAI_RESPONSE_SYSTEM_FINGERPRINT", "SERVER_PORT", "ERROR_TYPE"} <= set(
-        names
-    )
+    assert {
+        "GEN_AI_REQUEST_TEMPERATURE",
+        "OPENAI_RESPONSE_SYSTEM_FINGERPRINT",
+        "SERVER_PORT",
+        "ERROR_TYPE",
+    } <= set(names)
     assert "METRIC_GEN_AI_TIME_PER_OUTPUT_CHUNK" in names
 
 
