@@ -8,6 +8,7 @@ whenever the global MeterProvider is the SDK's.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import openai
@@ -205,7 +206,7 @@ def test_stream_records_time_to_first_chunk_and_per_output_chunk(
     # server pauses between chunks, but the client may read two at once: their gap is not bounded below).
     times = call.chunk_times_ns
     assert times is not None and len(times) == 14
-    gaps = [(later - earlier) / 1e9 for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [(later - earlier) / 1e9 for earlier, later in pairwise(times)]
     assert per_chunk.count == 13
     assert (per_chunk.min, per_chunk.max) == (min(gaps), max(gaps))
     assert per_chunk.sum == pytest.approx((times[-1] - times[0]) / 1e9)
