@@ -58,3 +58,45 @@ def span_exporter() -> Iterator[Any]:
     exporter.clear()
     yield exporter
     exporter.clear()
+
+
+class MetricCapture:
+    """What the GenAI metrics recorded during one test (see the ``metrics`` fixture)."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+
+    def points(self, scope: str = "synapsekit") -> dict[str, list[Any]]:
+        """``{metric name: its data points}`` collected so far from ``scope``'s meter."""
+        points: dict[str, list[Any]] = {}
+        data = self.reader.get_metrics_data()
+        for resource_metrics in data.resource_metrics if data is not None else ():
+            for scope_metrics in resource_metrics.scope_metrics:
+                if scope_metrics.scope.name != scope:
+                    continue
+                for metric in scope_metrics.metrics:
+                    points.setdefault(metric.name, []).extend(metric.data.data_points)
+        return points
+
+
+@pytest.fixture
+def metrics() -> Iterator[MetricCapture]:
+    """An ``InMemoryMetricReader`` on the process's global SDK MeterProvider, for this test only.
+
+    Like the tracer provider, the global MeterProvider can be set once per process: the first test to ask
+    installs an SDK one (unless one is there already); each test gets a reader of its own, removed after.
+    """
+    from opentelemetry import metrics as metrics_api
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    provider = metrics_api.get_meter_provider()
+    if not isinstance(provider, MeterProvider):
+        provider = MeterProvider(shutdown_on_exit=False)
+        metrics_api.set_meter_provider(provider)
+        if metrics_api.get_meter_provider() is not provider:
+            pytest.skip("the global MeterProvider is not the OpenTelemetry SDK's")
+    reader = InMemoryMetricReader()
+    provider.add_metric_reader(reader)
+    yield MetricCapture(reader)
+    provider.remove_metric_reader(reader)

@@ -26,7 +26,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from synapsekit._core import config as _config, context as _context, sinks as _sinks, spans as _spans
+from synapsekit._core import (
+    config as _config,
+    context as _context,
+    meters as _meters,
+    sinks as _sinks,
+    spans as _spans,
+)
 from synapsekit._core.context import active_scopes_var
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.estimate import estimate_tokens_from_chars
@@ -75,6 +81,11 @@ class LLMCall:
     cache-creation tokens, ``output_tokens`` includes reasoning tokens. ``None`` means not known.
     ``capture_content``: whether prompt and completion content may be recorded for this call (the
     process-wide setting when the call started); instrumentors read it rather than the setting.
+    ``span_attributes``: what only a span shows (request parameters such as ``gen_ai.request.temperature``,
+    response details such as ``openai.response.system_fingerprint``); instrumentors read those only when
+    ``span`` records, so accounting never pays for them. Set on the span when it ends.
+    ``chunk_times_ns``: when each chunk of a stream arrived, kept only while the GenAI metrics are recorded
+    (their time per output chunk).
     """
 
     __slots__ = (
@@ -89,6 +100,7 @@ class LLMCall:
         "cache_creation_input_tokens",
         "cached_input_tokens",
         "capture_content",
+        "chunk_times_ns",
         "chunks",
         "delegated",
         "error",
@@ -112,6 +124,7 @@ class LLMCall:
         "server_address",
         "server_port",
         "span",
+        "span_attributes",
         "start_ns",
         "start_time",
         "streamed",
@@ -198,6 +211,8 @@ class LLMCall:
         self.chunks = 0
         self.scopes: tuple[Scope, ...] = ()
         self.span: Any = None
+        self.span_attributes: dict[str, Any] | None = None
+        self.chunk_times_ns: list[int] | None = None
         # Routine budget outcomes for the span (see synapsekit._budget.events.note_on_span).
         self.budget_attributes: dict[str, Any] | None = None
         self.start_time = time.time()
@@ -401,8 +416,15 @@ class LLMCall:
 
     def chunk(self, text: str | None = None) -> None:
         """A streamed chunk arrived. Budgets in scope may raise :class:`BudgetExceeded` to cut the stream."""
-        if self.chunks == 0:
-            self.time_to_first_chunk_s = (time.perf_counter_ns() - self.start_ns) / 1e9
+        times = self.chunk_times_ns
+        if times is not None:
+            times.append(time.perf_counter_ns())
+        elif self.chunks == 0:
+            now = time.perf_counter_ns()
+            self.time_to_first_chunk_s = (now - self.start_ns) / 1e9
+            # The gaps between chunks are only kept for the GenAI metrics (decided once, at the first chunk).
+            if _meters.SDK_METRICS_MODULE in sys.modules and _meters.sdk_metrics() is not None:
+                self.chunk_times_ns = [now]
         self.chunks += 1
         if text:
             self._streamed_chars += len(text)
@@ -534,6 +556,11 @@ class LLMCall:
                 sink.on_call_end(self)
             except Exception as exc:
                 report_internal_error(f"sink.on_call_end:{type(sink).__name__}", exc)
+        if _meters.SDK_METRICS_MODULE in sys.modules:  # no OpenTelemetry SDK metrics imported: none to record
+            try:
+                _meters.record(self)
+            except Exception as exc:
+                report_internal_error("call.metrics", exc)
         if self.span is not None:
             try:
                 _spans.end(self)

@@ -131,7 +131,9 @@ def end(call: LLMCall) -> None:
     if call.max_output_tokens is not None:
         attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = call.max_output_tokens
     if call.streamed:
-        attributes[semconv.SYNAPSEKIT_STREAMED] = True
+        attributes[semconv.GEN_AI_REQUEST_STREAM] = True
+    if call.span_attributes:
+        attributes.update(call.span_attributes)
     if call.response_model:
         attributes[semconv.GEN_AI_RESPONSE_MODEL] = call.response_model
     if call.response_id:
@@ -160,7 +162,7 @@ def end(call: LLMCall) -> None:
     if call.usage_estimated:
         attributes[semconv.SYNAPSEKIT_USAGE_ESTIMATED] = True
     if call.time_to_first_chunk_s is not None:
-        attributes[semconv.SYNAPSEKIT_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk_s
+        attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk_s
     if call.budget_attributes:
         attributes.update(call.budget_attributes)
     if call.input_messages is not None or call.output_messages is not None:

@@ -1,103 +1,42 @@
-"""The OpenTelemetry GenAI client metrics, recorded from each finished LLM call.
+"""The OpenTelemetry GenAI client metrics for a MeterProvider that is not the OpenTelemetry SDK's.
 
-``gen_ai.client.token.usage`` and ``gen_ai.client.operation.duration`` as the GenAI semantic conventions
-define them. Recording goes through the OpenTelemetry metrics API only: with no SDK MeterProvider
-configured it costs next to nothing, and once one is installed (by ``OTelExporter`` or by the application)
-the instruments created earlier start reporting to it. The bucket boundaries are given both as an
-advisory on the instruments (so an application's own MeterProvider uses them too) and as Views in the
-MeterProvider that ``OTelExporter`` creates.
+The metrics themselves, and their recording for every call once the global MeterProvider is the SDK's, are
+in :mod:`synapsekit._core.meters`: an application that configured the SDK (or ``OTelExporter``, which does)
+needs nothing here. What remains is the API path: :class:`GenAIMetricsSink` records through the OpenTelemetry
+metrics API's global meter, for a provider of another implementation, and stands aside when the core
+already records (no call is counted twice). The bucket boundaries are given both as an advisory on the
+instruments (so an application's own MeterProvider uses them too) and as Views in the MeterProvider that
+``OTelExporter`` creates.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from synapsekit import semconv
+from synapsekit._core import meters as _meters
+from synapsekit._core.meters import (
+    METER_NAME,
+    OPERATION_DURATION_BUCKETS,
+    TOKEN_TYPE_INPUT,
+    TOKEN_TYPE_OUTPUT,
+    TOKEN_USAGE_BUCKETS,
+    GenAIMetrics,
+)
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Histogram, Meter
-
     from synapsekit._core.call import LLMCall
 
 __all__ = [
+    "METER_NAME",
     "OPERATION_DURATION_BUCKETS",
+    "TOKEN_TYPE_INPUT",
+    "TOKEN_TYPE_OUTPUT",
     "TOKEN_USAGE_BUCKETS",
     "GenAIMetrics",
     "GenAIMetricsSink",
     "record_genai_metrics",
 ]
-
-METER_NAME: Final = "synapsekit"
-
-# Boundaries from the GenAI semantic conventions (metrics.md, "Recommended bucket boundaries").
-TOKEN_USAGE_BUCKETS: Final[tuple[float, ...]] = (
-    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
-)  # fmt: skip
-OPERATION_DURATION_BUCKETS: Final[tuple[float, ...]] = (
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-)  # fmt: skip
-
-TOKEN_TYPE_INPUT: Final = "input"
-TOKEN_TYPE_OUTPUT: Final = "output"
-
-
-class GenAIMetrics:
-    """The two GenAI histograms, created once on one meter."""
-
-    def __init__(self, meter: Meter) -> None:
-        self.token_usage: Histogram = meter.create_histogram(
-            semconv.METRIC_GEN_AI_TOKEN_USAGE,
-            unit="{token}",
-            description="Number of input and output tokens used",
-            explicit_bucket_boundaries_advisory=TOKEN_USAGE_BUCKETS,
-        )
-        self.operation_duration: Histogram = meter.create_histogram(
-            semconv.METRIC_GEN_AI_OPERATION_DURATION,
-            unit="s",
-            description="GenAI operation duration",
-            explicit_bucket_boundaries_advisory=OPERATION_DURATION_BUCKETS,
-        )
-
-    def record(
-        self,
-        *,
-        operation: str,
-        provider: str,
-        request_model: str | None,
-        response_model: str | None,
-        input_tokens: int | None,
-        output_tokens: int | None,
-        duration_s: float | None,
-        error_type: str | None,
-        server_address: str | None,
-        server_port: int | None,
-    ) -> None:
-        attributes: dict[str, str | int] = {
-            semconv.GEN_AI_OPERATION_NAME: operation,
-            semconv.GEN_AI_PROVIDER_NAME: provider,
-        }
-        if request_model is not None:
-            attributes[semconv.GEN_AI_REQUEST_MODEL] = request_model
-        if response_model is not None:
-            attributes[semconv.GEN_AI_RESPONSE_MODEL] = response_model
-        if server_address is not None:
-            attributes[semconv.SERVER_ADDRESS] = server_address
-        if server_port is not None:
-            attributes[semconv.SERVER_PORT] = server_port
-
-        # The conventions record token usage only when the provider reported it, and error.type only
-        # on the duration metric.
-        if input_tokens is not None:
-            self.token_usage.record(input_tokens, {**attributes, semconv.GEN_AI_TOKEN_TYPE: TOKEN_TYPE_INPUT})
-        if output_tokens is not None:
-            self.token_usage.record(
-                output_tokens, {**attributes, semconv.GEN_AI_TOKEN_TYPE: TOKEN_TYPE_OUTPUT}
-            )
-        if duration_s is not None:
-            if error_type is not None:
-                attributes[semconv.ERROR_TYPE] = error_type
-            self.operation_duration.record(duration_s, attributes)
 
 
 _lock = threading.Lock()
@@ -146,10 +85,12 @@ def record_genai_metrics(
 
 
 class GenAIMetricsSink:
-    """A call sink recording the GenAI metrics for every finished LLM call, sampled or not.
+    """A call sink recording the GenAI metrics for every finished LLM call, sampled or not, through the
+    OpenTelemetry metrics API's global meter.
 
-    ``OTelExporter(...).install()`` attaches one; with an application's own MeterProvider, attach it yourself:
-    ``synapsekit.add_sink(GenAIMetricsSink())``.
+    With the SDK's MeterProvider as the global one the core records every call itself and this sink records
+    nothing (no call twice); it is for a provider of another implementation:
+    ``synapsekit.add_sink(GenAIMetricsSink())``. ``OTelExporter(...).install()`` attaches one.
     """
 
     observes_call_start = False
@@ -158,20 +99,9 @@ class GenAIMetricsSink:
         return None
 
     def on_call_end(self, call: LLMCall) -> None:
-        if call.rejected:
-            return  # never sent: no operation took place
-        record_genai_metrics(
-            operation=call.operation,
-            provider=call.provider,
-            request_model=call.request_model,
-            response_model=call.response_model,
-            input_tokens=None if call.usage_estimated else call.input_tokens,
-            output_tokens=None if call.usage_estimated else call.output_tokens,
-            duration_s=call.latency_s,
-            error_type=call.error_type,
-            server_address=call.server_address,
-            server_port=call.server_port,
-        )
+        if _meters.sdk_metrics() is not None:
+            return  # the core records it (synapsekit._core.meters)
+        _global_metrics().record_call(call)
 
 
 genai_metrics_sink = GenAIMetricsSink()

@@ -88,7 +88,9 @@ def assert_sdk_span_enriched(span: ReadableSpan, mode: str, server: LLMTestServe
     assert (span.name, span.instrumentation_scope.name) == ("anthropic.messages.create", SDK_SCOPE)
     attributes = dict(span.attributes or {})
     assert {key: attributes.get(key) for key in SYNAPSEKIT_ENRICHMENT} == SYNAPSEKIT_ENRICHMENT
-    assert attributes.get("synapsekit.streamed") is (True if mode != "create" else None)
+    assert attributes.get("gen_ai.request.stream") is (True if mode != "create" else None)
+    # One name for cache writes, the conventions': the SDK's own spelling is not left beside it.
+    assert "gen_ai.usage.cache_write.input_tokens" not in attributes
     assert "synapsekit.usage.estimated" not in attributes
     # The SDK's own attributes are still there, and its trace context still reaches the server.
     assert attributes["gen_ai.provider.name"] == "anthropic"
@@ -196,3 +198,58 @@ def test_uninstrumented_sdk_keeps_its_own_span_alone(client: anthropic.Anthropic
     finished = spans.get_finished_spans()
     assert [span.name for span in finished] == (["anthropic.messages.create"] if SDK_TRACES else [])
     assert all("gen_ai.usage.cost" not in (span.attributes or {}) for span in finished)
+
+
+REQUEST_PARAMETERS = {
+    "gen_ai.request.temperature": 0.5,
+    "gen_ai.request.top_p": 1.0,
+    "gen_ai.request.top_k": 40,
+    "gen_ai.request.stop_sequences": ("END", "STOP"),
+}
+
+
+@pytest.mark.usefixtures("instrumented")
+@pytest.mark.parametrize("telemetry", ["sdk-span", "synapsekit-span"])
+@pytest.mark.parametrize("mode", MODES)
+def test_request_parameters_on_either_span(
+    mode: str, telemetry: str, server: LLMTestServer, spans: Any
+) -> None:
+    options = SDK_TELEMETRY_OFF if telemetry == "synapsekit-span" else {}
+    with anthropic.Anthropic(
+        base_url=server.anthropic_base_url, api_key="k", max_retries=0, **options
+    ) as client:
+        # Newer SDKs take no sampling keywords (anthropic 2.x dropped them); extra_body sends them in any.
+        send(
+            client,
+            mode,
+            extra_body={"temperature": 0.5, "top_p": 1, "top_k": 40},
+            stop_sequences=["END", "STOP"],
+        )
+    attributes = dict(only_span(spans).attributes or {})
+    assert {key: attributes.get(key) for key in REQUEST_PARAMETERS} == REQUEST_PARAMETERS
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_parameters_left_out_or_of_the_wrong_type_are_no_attributes(
+    client: anthropic.Anthropic, spans: Any
+) -> None:
+    # The server accepts anything: the provider, not synapsekit, is the one to reject a bad value.
+    send(client, "create", extra_body={"temperature": "hot", "top_k": 2.5}, stop_sequences="END")
+    attributes = dict(only_span(spans).attributes or {})
+    assert [key for key in REQUEST_PARAMETERS if key in attributes] == ["gen_ai.request.stop_sequences"]
+    assert attributes["gen_ai.request.stop_sequences"] == ("END",)
+
+
+@pytest.mark.skipif(not SDK_TRACES, reason="this anthropic SDK starts no span of its own")
+@pytest.mark.usefixtures("instrumented")
+@pytest.mark.parametrize("mode", MODES)
+def test_sdk_span_without_cache_keeps_one_cache_write_name(
+    mode: str, client: anthropic.Anthropic, spans: Any
+) -> None:
+    send(client, mode, extra_headers={})  # no cache read or written
+    attributes = dict(only_span(spans).attributes or {})
+    cache_names = sorted(key for key in attributes if "cache" in key)
+    assert "gen_ai.usage.cache_write.input_tokens" not in cache_names
+    # What the SDK reported (zero writes) is kept, under the conventions' name.
+    assert attributes.get("gen_ai.usage.cache_creation.input_tokens", 0) == 0
+    assert attributes.get("gen_ai.usage.cache_read.input_tokens", 0) == 0

@@ -83,7 +83,7 @@ def test_one_client_span_per_request(
         "server.port": server.port,
     }
     assert {key: attributes.get(key) for key in expected} == expected
-    assert attributes.get("synapsekit.streamed") is (True if mode.endswith("stream") else None)
+    assert attributes.get("gen_ai.request.stream") is (True if mode.endswith("stream") else None)
     assert "synapsekit.usage.estimated" not in attributes
     # Bedrock answers name no model of their own (an Anthropic body's "model" is not a Bedrock id).
     assert "gen_ai.response.model" not in attributes

@@ -57,8 +57,8 @@ def expected_attributes(client: genai.Client, server: LLMTestServer, **extra: An
 def span_attributes(span: Any, mode: str) -> dict[str, Any]:
     attributes = dict(span.attributes)
     if mode == "stream":
-        assert attributes.pop("synapsekit.streamed") is True
-        assert attributes.pop("synapsekit.time_to_first_chunk_s") > 0
+        assert attributes.pop("gen_ai.request.stream") is True
+        assert attributes.pop("gen_ai.response.time_to_first_chunk") > 0
     return attributes
 
 

@@ -53,7 +53,7 @@ def test_chat_span(mode: str, client: Mistral, server: LLMTestServer, span_expor
             "gen_ai.usage.cache_read.input_tokens",
             "server.address",
             "server.port",
-            "synapsekit.streamed",
+            "gen_ai.request.stream",
         )
     } == {
         "gen_ai.provider.name": "mistral_ai",
@@ -68,7 +68,7 @@ def test_chat_span(mode: str, client: Mistral, server: LLMTestServer, span_expor
         "gen_ai.usage.cache_read.input_tokens": 2,
         "server.address": "127.0.0.1",
         "server.port": server.port,
-        "synapsekit.streamed": True if mode == "stream" else None,  # set on streamed calls only
+        "gen_ai.request.stream": True if mode == "stream" else None,  # set on streamed calls only
     }
     assert attributes["gen_ai.usage.cost"] == pytest.approx(0.00000753, abs=1e-15)
     assert span.status.status_code is not StatusCode.ERROR

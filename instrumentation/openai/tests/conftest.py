@@ -26,6 +26,7 @@ _INTEROP = {
     "interop/test_interop_litellm.py": "litellm",
     "interop/test_interop_langchain_openai.py": "langchain_openai",
     "interop/test_interop_otel_openai_v2.py": "opentelemetry.instrumentation.openai_v2",
+    "interop/test_interop_conventions_side_by_side.py": "opentelemetry.instrumentation.openai_v2",
     "interop/test_interop_logfire.py": "logfire",
     "interop/test_interop_openlit.py": "openlit",
 }

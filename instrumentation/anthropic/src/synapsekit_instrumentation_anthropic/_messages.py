@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapsekit_instrumentation_openai.stainless import Operation, RequestInfo
+from synapsekit_instrumentation_openai.stainless.params import (
+    ParamReader,
+    integer,
+    number,
+    request_attributes,
+    sequences,
+)
 
+from synapsekit import semconv
 from synapsekit.plugin import StreamReader
 from synapsekit_instrumentation_anthropic._request import (
     _texts,
@@ -28,6 +36,16 @@ if TYPE_CHECKING:
     from synapsekit.plugin import LLMCall
 
 
+# The Messages request parameters the GenAI conventions name, read only when the call's span records (the
+# SDK's own span, when it traces, records none of them).
+MESSAGES_REQUEST_PARAMS: tuple[tuple[str, str, ParamReader], ...] = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE, number),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P, number),
+    ("top_k", semconv.GEN_AI_REQUEST_TOP_K, integer),
+    ("stop_sequences", semconv.GEN_AI_REQUEST_STOP_SEQUENCES, sequences),
+)
+
+
 class MessagesOperation(Operation):
     name = "chat"
 
@@ -38,6 +56,9 @@ class MessagesOperation(Operation):
             max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
             prompt_reader(body),
         )
+
+    def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return request_attributes(body, MESSAGES_REQUEST_PARAMS)
 
     def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         return input_messages(body)

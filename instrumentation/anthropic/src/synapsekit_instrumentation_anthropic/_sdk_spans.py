@@ -10,7 +10,9 @@ it off) lets it. synapsekit respects that choice:
   span also covers what synapsekit learns last (the stream's final usage, a budget cut).
 * **SDK spans off** — synapsekit emits its usual GenAI span (``chat {model}``), current during the request.
 
-The SDK holds a handle whose ``end()`` is left to synapsekit; everything else reaches the SDK's span.
+The SDK holds a handle whose ``end()`` is left to synapsekit; everything else reaches the SDK's span, under
+one naming: the SDK's ``gen_ai.usage.cache_write.input_tokens`` is written under the conventions' name,
+``gen_ai.usage.cache_creation.input_tokens``, the one synapsekit's own spans use.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from synapsekit import semconv
 from synapsekit.plugin import report_internal_error, unwrap_method, wrap_method
 
 if TYPE_CHECKING:
@@ -42,11 +45,26 @@ else:  # wrapt < 2 proxies are not subscriptable at run time
     _SpanProxy = wrapt.ObjectProxy
 
 
+# The SDK's attribute names that the conventions spell otherwise: written under the conventions' name.
+_CONVENTION_NAMES = {
+    semconv.ANTHROPIC_SDK_CACHE_WRITE_INPUT_TOKENS: semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+}
+
+
 class _SpanEndedBySynapsekit(_SpanProxy):
-    """The SDK's span as the SDK sees it after adoption: synapsekit ends it with the call."""
+    """The SDK's span as the SDK sees it after adoption: synapsekit ends it with the call, and the SDK's
+    attributes are written under the conventions' names."""
 
     def end(self, end_time: int | None = None) -> None:
         """Left to synapsekit, which ends the span once the call is finalised."""
+
+    def set_attribute(self, key: str, value: Any) -> Any:
+        return self.__wrapped__.set_attribute(_CONVENTION_NAMES.get(key, key), value)
+
+    def set_attributes(self, attributes: Any) -> Any:
+        if any(key in _CONVENTION_NAMES for key in attributes):
+            attributes = {_CONVENTION_NAMES.get(key, key): value for key, value in attributes.items()}
+        return self.__wrapped__.set_attributes(attributes)
 
 
 def install_hook() -> bool:

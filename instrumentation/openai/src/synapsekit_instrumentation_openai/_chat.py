@@ -6,16 +6,58 @@ from collections.abc import Mapping
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from synapsekit import semconv
 from synapsekit.plugin import StreamReader
 
 from ._chat_usage import read_usage_chunk_as_text, record_chat_usage
 from ._fields import chat_messages, field, fields, messages_text, output_message
 from .stainless import Operation, RequestInfo
+from .stainless.params import (
+    ParamReader,
+    choice_count,
+    integer,
+    number,
+    output_type,
+    request_attributes,
+    sequences,
+    string,
+)
 
 if TYPE_CHECKING:
     from synapsekit.plugin import LLMCall
 
+# The chat request parameters the GenAI conventions name, read only when the call's span records.
+CHAT_REQUEST_PARAMS: tuple[tuple[str, str, ParamReader], ...] = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE, number),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P, number),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY, number),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY, number),
+    ("seed", semconv.GEN_AI_REQUEST_SEED, integer),
+    ("n", semconv.GEN_AI_REQUEST_CHOICE_COUNT, choice_count),
+    ("stop", semconv.GEN_AI_REQUEST_STOP_SEQUENCES, sequences),
+    ("response_format", semconv.GEN_AI_OUTPUT_TYPE, output_type),
+    ("service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER, string),
+)
+# What a response (or every chunk of its stream) says about how it was served, for the span.
+_SERVED_BY = (
+    ("service_tier", semconv.OPENAI_RESPONSE_SERVICE_TIER),
+    ("system_fingerprint", semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
+)
+
 _COMPLETION_FIELDS = ("usage", "choices", "model", "id")
+
+
+def note_served_by(call: LLMCall, response: Any) -> None:
+    """The response's service tier and system fingerprint, for a span that records (``span_attributes``)."""
+    span_attributes = call.span_attributes
+    if span_attributes is None:
+        return
+    for name, attribute in _SERVED_BY:
+        value = field(response, name)
+        if type(value) is str and value:
+            span_attributes[attribute] = value
+
+
 # An SDK model's fields read in C, all at once; fields() is the fallback for the plain dict of a raw body.
 _read_completion = attrgetter(*_COMPLETION_FIELDS)
 
@@ -42,6 +84,8 @@ def record_chat_completion(call: LLMCall, completion: Any) -> None:
         call.response_id = response_id
     if reasons:
         call.finish_reasons = tuple(reasons)
+    if call.span_attributes is not None:
+        note_served_by(call, completion)
     if call.capture_content:
         call.output_messages = [
             output_message("".join(content_of(field(choice, "message"))), field(choice, "finish_reason"))
@@ -116,6 +160,8 @@ class ChatChunkReader(StreamReader):
         call = self.call
         if call.response_id is None:
             call.record_response(model=chunk.model, response_id=chunk.id)
+            if call.span_attributes is not None:
+                note_served_by(call, chunk)
         if usage is not None:
             record_chat_usage(call, usage)
         if not choices:
@@ -149,6 +195,8 @@ class ChatChunkReader(StreamReader):
                 model=model if isinstance(model, str) else None,
                 response_id=response_id if isinstance(response_id, str) else None,
             )
+            if call.span_attributes is not None:
+                note_served_by(call, chunk)
         usage = chunk.get("usage")
         if type(usage) is dict:
             record_chat_usage(call, usage)
@@ -203,6 +251,9 @@ class ChatOperation(Operation):
             max_tokens if type(max_tokens) is int else None,
             lambda: messages_text(messages),
         )
+
+    def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return request_attributes(body, CHAT_REQUEST_PARAMS)
 
     def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         return chat_messages(body.get("messages"))

@@ -9,13 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from synapsekit import semconv
 from synapsekit.plugin import StreamReader
 
 from ._fields import chat_messages, content_text, field, int_field, int_param, str_param
 from .stainless import Operation, RequestInfo
+from .stainless.params import ParamReader, number, request_attributes, string
 
 if TYPE_CHECKING:
     from synapsekit.plugin import LLMCall
+
+# The Responses request parameters the GenAI conventions name, read only when the call's span records.
+RESPONSES_REQUEST_PARAMS: tuple[tuple[str, str, ParamReader], ...] = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE, number),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P, number),
+    ("service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER, string),
+)
 
 # Events that carry the final response object, usage included.
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -57,6 +66,11 @@ def record_response(call: LLMCall, response: Any) -> None:
         response_id=field(response, "id"),
         finish_reasons=(reason,) if isinstance(reason, str) else None,
     )
+    span_attributes = call.span_attributes
+    if span_attributes is not None:
+        service_tier = field(response, "service_tier")
+        if type(service_tier) is str and service_tier:
+            span_attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = service_tier
 
 
 class ResponseEventReader(StreamReader):
@@ -111,6 +125,9 @@ class ResponsesOperation(Operation):
             int_param(body, "max_output_tokens"),
             lambda: input_text(instructions, items),
         )
+
+    def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return request_attributes(body, RESPONSES_REQUEST_PARAMS)
 
     def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         instructions, items = body.get("instructions"), body.get("input")

@@ -39,6 +39,12 @@ class Operation:
         """Model, output-token limit and (lazily) the prompt text of a request body."""
         raise NotImplementedError
 
+    def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The request's parameters as span attributes (``gen_ai.request.temperature``, ...); asked only when
+        the call's span records, see :mod:`.params`.
+        """
+        return {}
+
     def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """The request's messages for content capture (only asked when the user opted in)."""
         return None

@@ -255,6 +255,14 @@ class RequestPipeline:
             prompt=prompt,
             wire=wire,
         )
+        # Parameters only a span shows are read only when one records (the accounting path never pays for
+        # them); with the SDK's own span to adopt (wire=False), it will be there once the request is sent.
+        span = call.span
+        if (span is not None and span.is_recording()) or not wire:
+            try:
+                call.span_attributes = operation.request_attributes(body)
+            except Exception as exc:
+                report_internal_error(f"{sdk.package}.request_attributes:{operation.name}", exc)
         if call.capture_content:
             try:
                 call.input_messages = operation.input_messages(body)
