@@ -508,25 +508,35 @@ class LLMCall:
                 _spans.start_late(self)
             except Exception as exc:
                 report_internal_error("call.span_start", exc)
+        # Scopes with a batch are ended together, per batch; a lone one (one budget in scope, the common
+        # case) by its own on_end, with no grouping built (see ScopeBatch).
+        lone: Scope | None = None
         batches: dict[ScopeBatch, list[Scope]] | None = None
         for scope in self.scopes:
             batch = scope.batch
             if batch is not None:
-                if batches is None:
-                    batches = {batch: [scope]}
-                elif batch in batches:
-                    batches[batch].append(scope)
+                if lone is None and batches is None:
+                    lone = scope
                 else:
-                    batches[batch] = [scope]
+                    batches = _grouped(batches, lone, scope, batch)
+                    lone = None
                 continue
             try:
                 scope.on_end(self)
             except Exception as exc:
                 report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
-        if batches is not None:
+        if lone is not None:
+            try:
+                lone.on_end(self)
+            except Exception as exc:
+                report_internal_error(f"scope.on_end:{type(lone).__name__}", exc)
+        elif batches is not None:
             for batch, members in batches.items():
                 try:
-                    batch.end(members, self)
+                    if len(members) == 1:
+                        members[0].on_end(self)
+                    else:
+                        batch.end(members, self)
                 except Exception as exc:
                     report_internal_error(f"scope.on_end:{type(members[0]).__name__}", exc)
         for sink in _sinks.sinks:
@@ -560,6 +570,21 @@ class LLMCall:
             f" input_tokens={self.input_tokens}, output_tokens={self.output_tokens}, cost={self.cost},"
             f" error_type={self.error_type!r}, estimated={self.usage_estimated})"
         )
+
+
+def _grouped(
+    batches: dict[ScopeBatch, list[Scope]] | None, lone: Scope | None, scope: Scope, batch: ScopeBatch
+) -> dict[ScopeBatch, list[Scope]]:
+    """``batches`` with ``scope`` added to its batch's group (and ``lone``, the first one seen, to its own)."""
+    if batches is None:
+        assert lone is not None and lone.batch is not None
+        batches = {lone.batch: [lone]}
+    members = batches.get(batch)
+    if members is None:
+        batches[batch] = [scope]
+    else:
+        members.append(scope)
+    return batches
 
 
 def _price(call: LLMCall) -> Cost | None:
@@ -632,19 +657,20 @@ def start_call(
             _spans.start(call)
         except Exception as exc:
             report_internal_error("call.span_start", exc)
+    lone: Scope | None = None
     batches: dict[ScopeBatch, list[Scope]] | None = None
     for scope in scopes:
         if not scope.gates_calls:
             continue
         batch = scope.batch
         if batch is not None:
-            # Admitted below, with every other scope of its kind (one ledger operation for all budgets).
-            if batches is None:
-                batches = {batch: [scope]}
-            elif batch in batches:
-                batches[batch].append(scope)
+            # Admitted below, with every other scope of its kind (one ledger operation for all budgets); a
+            # lone one (one budget in scope, the common case) by its own admit, with no grouping built.
+            if lone is None and batches is None:
+                lone = scope
             else:
-                batches[batch] = [scope]
+                batches = _grouped(batches, lone, scope, batch)
+                lone = None
             continue
         try:
             scope.admit(call)
@@ -657,10 +683,25 @@ def start_call(
         call._admitted.append(scope)
         if not scope.sets_chunk_allowance:
             call._chunk_allowance = -1  # it hears about every chunk
-    if batches is not None:
+    if lone is not None:
+        try:
+            lone.admit(call)
+        except BudgetExceeded as exc:
+            _refused(call, exc)
+            raise
+        except Exception as exc:
+            report_internal_error(f"scope.admit:{type(lone).__name__}", exc)
+        else:
+            call._admitted.append(lone)
+            if not lone.sets_chunk_allowance:
+                call._chunk_allowance = -1  # it hears about every chunk
+    elif batches is not None:
         for batch, members in batches.items():
             try:
-                batch.admit(members, call)
+                if len(members) == 1:
+                    members[0].admit(call)
+                else:
+                    batch.admit(members, call)
             except BudgetExceeded as exc:
                 _refused(call, exc)
                 raise
