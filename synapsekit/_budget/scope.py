@@ -796,21 +796,25 @@ class BudgetScope(Scope):
             note_on_span(call, kind, self.name, amount_usd, remaining_usd)
             if not to_listeners:
                 return
-        event = BudgetEvent(
-            kind=kind,
-            budget_name=self.name,
-            window=self.window,
-            bucket=bucket,
-            spent_usd=totals.spent_nano / NANO_PER_USD,
-            reserved_usd=totals.reserved_nano / NANO_PER_USD,
-            limit_usd=None if limit_nano is None else limit_nano / NANO_PER_USD,
-            remaining_usd=remaining_usd,
-            spent_tokens=totals.spent_tokens,
-            limit_tokens=self._limits.tokens,
-            amount_usd=amount_usd,
-            provider=call.provider,
-            model=call.response_model or call.request_model,  # call.model
-            reason=reason,
+        # BudgetEvent(...), its fields in order, built in C: a settlement with a listener builds one per call.
+        event = _new_tuple(
+            BudgetEvent,
+            (
+                kind,
+                self.name,
+                self.window,
+                bucket,
+                totals.spent_nano / NANO_PER_USD,  # spent_usd
+                totals.reserved_nano / NANO_PER_USD,  # reserved_usd
+                None if limit_nano is None else limit_nano / NANO_PER_USD,  # limit_usd
+                remaining_usd,
+                totals.spent_tokens,
+                self._limits.tokens,  # limit_tokens
+                amount_usd,
+                call.provider,
+                call.response_model or call.request_model,  # model: call.model
+                reason,
+            ),
         )
         emit(event, call)
 
