@@ -177,25 +177,33 @@ class MemoryLedger:
     def reserve(
         self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
     ) -> ReserveOutcome:
+        # The lone budget's operation, on every call: the entry lookup, the prune check and the limit check
+        # are inlined (each a Python call otherwise) and the answer built in C.
         nano, tokens = reservation.nano, reservation.tokens
         with self._lock:
-            entry = self._entry(account)
-            # The totals as they would be with this reservation: one object for the check and the answer.
-            after = Totals(
-                entry.spent_nano,
-                entry.reserved_nano + nano,
-                entry.spent_tokens,
-                entry.reserved_tokens + tokens,
-            )
-            if not force and not limits.admits(after, 0, 0):
-                return ReserveOutcome(False, entry.totals())
-            held = entry.reservations.get(reservation.id)
-            entry.reservations[reservation.id] = (
+            now = self._clock()
+            if now >= self._next_prune:
+                self._prune(now)
+            slot = (account.key, account.bucket)
+            entry = self._entries.get(slot)
+            if entry is None:
+                entry = self._entries[slot] = _Entry(retain_until=account.retain_until)
+            spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
+            reserved_nano, reserved_tokens = entry.reserved_nano + nano, entry.reserved_tokens + tokens
+            if not force and (
+                (limits.nano is not None and spent_nano + reserved_nano > limits.nano)
+                or (limits.tokens is not None and spent_tokens + reserved_tokens > limits.tokens)
+            ):
+                return _new_tuple(ReserveOutcome, (False, entry.totals()))
+            reservations = entry.reservations
+            held = reservations.get(reservation.id)
+            reservations[reservation.id] = (
                 (nano, tokens) if held is None else (held[0] + nano, held[1] + tokens)
             )
-            entry.reserved_nano += nano
-            entry.reserved_tokens += tokens
-            return ReserveOutcome(True, after)
+            entry.reserved_nano = reserved_nano
+            entry.reserved_tokens = reserved_tokens
+            after = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
+            return _new_tuple(ReserveOutcome, (True, after))
 
     def settle(
         self,
@@ -208,7 +216,13 @@ class MemoryLedger:
         reserved_tokens: int,
     ) -> Totals:
         with self._lock:
-            entry = self._entry(account)
+            now = self._clock()
+            if now >= self._next_prune:
+                self._prune(now)
+            slot = (account.key, account.bucket)
+            entry = self._entries.get(slot)
+            if entry is None:
+                entry = self._entries[slot] = _Entry(retain_until=account.retain_until)
             held = entry.reservations.pop(reservation_id, None)
             if held is None:
                 # Never reserved here (a fail-open admission): charge the difference, as other ledgers do.
@@ -217,9 +231,11 @@ class MemoryLedger:
                 entry.reserved_nano -= held[0]
                 entry.reserved_tokens -= held[1]
                 delta_nano, delta_tokens = nano, tokens
-            entry.spent_nano = max(0, entry.spent_nano + delta_nano)
-            entry.spent_tokens = max(0, entry.spent_tokens + delta_tokens)
-            return entry.totals()
+            spent_nano = entry.spent_nano + delta_nano
+            entry.spent_nano = spent_nano = spent_nano if spent_nano > 0 else 0
+            spent_tokens = entry.spent_tokens + delta_tokens
+            entry.spent_tokens = spent_tokens = spent_tokens if spent_tokens > 0 else 0
+            return _new_tuple(Totals, (spent_nano, entry.reserved_nano, spent_tokens, entry.reserved_tokens))
 
     def totals(self, account: Account) -> Totals:
         with self._lock:
@@ -229,7 +245,9 @@ class MemoryLedger:
     def reserve_many(self, items: Sequence[ReserveItem]) -> list[ReserveOutcome]:
         outcomes: list[ReserveOutcome] = []
         with self._lock:
-            self._maybe_prune()
+            now = self._clock()
+            if now >= self._next_prune:
+                self._prune(now)
             entries = self._entries
             touched: list[_Entry] = []
             applied: list[tuple[_Entry, str, int, int, tuple[int, int] | None]] = []
@@ -280,7 +298,9 @@ class MemoryLedger:
     def settle_many(self, items: Sequence[SettleItem]) -> list[Totals]:
         results: list[Totals] = []
         with self._lock:
-            self._maybe_prune()
+            now = self._clock()
+            if now >= self._next_prune:
+                self._prune(now)
             entries = self._entries
             for account, reservation_id, nano, tokens, reserved_nano, reserved_tokens in items:
                 entry = entries.get((account.key, account.bucket))
@@ -312,22 +332,12 @@ class MemoryLedger:
             for slot in [slot for slot in self._entries if slot[0] == key]:
                 del self._entries[slot]
 
-    def _maybe_prune(self) -> None:
-        """Caller holds the lock."""
-        now = self._clock()
-        if now >= self._next_prune:
-            self._next_prune = now + 60.0
-            for slot, old in list(self._entries.items()):
-                if old.retain_until is not None and old.retain_until < now and not old.reservations:
-                    del self._entries[slot]
-
-    def _entry(self, account: Account) -> _Entry:
-        """Caller holds the lock."""
-        self._maybe_prune()
-        entry = self._entries.get((account.key, account.bucket))
-        if entry is None:
-            entry = self._entries[(account.key, account.bucket)] = _Entry(retain_until=account.retain_until)
-        return entry
+    def _prune(self, now: float) -> None:
+        """Caller holds the lock and found the prune due: drop finished windows past their retention."""
+        self._next_prune = now + 60.0
+        for slot, old in list(self._entries.items()):
+            if old.retain_until is not None and old.retain_until < now and not old.reservations:
+                del self._entries[slot]
 
 
 _batching: dict[tuple[type, str], bool] = {}

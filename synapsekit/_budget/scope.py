@@ -41,7 +41,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -85,7 +84,12 @@ from synapsekit._core.estimate import estimate_tokens_from_chars, max_chars_with
 from synapsekit._core.exceptions import BudgetExceeded
 from synapsekit._core.scope import Scope, ScopeBatch
 from synapsekit._pricing.callsite import warn_at_user
-from synapsekit._pricing.prices import compute_cost, estimate_max_cost_nano, preload_prices
+from synapsekit._pricing.prices import (
+    _resolved as _resolved_prices,
+    compute_cost,
+    estimate_max_cost_nano,
+    preload_prices,
+)
 from synapsekit._pricing.tables import cost_to_nano
 
 if TYPE_CHECKING:
@@ -110,6 +114,10 @@ _MAX_LEDGER_AMOUNT: Final = 2**62
 _WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
 
 _shared_memory_ledger = MemoryLedger()
+_time = time.time
+_CLOSED: Final = CircuitState.CLOSED
+# Built once per budget per call: tuple.__new__ runs in C, a NamedTuple's own __new__ is a Python call.
+_new_tuple = tuple.__new__
 
 
 def _streamed_output_tokens(call: LLMCall) -> int:
@@ -140,20 +148,49 @@ class BudgetLedgerUnavailable(BudgetExceeded):
     """The ledger could not be reached and the budget fails closed: the request was not sent."""
 
 
-@dataclass(slots=True, eq=False)
 class _Hold:
-    """What one admitted call holds in this budget (identity-compared: it is the circuit's probe token)."""
+    """What one admitted call holds in this budget (identity-compared: it is the circuit's probe token).
+
+    Built on every admission, per budget: made with ``object.__new__`` and given its ``id`` and ``account``;
+    the other fields start at the class's defaults until set (no ``__init__`` frame, no dataclass setters).
+    """
 
     id: str
     account: Account
-    input_tokens: int
-    output_tokens: int
-    priced: bool
+    input_tokens: int = 0
+    output_tokens: int = 0
+    priced: bool = False
     nano: int = 0
     tokens: int = 0
     in_ledger: bool = True
     warned: bool = False
     cut: bool = False
+
+
+_new_hold = object.__new__
+# "<pid>-", the middle of every reservation id, refreshed in a forked child (a reservation id must stay
+# unique across the processes sharing a ledger): os.getpid() and its formatting are not redone per call.
+_pid_tag = f"{os.getpid()}-"
+
+
+def _refresh_pid_tag() -> None:
+    global _pid_tag
+    _pid_tag = f"{os.getpid()}-"
+
+
+os.register_at_fork(after_in_child=_refresh_pid_tag)
+
+
+def _worst_case_nano(provider: str, model: str | None, input_tokens: int, output_tokens: int) -> int | None:
+    """:func:`estimate_max_cost_nano`, with its common case (a resolved fixed price) computed in place."""
+    if model is None:
+        return None
+    schedule = _resolved_prices.get((provider, model))
+    if schedule is not None and output_tokens >= 0 and input_tokens >= 0:
+        rates = schedule.worst_case_nano_rates
+        if rates is not None:
+            return -(-(rates[0] * input_tokens + rates[1] * output_tokens + rates[2]) // rates[3])
+    return estimate_max_cost_nano(provider, model, input_tokens=input_tokens, max_output_tokens=output_tokens)
 
 
 class BudgetScope(Scope):
@@ -304,26 +341,36 @@ class BudgetScope(Scope):
     def admit(self, call: LLMCall) -> None:
         """One budget alone: the same steps as :func:`admit_budgets`, without the batch's lists (the common
         case, one budget in scope, pays for none of them)."""
-        wall = time.time()
-        account = self._account_at(wall)
-        hold = _Hold(f"{self._id_prefix}{os.getpid()}-{next(self._ids)}", account, 0, 0, priced=False)
-        if self._breaker.enter(account.bucket, hold) is Admission.REFUSE:
+        wall = _time()
+        # _account_at, inlined: this runs on every call.
+        current = self._current_account
+        if current is not None and current[1] <= wall < current[2] and self._clock is utc_now:
+            account = current[0]
+        else:
+            account = self._account(self._clock())
+        hold = _new_hold(_Hold)
+        hold.id = f"{self._id_prefix}{_pid_tag}{next(self._ids)}"
+        hold.account = account
+        breaker = self._breaker
+        if breaker._state is not _CLOSED and breaker.enter(account.bucket, hold) is Admission.REFUSE:
             # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
             self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
             hold.warned = True
-        hold.input_tokens = count_input_tokens(call.prompt_source, call.request_model)
-        hold.output_tokens = (
-            self.default_max_output_tokens if call.max_output_tokens is None else call.max_output_tokens
+        model = call.request_model
+        input_tokens = hold.input_tokens = count_input_tokens(call.prompt_source, model)
+        max_output_tokens = call.max_output_tokens
+        output_tokens = hold.output_tokens = (
+            self.default_max_output_tokens if max_output_tokens is None else max_output_tokens
         )
-        nano = self._worst_case_nano(call, hold.input_tokens, hold.output_tokens)
-        tokens = hold.input_tokens + hold.output_tokens
+        nano = _worst_case_nano(call.provider, model, input_tokens, output_tokens)
+        tokens = input_tokens + output_tokens
         if nano is None:
             if self.on_unknown_price == "refuse" and self._limits.nano is not None:
                 self._refuse_unknown_price(call, hold, tokens)
             nano = 0
         else:
             hold.priced = True
-        reservation = Reservation(hold.id, nano, tokens, wall + self.reservation_ttl_s)
+        reservation = _new_tuple(Reservation, (hold.id, nano, tokens, wall + self.reservation_ttl_s))
         force = self.on_exceeded == "warn"
         try:
             outcome = self.ledger.reserve(account, reservation, self._limits, force=force)
@@ -389,20 +436,50 @@ class BudgetScope(Scope):
         hold = self._holds.pop(id(call), None)  # atomic under the GIL: one of racing ends gets it
         if hold is None:
             return  # refused here or elsewhere (already released), or never admitted here
+        breaker = self._breaker
         try:
-            nano, tokens = self._actual_cost(call, hold)
+            cost = None if call.usage_implausible or call.error is not None else call.cost
+            if cost is not None:
+                # _actual_cost's plain case (usage as reported, priced), in place: every call.
+                nano = cost_to_nano(cost)
+                tokens = (call.input_tokens or 0) + (call.output_tokens or 0)
+            else:
+                nano, tokens = self._actual_cost(call, hold)
         except Exception as exc:
             # Whatever went wrong pricing the call, its reservation must not stay behind in the ledger to
             # be charged later: settle it at its worst case (never under-counting), then report.
             self._settle(hold, hold.nano, hold.tokens)
-            self._breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
+            breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
             report_internal_error("budget.settle", exc)
             return
         if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
             nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what the ledger took
-        totals = self._settle(hold, nano, tokens)
-        exhausted = totals is not None and self._exhausted(totals)
-        self._breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
+        # _settle, inlined: every call.
+        in_ledger = hold.in_ledger
+        totals: Totals | None
+        try:
+            totals = self.ledger.settle(
+                hold.account,
+                hold.id,
+                nano=nano,
+                tokens=tokens,
+                reserved_nano=hold.nano if in_ledger else 0,
+                reserved_tokens=hold.tokens if in_ledger else 0,
+            )
+        except LedgerError as exc:
+            # The reservation stays in a shared ledger and is charged at its worst case when it expires.
+            self._log_ledger_error(exc)
+            totals = None
+        else:
+            self._last_totals = (hold.account.bucket, totals)
+        # _exhausted, inlined; the breaker is told only what can move it (see CircuitBreaker.report).
+        limits = self._limits
+        exhausted = totals is not None and (
+            (limits.nano is not None and totals.spent_nano >= limits.nano)
+            or (limits.tokens is not None and totals.spent_tokens >= limits.tokens)
+        )
+        if exhausted or breaker._probe is hold:
+            breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
         if totals is None:
             return
         if call.span is not None or "settled" in _events.wanted_kinds:
@@ -446,19 +523,15 @@ class BudgetScope(Scope):
             )
         return account
 
-    @staticmethod
-    def _worst_case_nano(call: LLMCall, input_tokens: int, output_tokens: int) -> int | None:
-        if call.request_model is None:
-            return None
-        return estimate_max_cost_nano(
-            call.provider, call.request_model, input_tokens=input_tokens, max_output_tokens=output_tokens
-        )
-
     def _grow(self, call: LLMCall, hold: _Hold, input_tokens: int, output_tokens: int) -> None:
         """Extend the reservation of a stream past its worst case, or cut the stream."""
         force = self.on_exceeded == "warn"
         for target_output in (max(output_tokens, hold.output_tokens + _GROWTH_STEP_TOKENS), output_tokens):
-            nano = self._worst_case_nano(call, input_tokens, target_output) if hold.priced else 0
+            nano = (
+                _worst_case_nano(call.provider, call.request_model, input_tokens, target_output)
+                if hold.priced
+                else 0
+            )
             extra_nano = max(0, (nano or 0) - hold.nano)
             extra_tokens = max(0, input_tokens + target_output - hold.tokens)
             growth = Reservation(hold.id, extra_nano, extra_tokens, time.time() + self.reservation_ttl_s)
@@ -713,26 +786,35 @@ class BudgetScope(Scope):
         # Dollar figures divided in place rather than through nano_to_usd: a settlement emits on every call.
         amount_usd = None if nano is None else nano / NANO_PER_USD
         limit_nano = self._limits.nano
-        remaining_usd = self._remaining(totals)
+        # _remaining, inlined (a reservation noted on the span does not need it).
+        remaining_usd = (
+            None
+            if limit_nano is None or (kind == "reserved" and not to_listeners)
+            else max(0, limit_nano - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD
+        )
         if kind in ROUTINE_KINDS and call.span is not None:
             note_on_span(call, kind, self.name, amount_usd, remaining_usd)
             if not to_listeners:
                 return
-        event = BudgetEvent(
-            kind=kind,
-            budget_name=self.name,
-            window=self.window,
-            bucket=bucket,
-            spent_usd=totals.spent_nano / NANO_PER_USD,
-            reserved_usd=totals.reserved_nano / NANO_PER_USD,
-            limit_usd=None if limit_nano is None else limit_nano / NANO_PER_USD,
-            remaining_usd=remaining_usd,
-            spent_tokens=totals.spent_tokens,
-            limit_tokens=self._limits.tokens,
-            amount_usd=amount_usd,
-            provider=call.provider,
-            model=call.response_model or call.request_model,  # call.model
-            reason=reason,
+        # BudgetEvent(...), its fields in order, built in C: a settlement with a listener builds one per call.
+        event = _new_tuple(
+            BudgetEvent,
+            (
+                kind,
+                self.name,
+                self.window,
+                bucket,
+                totals.spent_nano / NANO_PER_USD,  # spent_usd
+                totals.reserved_nano / NANO_PER_USD,  # reserved_usd
+                None if limit_nano is None else limit_nano / NANO_PER_USD,  # limit_usd
+                remaining_usd,
+                totals.spent_tokens,
+                self._limits.tokens,  # limit_tokens
+                amount_usd,
+                call.provider,
+                call.response_model or call.request_model,  # model: call.model
+                reason,
+            ),
         )
         emit(event, call)
 
@@ -745,9 +827,6 @@ class BudgetScope(Scope):
         return f"BudgetScope({self.name!r}, {', '.join(limits)}, window={self.window!r})"
 
 
-_CLOSED: Final = CircuitState.CLOSED
-# Built once per budget per call: tuple.__new__ runs in C, a NamedTuple's own __new__ is a Python call.
-_new_tuple = tuple.__new__
 # Reservation ids: a per-budget random prefix, then the process and this counter (one value per call).
 _call_ids = itertools.count()
 
@@ -782,8 +861,8 @@ def admit_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     refuses, no budget keeps a reservation (a batch on another ledger already made is settled to zero),
     and the first refusing budget, outermost first, raises (``"raise"``) as a lone budget would.
     """
-    wall = time.time()
-    call_id = f"{os.getpid()}-{next(_call_ids)}"
+    wall = _time()
+    call_id = f"{_pid_tag}{next(_call_ids)}"
     holds: list[_Hold] = []
     blocked: int | None = None  # the first budget whose open circuit refuses the call outright
     for scope in scopes:
@@ -793,7 +872,9 @@ def admit_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
             account = current[0]
         else:
             account = scope._account(scope._clock())
-        hold = _Hold(scope._id_prefix + call_id, account, 0, 0, False)
+        hold = _new_hold(_Hold)
+        hold.id = scope._id_prefix + call_id
+        hold.account = account
         breaker = scope._breaker
         if breaker._state is not _CLOSED and breaker.enter(account.bucket, hold) is Admission.REFUSE:
             if scope.on_exceeded == "raise":
@@ -829,13 +910,15 @@ def admit_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
             _release(ledger, items)
         _free_probes(scopes, holds)
         raise
-    wanted = _events.wanted_kinds
+    # Read once for every budget: the same for all of them.
+    key, streamed = id(call), call.streamed
+    noted = call.span is not None or "reserved" in _events.wanted_kinds
     for scope, hold in zip(scopes, holds, strict=True):
-        scope._holds[id(call)] = hold  # one dict store: atomic under the GIL, no lock needed
+        scope._holds[key] = hold  # one dict store: atomic under the GIL, no lock needed
         if hold.in_ledger:
-            if call.streamed:
+            if streamed:
                 scope._watch(call, hold)
-            if call.span is not None or "reserved" in wanted:
+            if noted:
                 scope._emit("reserved", call, hold.account.bucket, scope._last_totals[1], hold.nano, None)
 
 
@@ -858,7 +941,9 @@ def _reserve(
         if output_tokens in worst_case:
             nano = worst_case[output_tokens]
         else:
-            nano = worst_case[output_tokens] = BudgetScope._worst_case_nano(call, input_tokens, output_tokens)
+            nano = worst_case[output_tokens] = _worst_case_nano(
+                call.provider, call.request_model, input_tokens, output_tokens
+            )
         tokens = input_tokens + output_tokens
         if nano is None:
             if scope.on_unknown_price == "refuse" and scope._limits.nano is not None:

@@ -236,8 +236,19 @@ class LLMCall:
         if cost is False:
             cost = None
             if not self._end_guard:  # self.ended
+                # _price's body, in place: the first read of a call's cost (a frame fewer per priced call).
+                model = self.response_model or self.request_model  # self.model
                 try:
-                    cost = _price(self)
+                    if model is not None and self.input_tokens is not None and self.output_tokens is not None:
+                        cost = compute_cost(
+                            self.provider,
+                            model,
+                            input_tokens=self.input_tokens,
+                            output_tokens=self.output_tokens,
+                            cached_input_tokens=self.cached_input_tokens,
+                            cache_creation_input_tokens=self.cache_creation_input_tokens,
+                            reasoning_tokens=self.reasoning_tokens,
+                        )
                 except Exception as exc:
                     report_internal_error("call.price", exc)
                 self._cost = cost
@@ -530,25 +541,35 @@ class LLMCall:
                 _spans.start_late(self)
             except Exception as exc:
                 report_internal_error("call.span_start", exc)
+        # Scopes with a batch are ended together, per batch; a lone one (one budget in scope, the common
+        # case) by its own on_end, with no grouping built (see ScopeBatch).
+        lone: Scope | None = None
         batches: dict[ScopeBatch, list[Scope]] | None = None
         for scope in self.scopes:
             batch = scope.batch
             if batch is not None:
-                if batches is None:
-                    batches = {batch: [scope]}
-                elif batch in batches:
-                    batches[batch].append(scope)
+                if lone is None and batches is None:
+                    lone = scope
                 else:
-                    batches[batch] = [scope]
+                    batches = _grouped(batches, lone, scope, batch)
+                    lone = None
                 continue
             try:
                 scope.on_end(self)
             except Exception as exc:
                 report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
-        if batches is not None:
+        if lone is not None:
+            try:
+                lone.on_end(self)
+            except Exception as exc:
+                report_internal_error(f"scope.on_end:{type(lone).__name__}", exc)
+        elif batches is not None:
             for batch, members in batches.items():
                 try:
-                    batch.end(members, self)
+                    if len(members) == 1:
+                        members[0].on_end(self)
+                    else:
+                        batch.end(members, self)
                 except Exception as exc:
                     report_internal_error(f"scope.on_end:{type(members[0]).__name__}", exc)
         for sink in _sinks.sinks:
@@ -589,19 +610,19 @@ class LLMCall:
         )
 
 
-def _price(call: LLMCall) -> Cost | None:
-    model = call.response_model or call.request_model  # call.model
-    if model is None or call.input_tokens is None or call.output_tokens is None:
-        return None
-    return compute_cost(
-        call.provider,
-        model,
-        input_tokens=call.input_tokens,
-        output_tokens=call.output_tokens,
-        cached_input_tokens=call.cached_input_tokens,
-        cache_creation_input_tokens=call.cache_creation_input_tokens,
-        reasoning_tokens=call.reasoning_tokens,
-    )
+def _grouped(
+    batches: dict[ScopeBatch, list[Scope]] | None, lone: Scope | None, scope: Scope, batch: ScopeBatch
+) -> dict[ScopeBatch, list[Scope]]:
+    """``batches`` with ``scope`` added to its batch's group (and ``lone``, the first one seen, to its own)."""
+    if batches is None:
+        assert lone is not None and lone.batch is not None
+        batches = {lone.batch: [lone]}
+    members = batches.get(batch)
+    if members is None:
+        batches[batch] = [scope]
+    else:
+        members.append(scope)
+    return batches
 
 
 _new_call = object.__new__
@@ -659,19 +680,20 @@ def start_call(
             _spans.start(call)
         except Exception as exc:
             report_internal_error("call.span_start", exc)
+    lone: Scope | None = None
     batches: dict[ScopeBatch, list[Scope]] | None = None
     for scope in scopes:
         if not scope.gates_calls:
             continue
         batch = scope.batch
         if batch is not None:
-            # Admitted below, with every other scope of its kind (one ledger operation for all budgets).
-            if batches is None:
-                batches = {batch: [scope]}
-            elif batch in batches:
-                batches[batch].append(scope)
+            # Admitted below, with every other scope of its kind (one ledger operation for all budgets); a
+            # lone one (one budget in scope, the common case) by its own admit, with no grouping built.
+            if lone is None and batches is None:
+                lone = scope
             else:
-                batches[batch] = [scope]
+                batches = _grouped(batches, lone, scope, batch)
+                lone = None
             continue
         try:
             scope.admit(call)
@@ -684,10 +706,25 @@ def start_call(
         call._admitted.append(scope)
         if not scope.sets_chunk_allowance:
             call._chunk_allowance = -1  # it hears about every chunk
-    if batches is not None:
+    if lone is not None:
+        try:
+            lone.admit(call)
+        except BudgetExceeded as exc:
+            _refused(call, exc)
+            raise
+        except Exception as exc:
+            report_internal_error(f"scope.admit:{type(lone).__name__}", exc)
+        else:
+            call._admitted.append(lone)
+            if not lone.sets_chunk_allowance:
+                call._chunk_allowance = -1  # it hears about every chunk
+    elif batches is not None:
         for batch, members in batches.items():
             try:
-                batch.admit(members, call)
+                if len(members) == 1:
+                    members[0].admit(call)
+                else:
+                    batch.admit(members, call)
             except BudgetExceeded as exc:
                 _refused(call, exc)
                 raise

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 
 
 class ScopeBatch(Protocol):
-    """Admission and settlement of several scopes of one kind at once."""
+    """Admission and settlement of several scopes of one kind at once.
+
+    A batch is only ever given two scopes or more: a scope alone of its kind in scope is admitted and
+    ended by its own :meth:`Scope.admit` and :meth:`Scope.on_end` (the core builds no group for it), so
+    a batch must treat one scope exactly as that scope's own hooks do.
+    """
 
     def admit(self, scopes: Sequence[Any], call: LLMCall) -> None:
         """Admit ``call`` in every scope, or raise having released what was admitted."""

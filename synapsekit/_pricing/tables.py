@@ -188,6 +188,9 @@ def cost_to_nano(value: Decimal) -> int:
     return int((value * _NANO).to_integral_value(ROUND_CEILING))
 
 
+_new_tuple = tuple.__new__
+
+
 def fixed_schedule(prices: UnitPrices) -> PriceSchedule:
     return PriceSchedule(periods=((None, TierTable(base=prices)),))
 
@@ -214,4 +217,4 @@ def cost_for(
     total = input_cost + output_cost
     if prices.request:
         total += prices.request
-    return Cost(input=input_cost, output=output_cost, total=total)
+    return _new_tuple(Cost, (input_cost, output_cost, total))  # Cost(...), built in C: every priced call
