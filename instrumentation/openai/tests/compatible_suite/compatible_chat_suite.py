@@ -102,6 +102,29 @@ def sent_stream_options(kit: Kit, server: LLMTestServer) -> Any:
     return request.json.get("stream_options")
 
 
+class ToTestServer(httpx.HTTPTransport):
+    """Sends what an SDK addressed to its provider's default URL to the test server's ``/<dialect>`` instead.
+
+    ``strip``: a path prefix of the provider's URL the dialect does not have. ``addressed``: the URLs the SDK
+    addressed, in order.
+    """
+
+    def __init__(self, server: LLMTestServer, dialect: str, strip: str = "") -> None:
+        super().__init__()
+        self.server = server
+        self.dialect = dialect
+        self.strip = strip
+        self.addressed: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.addressed.append(str(request.url))
+        path = request.url.path.removeprefix(self.strip)
+        request.url = request.url.copy_with(
+            scheme="http", host="127.0.0.1", port=self.server.port, path=f"/{self.dialect}{path}"
+        )
+        return super().handle_request(request)
+
+
 # -- chat: sync, async, streamed ----------------------------------------------------------------------------------
 @pytest.mark.usefixtures("instrumented")
 def test_chat_is_counted_exactly(kit: Kit, client: Any, sink: CallRecorder) -> None:
