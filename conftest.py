@@ -9,12 +9,20 @@ provider (a provider can be installed only once per process). ``server`` is the 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 os.environ.setdefault("SYNAPSEKIT_STRICT", "1")
+
+# The chat suite of the OpenAI-compatible generated SDKs is written once, in this folder, and imported by each
+# of their test directories (instrumentation/{groq,cerebras,together,fireworks}/tests). It ships in no
+# distribution, and pytest puts a test directory on sys.path only when it collects it, so the path is added
+# here: this conftest is loaded both by the full run and by each ``nox -s <sdk>_versions`` session.
+sys.path.insert(0, str(Path(__file__).parent / "instrumentation" / "openai" / "tests" / "compatible_suite"))
 
 from synapsekit._core.errors import is_strict, set_strict
 

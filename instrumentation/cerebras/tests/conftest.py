@@ -1,43 +1,19 @@
-"""Fixtures: the local server, the real cerebras-cloud-sdk SDK pointed at it over HTTP, the instrumentation on/off."""
+"""Fixtures: the real cerebras-cloud-sdk SDK pointed at the local server over HTTP, the instrumentation on/off.
+
+The fixtures are the shared chat suite's (``compatible_chat_suite``), told of the SDK by ``kit``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from types import ModuleType
 
+import _cerebras_testkit
 import pytest
-from _cerebras_testkit import NAME, AsyncClient, Client, base_url
+from compatible_chat_suite import async_client, client, instrumented
 
-import synapsekit
-from synapsekit.testing import CallRecorder, LLMTestServer
-
-
-@pytest.fixture
-def server() -> Iterator[LLMTestServer]:
-    with LLMTestServer() as running:
-        yield running
+__all__ = ["async_client", "client", "instrumented", "kit"]
 
 
 @pytest.fixture
-def instrumented() -> Iterator[None]:
-    assert synapsekit.instrument(NAME) == [NAME]
-    yield
-    synapsekit.uninstrument(NAME)
-
-
-@pytest.fixture
-def sink() -> Iterator[CallRecorder]:
-    with CallRecorder() as recording:
-        yield recording
-
-
-@pytest.fixture
-def client(server: LLMTestServer) -> Iterator[Any]:
-    with Client(base_url=base_url(server), api_key="test", max_retries=0) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-async def async_client(server: LLMTestServer) -> AsyncIterator[Any]:
-    async with AsyncClient(base_url=base_url(server), api_key="test", max_retries=0) as sdk:
-        yield sdk
+def kit() -> ModuleType:
+    return _cerebras_testkit

@@ -10,27 +10,11 @@ from typing import Any
 import fireworks
 import httpx
 import pytest
+from compatible_chat_suite import ToTestServer
 
 from synapsekit.testing import CallRecorder, LLMTestServer
 
 MODEL = "accounts/fireworks/models/deepseek-v3p2"
-
-
-class ToTestServer(httpx.HTTPTransport):
-    """Sends what the SDK addressed to api.fireworks.ai to the test server's /fireworks dialect instead."""
-
-    def __init__(self, server: LLMTestServer) -> None:
-        super().__init__()
-        self.server = server
-        self.addressed: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.addressed.append(str(request.url))
-        path = request.url.path.removeprefix("/inference")
-        request.url = request.url.copy_with(
-            scheme="http", host="127.0.0.1", port=self.server.port, path=f"/fireworks{path}"
-        )
-        return super().handle_request(request)
 
 
 @pytest.mark.usefixtures("instrumented")
@@ -39,7 +23,7 @@ def test_the_default_url_is_routed(
     server: LLMTestServer, sink: CallRecorder, streamed: bool, monkeypatch: Any
 ) -> None:
     monkeypatch.delenv("FIREWORKS_BASE_URL", raising=False)
-    transport = ToTestServer(server)
+    transport = ToTestServer(server, "fireworks", "/inference")
     with fireworks.Fireworks(
         api_key="test", max_retries=0, http_client=httpx.Client(transport=transport)
     ) as client:

@@ -11,27 +11,11 @@ import httpx
 import pytest
 import together
 from _together_testkit import V1_IN_BASE_URL
+from compatible_chat_suite import ToTestServer
 
 from synapsekit.testing import CallRecorder, LLMTestServer
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
-
-
-class ToTestServer(httpx.HTTPTransport):
-    """Sends what the SDK addressed to api-inference.together.ai to the test server's /together dialect instead."""
-
-    def __init__(self, server: LLMTestServer) -> None:
-        super().__init__()
-        self.server = server
-        self.addressed: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.addressed.append(str(request.url))
-        path = request.url.path.removeprefix("")
-        request.url = request.url.copy_with(
-            scheme="http", host="127.0.0.1", port=self.server.port, path=f"/together{path}"
-        )
-        return super().handle_request(request)
 
 
 @pytest.mark.usefixtures("instrumented")
@@ -40,7 +24,7 @@ def test_the_default_url_is_routed(
     server: LLMTestServer, sink: CallRecorder, streamed: bool, monkeypatch: Any
 ) -> None:
     monkeypatch.delenv("TOGETHER_BASE_URL", raising=False)
-    transport = ToTestServer(server)
+    transport = ToTestServer(server, "together")
     with together.Together(
         api_key="test", max_retries=0, http_client=httpx.Client(transport=transport)
     ) as client:
