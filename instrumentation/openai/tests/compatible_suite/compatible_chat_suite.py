@@ -316,7 +316,7 @@ def test_one_client_span_per_request(
             "gen_ai.usage.reasoning.output_tokens",
             "server.address",
             "server.port",
-            "synapsekit.streamed",
+            "gen_ai.request.stream",
         )
     } == {
         "gen_ai.provider.name": kit.PROVIDER,
@@ -332,7 +332,7 @@ def test_one_client_span_per_request(
         "gen_ai.usage.reasoning.output_tokens": 3,
         "server.address": "127.0.0.1",
         "server.port": server.port,
-        "synapsekit.streamed": True if streamed else None,  # set on streamed calls only
+        "gen_ai.request.stream": True if streamed else None,  # set on streamed calls only
     }
     assert attributes["gen_ai.usage.cost"] == pytest.approx(float(sink.only.cost or 0), abs=1e-12)
     assert span.status.status_code is not StatusCode.ERROR
