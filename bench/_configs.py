@@ -263,7 +263,7 @@ def wait_for_preloads() -> None:
     counted as per-call work (and in wall-clock it competes for the interpreter).
     """
     from synapsekit._budget import tokens
-    from synapsekit._pricing import genai
+    from synapsekit._pricing import preload as genai
 
     if genai._preload_started:
         genai._preloaded.wait()

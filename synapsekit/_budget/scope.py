@@ -84,11 +84,11 @@ from synapsekit._core.estimate import estimate_tokens_from_chars, max_chars_with
 from synapsekit._core.exceptions import BudgetExceeded
 from synapsekit._core.scope import Scope, ScopeBatch
 from synapsekit._pricing.callsite import warn_at_user
+from synapsekit._pricing.preload import preload_prices
 from synapsekit._pricing.prices import (
     _resolved as _resolved_prices,
     compute_cost,
     estimate_max_cost_nano,
-    preload_prices,
 )
 from synapsekit._pricing.tables import cost_to_nano
 

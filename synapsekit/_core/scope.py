@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from synapsekit._core.context import leave_scope, push_scope
-from synapsekit._pricing.prices import preload_prices
+from synapsekit._pricing.preload import preload_prices
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -10,7 +10,7 @@ from typing import Any
 from synapsekit._core import config as _config, sinks as _sinks
 from synapsekit._core.errors import report_internal_error
 from synapsekit._instrumenting.instrumentor import InstrumentationError, Instrumentor
-from synapsekit._pricing.prices import preload_prices
+from synapsekit._pricing.preload import preload_prices
 
 ENTRY_POINT_GROUP = "synapsekit.instrumentors"
 logger = logging.getLogger("synapsekit")

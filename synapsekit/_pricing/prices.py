@@ -211,15 +211,6 @@ def estimate_max_cost_nano(
     return -(-(input_rate * input_tokens + output_rate * max_output_tokens + request) // divisor)
 
 
-def preload_prices() -> None:
-    """Start loading the packaged price data in the background (once per process), so that the first call
-    that needs a price does not wait for it. Called by everything that prices calls when it is set up.
-    """
-    from synapsekit._pricing import genai
-
-    genai.preload()
-
-
 def unknown_models() -> set[tuple[str, str]]:
     """The (provider, model) pairs looked up so far for which no price is known."""
     with _lock:

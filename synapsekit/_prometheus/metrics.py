@@ -20,7 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from synapsekit import semconv
-from synapsekit._pricing.prices import preload_prices
+from synapsekit._pricing.preload import preload_prices
 from synapsekit._prometheus.instruments import (
     Instruments,
     Write,

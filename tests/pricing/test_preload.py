@@ -30,7 +30,7 @@ def test_the_preload_waits_for_the_application_to_import_what_genai_prices_share
         """
         import json, sys, threading, time
         import synapsekit
-        from synapsekit._pricing import genai
+        from synapsekit._pricing import preload as genai
 
         with synapsekit.track():  # something that prices: starts the preload
             pass
@@ -54,7 +54,7 @@ def test_a_lookup_before_the_dependencies_are_imported_loads_on_its_own_thread()
         """
         import json, sys, time
         import synapsekit
-        from synapsekit._pricing import genai, prices
+        from synapsekit._pricing import preload as genai, prices
 
         with synapsekit.track():
             pass
@@ -76,7 +76,7 @@ def test_with_the_sdk_imported_first_the_preload_loads_at_once() -> None:
         import json, sys
         import openai
         import synapsekit
-        from synapsekit._pricing import genai
+        from synapsekit._pricing import preload as genai
 
         synapsekit.instrument("openai")
         loaded = genai._preloaded.wait(60)
