@@ -12,8 +12,6 @@ import pytest
 
 from synapsekit import semconv
 
-pytest.importorskip("opentelemetry.semconv")
-
 # Where the conventions define each family of our constants.
 _MODULES = {
     "GEN_AI_": "opentelemetry.semconv._incubating.attributes.gen_ai_attributes",
