@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import threading
 from typing import Any
 
 from synapsekit._core import config as _config, sinks as _sinks
 from synapsekit._core.errors import report_internal_error
+from synapsekit._instrumenting.distributions import entry_points
 from synapsekit._instrumenting.instrumentor import InstrumentationError, Instrumentor
 from synapsekit._pricing.preload import preload_prices
 
@@ -24,7 +24,7 @@ def available_instrumentors() -> dict[str, Instrumentor]:
     """Instrumentors registered under the entry-point group, by name (loaded once)."""
     with _lock:
         if not _instrumentors:
-            for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            for entry_point in entry_points(ENTRY_POINT_GROUP):
                 try:
                     factory = entry_point.load()
                     instance = factory()

@@ -9,7 +9,6 @@ importing the client.
 from __future__ import annotations
 
 import abc
-import importlib.metadata
 import operator
 import re
 import threading
@@ -125,20 +124,13 @@ class Instrumentor(abc.ABC):
 def _distribution_version(name: str) -> str | None:
     """The installed version of distribution ``name``, or None when it is not installed.
 
-    Read from the ``<name>-<version>.dist-info`` folder's name where there is one: ``importlib.metadata.version``
-    parses the whole METADATA file with the email parser, a few milliseconds per distribution, and
-    ``synapsekit.instrument()`` asks once for every installed instrumentor's client.
+    ``synapsekit.instrument()`` asks once for every installed instrumentor's client; the answers come from one
+    cached scan of the ``sys.path`` directories (:mod:`synapsekit._instrumenting.distributions`), not from
+    ``importlib.metadata.version``, which parses the whole METADATA file per distribution.
     """
-    try:
-        found = importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    folder = getattr(getattr(found, "_path", None), "name", "")
-    if isinstance(folder, str) and folder.endswith(".dist-info"):
-        _, dash, version = folder.removesuffix(".dist-info").rpartition("-")
-        if dash and version:
-            return version
-    return found.version
+    from synapsekit._instrumenting.distributions import version
+
+    return version(name)
 
 
 _PLAIN_CLAUSE = re.compile(r"\s*(>=|<=|==|!=|<|>)\s*(\d+(?:\.\d+)*)\s*")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import wrapt
@@ -17,16 +16,20 @@ import wrapt
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-@dataclass
 class _Patch:
-    owner: Any
-    attribute: str
-    original: Any
-    proxy: Any
-    # wrapt's ``enabled`` switch: while this list is non-empty calls go through our wrapper, once emptied
-    # they go straight to the original. A list because wrapt tests its truth in C — a Python guard function
-    # here would cost a call on every wrapped call.
-    enabled: list[bool]
+    # A plain class, not a dataclass: this module loads inside ``synapsekit.instrument()``, where generating a
+    # dataclass's methods would cost more than the rest of the module.
+    __slots__ = ("attribute", "enabled", "original", "owner", "proxy")
+
+    def __init__(self, owner: Any, attribute: str, original: Any, proxy: Any, enabled: list[bool]) -> None:
+        self.owner = owner
+        self.attribute = attribute
+        self.original = original
+        self.proxy = proxy
+        # wrapt's ``enabled`` switch: while this list is non-empty calls go through our wrapper, once emptied
+        # they go straight to the original. A list because wrapt tests its truth in C — a Python guard
+        # function here would cost a call on every wrapped call.
+        self.enabled = enabled
 
 
 _patches: dict[tuple[int, str], _Patch] = {}

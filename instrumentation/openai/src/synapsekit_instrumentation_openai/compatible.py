@@ -14,8 +14,7 @@ instrumentor's module, which must not load the pipeline before its client is the
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .stainless import Endpoint, GeneratedSDK, RequestPipeline
 
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
     from .stainless import Operation
 
 
-@dataclass(frozen=True)
-class CompatibleSDK:
+class CompatibleSDK(NamedTuple):
     """One OpenAI-compatible generated SDK.
 
     ``package``: its import name (``"groq"``, ``"cerebras.cloud.sdk"``); its base client is

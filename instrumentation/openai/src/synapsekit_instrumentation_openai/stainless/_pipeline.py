@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from synapsekit.plugin import (
     AsyncStreamProxy,
@@ -80,8 +79,7 @@ class SdkSpans(Protocol):
     def withdraw(self, token: Any) -> None: ...
 
 
-@dataclass(frozen=True)
-class GeneratedSDK:
+class GeneratedSDK(NamedTuple):
     """One generated SDK and what its requests mean.
 
     ``package``: its import name (``"openai"``); its base client is ``<package>._base_client``.
