@@ -17,15 +17,16 @@ caller asks ``importlib.metadata``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
-import importlib.metadata
 import os
 import stat
 import sys
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-# Neither regular expressions nor dataclasses here: this module loads inside ``synapsekit.instrument()``, and
+# Neither ``importlib.metadata`` (which loads the email package, ~25 ms where nothing else has imported it), nor
+# regular expressions nor dataclasses here: this module loads inside ``synapsekit.instrument()``, and
 # compiling a pattern or generating a dataclass costs a tenth to half a millisecond each.
 
 
@@ -35,6 +36,37 @@ def normalized(name: str) -> str:
     while "--" in name:
         name = name.replace("--", "-")
     return name
+
+
+class EntryPoint(Protocol):
+    """What discovery reads of an entry point: ``importlib.metadata.EntryPoint`` and :class:`ScannedEntryPoint`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def group(self) -> str: ...
+
+    def load(self) -> Any: ...
+
+
+class ScannedEntryPoint(NamedTuple):
+    """An entry point read by the scan: ``name = module:attribute.path [extras]``, loaded as importlib loads it."""
+
+    name: str
+    value: str
+    group: str
+
+    def load(self) -> Any:
+        target = self.value.split("[", 1)[0].strip()
+        module_name, _, attribute = target.partition(":")
+        found: Any = importlib.import_module(module_name.strip())
+        for part in filter(None, attribute.strip().split(".")):
+            found = getattr(found, part)
+        return found
 
 
 class InstalledDistribution(NamedTuple):
@@ -123,19 +155,23 @@ def version(name: str) -> str | None:
             return None
         if found.version is not None:
             return found.version
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
+def entry_points(group: str) -> list[EntryPoint]:
     """The entry points registered under ``group``, in ``importlib.metadata.entry_points(group=...)``'s order."""
     distributions = installed()
     if distributions is None:
+        import importlib.metadata
+
         return list(importlib.metadata.entry_points(group=group))
     header = f"[{group}]".encode()
-    points: list[importlib.metadata.EntryPoint] = []
+    points: list[EntryPoint] = []
     for distribution in distributions.values():
         text = _read(os.path.join(distribution.folder, "entry_points.txt"))
         if text is None or header not in text:
@@ -159,9 +195,9 @@ def _read(path: str) -> bytes | None:
         os.close(descriptor)
 
 
-def _section(text: str, group: str) -> list[importlib.metadata.EntryPoint]:
+def _section(text: str, group: str) -> list[EntryPoint]:
     """The ``name = value`` lines of ``group``'s section of an ``entry_points.txt`` (an INI file)."""
-    points: list[importlib.metadata.EntryPoint] = []
+    points: list[EntryPoint] = []
     inside = False
     for line in text.splitlines():
         line = line.strip()
@@ -170,5 +206,5 @@ def _section(text: str, group: str) -> list[importlib.metadata.EntryPoint]:
         elif inside and line and not line.startswith("#"):
             name, equals, value = line.partition("=")
             if equals:
-                points.append(importlib.metadata.EntryPoint(name.strip(), value.strip(), group))
+                points.append(ScannedEntryPoint(name.strip(), value.strip(), group))
     return points

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from synapsekit._core.errors import report_internal_error
+from synapsekit._instrumenting.import_hooks import when_imported
 
 
 class InstrumentationError(Exception):
@@ -80,8 +81,6 @@ class Instrumentor(abc.ABC):
 
     def instrument(self, **options: Any) -> None:
         """Patch the client now if it is imported, else as soon as it is; repeated calls are no-ops."""
-        import wrapt
-
         with self._lock:
             if self._wanted:
                 return
@@ -90,8 +89,8 @@ class Instrumentor(abc.ABC):
             register = not self._hook_registered
             self._hook_registered = True
         if register:
-            # Hooks cannot be unregistered; the hook consults ``_wanted`` so uninstrument() still holds.
-            wrapt.register_post_import_hook(self._on_import, self.module)
+            # A hook runs once and cannot be withdrawn; it consults ``_wanted`` so uninstrument() still holds.
+            when_imported(self.module, self._on_import)
         else:
             import sys
 

@@ -11,8 +11,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import wrapt
-
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
@@ -42,6 +40,8 @@ def wrap_method(owner: Any, attribute: str, wrapper: Wrapper) -> bool:
         key = (id(owner), attribute)
         if key in _patches:  # unwrapping removes the entry: one here is ours and switched on
             return False
+        import wrapt  # here, not at the top: instrumentor modules import this one before any client is there
+
         original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
         patch = _Patch(owner, attribute, original, None, [True])
         proxy = wrapt.FunctionWrapper(original, wrapper, enabled=patch.enabled)  # type: ignore[arg-type]  # truthy by len()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -77,12 +78,38 @@ def test_sections_names_shadowing_and_normalisation(site: tuple[Path, Path]) -> 
         ("beta", "beta:Beta", GROUP),
     ]
     assert entry_point_pairs(points) == entry_point_pairs(list(importlib.metadata.entry_points(group=GROUP)))
-    assert points[1].module == "alpha.two" and points[1].attr == "Two" and points[1].extras == ["extra"]
     for name, version in (("alpha-plugin", "1.2.3"), ("ALPHA__plugin", "1.2.3"), ("Alpha.Plugin", "1.2.3")):
         assert distributions.version(name) == version == importlib.metadata.version(name)
     assert distributions.version("beta") == "2.0"
     assert distributions.version("gamma") == "3.0"
     assert distributions.version("delta") is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "json",
+        "json:JSONDecoder",
+        "json.decoder : JSONDecoder.decode",
+        "json:JSONDecoder.decode [extra, other]",
+    ],
+)
+def test_a_scanned_entry_point_loads_what_importlib_loads(value: str) -> None:
+    scanned = distributions.ScannedEntryPoint("name", value, GROUP)
+    assert scanned.load() is importlib.metadata.EntryPoint("name", value, GROUP).load()
+
+
+def test_discovery_needs_no_importlib_metadata() -> None:
+    """Where no application module has loaded importlib.metadata (and with it the email package), neither does
+    ``synapsekit.instrument()``."""
+    script = (
+        "import sys, synapsekit; synapsekit.instrument(); "
+        "print(sorted(name for name in sys.modules if name.startswith(('importlib.metadata', 'email'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stderr
 
 
 def test_a_package_installed_after_the_first_scan_is_seen(site: tuple[Path, Path]) -> None:
