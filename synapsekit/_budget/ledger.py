@@ -173,6 +173,8 @@ class MemoryLedger:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._clock = clock
         self._next_prune = 0.0
+        # Budgets forgotten while the lock was busy (see forget()); dropped at the next prune.
+        self._forgotten: list[str] = []
 
     def reserve(
         self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
@@ -327,14 +329,31 @@ class MemoryLedger:
         """Nothing to release."""
 
     def forget(self, key: str) -> None:
-        """Drop every account of budget ``key`` (a private budget that is gone)."""
-        with self._lock:
+        """Drop every account of budget ``key`` (a private budget that is gone).
+
+        A private budget's finalizer calls this, and the garbage collector runs finalizers wherever it
+        happens to collect — possibly inside another operation of this ledger on the same thread, with the
+        lock held, where waiting for the lock would wait forever. So it never waits: when the lock is busy
+        the key is queued (``list.append`` needs no lock) and the next prune drops its accounts.
+        """
+        self._forgotten.append(key)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop_forgotten()
+            finally:
+                self._lock.release()
+
+    def _drop_forgotten(self) -> None:
+        """Caller holds the lock."""
+        while self._forgotten:
+            key = self._forgotten.pop()
             for slot in [slot for slot in self._entries if slot[0] == key]:
                 del self._entries[slot]
 
     def _prune(self, now: float) -> None:
         """Caller holds the lock and found the prune due: drop finished windows past their retention."""
         self._next_prune = now + 60.0
+        self._drop_forgotten()
         for slot, old in list(self._entries.items()):
             if old.retain_until is not None and old.retain_until < now and not old.reservations:
                 del self._entries[slot]

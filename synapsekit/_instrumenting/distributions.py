@@ -106,11 +106,19 @@ def installed() -> dict[str, InstalledDistribution] | None:
 
 
 def _plain_path_finders() -> bool:
-    """True when the standard path finder is the only finder that provides distributions."""
+    """True when the finders that provide distributions all search the ``sys.path`` directories, as the scan does.
+
+    That is the standard path finder, and the ``importlib_metadata`` backport's ``MetadataPathFinder``, which
+    installs itself on ``sys.meta_path`` when imported (opentelemetry-api imports it) and searches the same
+    directories the same way.
+    """
     for finder in sys.meta_path:
         if finder is importlib.machinery.PathFinder:
             continue
-        if getattr(finder, "find_distributions", None) is not None:
+        if getattr(finder, "find_distributions", None) is None:
+            continue
+        kind = type(finder)
+        if (kind.__module__, kind.__qualname__) != ("importlib_metadata", "MetadataPathFinder"):
             return False
     return True
 

@@ -218,3 +218,34 @@ def test_private_budgets_share_the_memory_ledger_and_leave_nothing_behind() -> N
     del first, second, call
     gc.collect()
     assert not {slot[0] for slot in _shared_memory_ledger._entries} & keys
+
+
+def test_a_private_budget_collected_inside_a_ledger_operation_does_not_deadlock() -> None:
+    """The garbage collector may run a private budget's finalizer inside a reserve() or settle() of the shared
+    memory ledger on the same thread, while that operation holds the ledger's lock. The finalizer's forget()
+    must not wait for the lock (it waited forever: the suite hung in a litellm stream test). Simulated here
+    exactly: forget() called by a thread that holds the lock."""
+    import threading
+
+    ledger = MemoryLedger()
+    gone, kept = Account("private:gone", "session"), Account("kept", "session")
+    for account in (gone, kept):
+        ledger.reserve(account, Reservation(f"r-{account.key}", 10, 1, 0.0), Limits(None, None), force=False)
+    finished = threading.Event()
+
+    def finalizer_inside_an_operation() -> None:
+        with ledger._lock:
+            ledger.forget("private:gone")
+        finished.set()
+
+    worker = threading.Thread(target=finalizer_inside_an_operation, daemon=True)
+    worker.start()
+    assert finished.wait(10), "forget() waited for the lock its own thread holds"
+    # Queued while the lock was busy: the accounts stay until the ledger's next prune drops them.
+    assert ledger.totals(gone) == Totals(0, 10, 0, 1)
+    ledger._prune(0.0)
+    assert ledger.totals(gone) == Totals()
+    assert ledger.totals(kept) == Totals(0, 10, 0, 1)
+    # With the lock free, forget() drops the accounts at once.
+    ledger.forget("kept")
+    assert ledger.totals(kept) == Totals()

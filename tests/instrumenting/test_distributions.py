@@ -150,6 +150,15 @@ def test_a_zip_archive_on_sys_path_hands_everything_to_importlib(
     assert entry_point_pairs(distributions.entry_points(GROUP)) == [("z", "zipped:Z", GROUP)]
 
 
+def test_the_importlib_metadata_backport_finder_searches_what_the_scan_searches() -> None:
+    """``importlib_metadata`` (a dependency of opentelemetry-api) installs its own path finder, which reads the
+    same sys.path directories: the scan stays in use with it on ``sys.meta_path``."""
+    import importlib_metadata  # installs its finder on sys.meta_path
+
+    assert any(isinstance(finder, importlib_metadata.MetadataPathFinder) for finder in sys.meta_path)
+    assert distributions.installed() is not None
+
+
 def test_a_finder_that_provides_distributions_hands_everything_to_importlib(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
