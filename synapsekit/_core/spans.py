@@ -70,7 +70,13 @@ def get_tracer() -> Any:
 
 
 def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
-    tracer = active_tracer()
+    # active_tracer()'s common case in place (the provider seen last): this runs on every traced call.
+    trace = sys.modules.get(OTEL_TRACE_MODULE)
+    if trace is None:
+        return
+    last_provider, tracer = _last_tracer
+    if trace.get_tracer_provider() is not last_provider:
+        tracer = active_tracer()
     if tracer is None:
         return
     if _trace is None:
@@ -154,9 +160,12 @@ def end(call: LLMCall) -> None:
     if call.reasoning_tokens:
         attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = call.reasoning_tokens
     if not call.rejected:
-        cost = call.cost  # priced on first read: read once
-        if cost is not None:
-            attributes[semconv.GEN_AI_USAGE_COST] = float(cost)
+        # call.cost, its property's body in place: priced on first read, read once.
+        priced = call._cost
+        if priced is False:
+            priced = call._priced()
+        if priced is not None:
+            attributes[semconv.GEN_AI_USAGE_COST] = float(priced.total)  # type: ignore[union-attr]
         else:
             attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
     if call.usage_estimated:

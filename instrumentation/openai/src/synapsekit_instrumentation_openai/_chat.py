@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -246,10 +247,12 @@ class ChatOperation(Operation):
         if type(max_tokens) is not int:
             max_tokens = get("max_tokens")
         messages = get("messages")
+        # partial() rather than a lambda: calling it runs no frame of its own before messages_text's (the
+        # prompt is read on every budgeted call).
         return (
             model if type(model) is str else None,
             max_tokens if type(max_tokens) is int else None,
-            lambda: messages_text(messages),
+            partial(messages_text, messages),
         )
 
     def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
