@@ -399,6 +399,7 @@ class BudgetScope(Scope):
             self.default_max_output_tokens if max_output_tokens is None else max_output_tokens
         )
         # _worst_case_nano's common case (a resolved fixed price), in place.
+        nano: int | None
         schedule = None if model is None else _resolved_prices.get((call.provider, model))
         rates = None if schedule is None else schedule.worst_case_nano_rates
         if rates is not None and output_tokens >= 0:
@@ -489,37 +490,38 @@ class BudgetScope(Scope):
         breaker = self._breaker
         try:
             # _actual_cost's plain case (usage as reported, no error, a fixed price), in place and in
-            # integers.
+            # integers: nano_cost(rates, ...), exactly cost_to_nano(compute_cost(...).total).
             input_tokens, output_tokens = call.input_tokens, call.output_tokens
-            schedule = (
-                None
-                if call.usage_implausible
-                or call.error is not None
-                or input_tokens is None
-                or output_tokens is None
-                else _resolved_prices.get((call.provider, call.response_model or call.request_model))
-            )
-            rates = None if schedule is None else schedule.cost_nano_rates
-            if rates is not None:
-                # nano_cost(rates, ...) in place: cost_to_nano(compute_cost(...).total), exactly.
-                cached, written, reasoning = (
-                    call.cached_input_tokens,
-                    call.cache_creation_input_tokens,
-                    call.reasoning_tokens,
-                )
-                nano = -(
-                    -(
-                        rates[0] * (input_tokens - cached - written)
-                        + rates[1] * cached
-                        + rates[2] * written
-                        + rates[3] * (output_tokens - reasoning)
-                        + rates[4] * reasoning
-                        + rates[5]
+            model = call.response_model or call.request_model
+            nano: int | None = None
+            if (
+                input_tokens is not None
+                and output_tokens is not None
+                and model is not None
+                and call.error is None
+                and not call.usage_implausible
+            ):
+                schedule = _resolved_prices.get((call.provider, model))
+                rates = None if schedule is None else schedule.cost_nano_rates
+                if rates is not None:
+                    cached, written, reasoning = (
+                        call.cached_input_tokens,
+                        call.cache_creation_input_tokens,
+                        call.reasoning_tokens,
                     )
-                    // rates[6]
-                )
-                tokens = input_tokens + output_tokens
-            else:
+                    nano = -(
+                        -(
+                            rates[0] * (input_tokens - cached - written)
+                            + rates[1] * cached
+                            + rates[2] * written
+                            + rates[3] * (output_tokens - reasoning)
+                            + rates[4] * reasoning
+                            + rates[5]
+                        )
+                        // rates[6]
+                    )
+                    tokens = input_tokens + output_tokens
+            if nano is None:
                 nano, tokens = self._actual_cost(call, hold)
         except Exception as exc:
             # Whatever went wrong pricing the call, its reservation must not stay behind in the ledger to
@@ -1248,20 +1250,35 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     per ledger. A budget that holds nothing for the call (refused, released, never admitted) is skipped.
     """
     key = id(call)
-    ledger = scopes[0].ledger
+    shared = _shared_cost(call)
     holds: list[_Hold | None] = []
-    plain = True  # every budget holds the call, all on one ledger
-    for scope in scopes:
+    if shared is None:
+        # Each budget decides from what it holds.
+        _settle_in_general(scopes, [scope._holds.pop(key, None) for scope in scopes], call)
+        return
+    # The common case, in one pass: every budget holds the call, on one ledger, and settles it at the same
+    # cost (a price that cannot be right settles each at what its ledger took).
+    nano, tokens = shared
+    plausible = 0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT
+    ledger = scopes[0].ledger
+    items: list[SettleItem] = []
+    for index, scope in enumerate(scopes):
         hold = scope._holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
-        if hold is None or scope.ledger is not ledger:
-            plain = False
         holds.append(hold)
-    if plain:
-        shared = _shared_cost(call)
-        if shared is not None:
-            _settle_plain(scopes, holds, ledger, shared, call)  # type: ignore[arg-type]
+        if hold is None or scope.ledger is not ledger:
+            holds += [later._holds.pop(key, None) for later in scopes[index + 1 :]]
+            _settle_in_general(scopes, holds, call)
             return
-    _settle_in_general(scopes, holds, call)
+        if hold.in_ledger:
+            reserved_nano, reserved_tokens = hold.nano, hold.tokens
+        else:
+            reserved_nano = reserved_tokens = 0
+        if plausible:
+            item = (hold.account, hold.id, nano, tokens, reserved_nano, reserved_tokens)
+        else:
+            item = (hold.account, hold.id, hold.nano, hold.tokens, reserved_nano, reserved_tokens)
+        items.append(_new_tuple(SettleItem, item))
+    _settle_plain(scopes, holds, ledger, items, call)  # type: ignore[arg-type]
 
 
 def _shared_cost(call: LLMCall) -> tuple[int, int] | None:
@@ -1270,8 +1287,9 @@ def _shared_cost(call: LLMCall) -> tuple[int, int] | None:
     if call.usage_implausible or (call.error is not None and call.chunks):
         return None
     input_tokens, output_tokens = call.input_tokens, call.output_tokens
-    if input_tokens is not None and output_tokens is not None:
-        schedule = _resolved_prices.get((call.provider, call.response_model or call.request_model))
+    model = call.response_model or call.request_model
+    if input_tokens is not None and output_tokens is not None and model is not None:
+        schedule = _resolved_prices.get((call.provider, model))
         rates = None if schedule is None else schedule.cost_nano_rates
         if rates is not None:
             nano = nano_cost(
@@ -1296,23 +1314,10 @@ def _settle_plain(
     scopes: Sequence[BudgetScope],
     holds: Sequence[_Hold],
     ledger: Ledger,
-    shared: tuple[int, int],
+    items: list[SettleItem],
     call: LLMCall,
 ) -> None:
-    """:func:`settle_budgets` when every budget holds the call on one ledger and settles it at ``shared``."""
-    nano, tokens = shared
-    plausible = 0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT
-    items: list[SettleItem] = []
-    for hold in holds:
-        if hold.in_ledger:
-            reserved_nano, reserved_tokens = hold.nano, hold.tokens
-        else:
-            reserved_nano = reserved_tokens = 0
-        if plausible:
-            item = (hold.account, hold.id, nano, tokens, reserved_nano, reserved_tokens)
-        else:  # a price that cannot be right: what the ledger took
-            item = (hold.account, hold.id, hold.nano, hold.tokens, reserved_nano, reserved_tokens)
-        items.append(_new_tuple(SettleItem, item))
+    """:func:`settle_budgets` when every budget holds the call on one ledger: ``items`` in one operation."""
     try:
         answers: list[Totals] | None = settle_many(ledger, items)
     except LedgerError as exc:
@@ -1322,15 +1327,14 @@ def _settle_plain(
         answers = None
     wanted = call.span is not None or "settled" in _events.wanted_kinds
     good = call.error is None
-    for index, scope in enumerate(scopes):
-        hold, item = holds[index], items[index]
+    if answers is None:
+        for scope, hold in zip(scopes, holds, strict=True):
+            if scope._breaker._probe is hold:
+                scope._breaker.report(hold, hold.account.bucket, exhausted=False, good=good)
+        return
+    for scope, hold, item, totals in zip(scopes, holds, items, answers, strict=True):
         bucket = hold.account.bucket
         breaker = scope._breaker
-        if answers is None:
-            if breaker._probe is hold:
-                breaker.report(hold, bucket, exhausted=False, good=good)
-            continue
-        totals = answers[index]
         scope._last_totals = (bucket, totals)  # _remember, inlined
         # BudgetScope._exhausted, inlined; the breaker is told only what can move it.
         limits = scope._limits

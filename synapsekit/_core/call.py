@@ -460,7 +460,14 @@ class LLMCall:
     # -- in flight ----------------------------------------------------------------------------------------
     def __enter__(self) -> LLMCall:
         token = active_call_var.set(self)
-        span_token = _spans.attach(self.span) if self.span is not None else None
+        span = self.span
+        if span is None:
+            span_token = None
+        elif _spans._trace is not None:
+            # _spans.attach's body in place (a frame fewer on every traced call): the span made current.
+            span_token = _spans._context.attach(_spans._trace.set_span_in_context(span))
+        else:
+            span_token = _spans.attach(span)
         self._enter_tokens.append((token, span_token))
         return self
 
@@ -469,7 +476,7 @@ class LLMCall:
     ) -> None:
         token, span_token = self._enter_tokens.pop()
         if span_token is not None:
-            _spans.detach(span_token)
+            _spans._context.detach(span_token)  # _spans.detach's body: a token means the API is loaded
         active_call_var.reset(token)
         if exc is not None:
             self.fail(exc)
@@ -552,13 +559,12 @@ class LLMCall:
         for scope in self.scopes:
             batch = scope.batch
             if batch is not None:
-                if lone is None and batches is None and listed is None:
+                if listed is not None and batch is first_batch:
+                    listed.append(scope)  # a third nested budget and on: checked first
+                elif lone is None and batches is None and listed is None:
                     lone, first_batch = scope, batch
-                elif batch is first_batch and batches is None:
-                    if listed is None:
-                        listed, lone = [lone, scope], None  # type: ignore[list-item]
-                    else:
-                        listed.append(scope)
+                elif batch is first_batch and lone is not None:
+                    listed, lone = [lone, scope], None
                 else:
                     batches = _grouped(batches, lone, listed, scope, batch)
                     lone = listed = None
@@ -709,13 +715,12 @@ def start_call(
         if batch is not None:
             # Admitted below, with every other scope of its kind (one ledger operation for all budgets); a
             # lone one (one budget in scope, the common case) by its own admit, with no grouping built.
-            if lone is None and batches is None and listed is None:
+            if listed is not None and batch is first_batch:
+                listed.append(scope)  # a third nested budget and on: checked first
+            elif lone is None and batches is None and listed is None:
                 lone, first_batch = scope, batch
-            elif batch is first_batch and batches is None:
-                if listed is None:
-                    listed, lone = [lone, scope], None  # type: ignore[list-item]
-                else:
-                    listed.append(scope)
+            elif batch is first_batch and lone is not None:
+                listed, lone = [lone, scope], None
             else:
                 batches = _grouped(batches, lone, listed, scope, batch)
                 lone = listed = None

@@ -47,25 +47,25 @@ def _supports_direct_writes(span_type: type, span: Any) -> bool:
     return type(bounded) is bounded_type and type(bounded._dict) is dict
 
 
-def _plain(attributes: Mapping[str, Any]) -> bool:
-    # Checked in C, no bytecode per value or item (a span's end sets a dozen and more): every value's type
-    # is plain or exactly tuple, and every item of those tuples is exactly a str.
-    values = attributes.values()
-    if _PLAIN_VALUE_TYPES.issuperset(map(type, values)):
-        return True
-    if not _PLAIN_OR_TUPLE_TYPES.issuperset(map(type, values)):
-        return False
-    tuples = compress(values, map(is_, map(type, values), repeat(tuple)))
-    return _STR_TYPE.issuperset(map(type, chain.from_iterable(tuples)))
-
-
 def set_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
     """``span.set_attributes(attributes)``, written directly when that stores exactly the same."""
     span_type = type(span)
     direct = _direct_types.get(span_type)
     if direct is None:
         direct = _direct_types[span_type] = _supports_direct_writes(span_type, span)
-    if direct and _plain(attributes):
+    values = attributes.values()
+    # Whether the SDK would store the values unchanged: each one's type plain or exactly tuple, and every item
+    # of those tuples exactly a str. Checked in C, with no bytecode per value or item (a span's end sets a
+    # dozen and more), in place (a frame fewer).
+    if direct and (
+        _PLAIN_VALUE_TYPES.issuperset(map(type, values))
+        or (
+            _PLAIN_OR_TUPLE_TYPES.issuperset(map(type, values))
+            and _STR_TYPE.issuperset(
+                map(type, chain.from_iterable(compress(values, map(is_, map(type, values), repeat(tuple)))))
+            )
+        )
+    ):
         bounded = span._attributes
         if bounded.max_value_len is None:
             maxlen = bounded.maxlen

@@ -70,13 +70,7 @@ def get_tracer() -> Any:
 
 
 def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
-    # active_tracer()'s common case in place (the provider seen last): this runs on every traced call.
-    trace = sys.modules.get(OTEL_TRACE_MODULE)
-    if trace is None:
-        return
-    last_provider, tracer = _last_tracer
-    if trace.get_tracer_provider() is not last_provider:
-        tracer = active_tracer()
+    tracer = active_tracer()
     if tracer is None:
         return
     if _trace is None:

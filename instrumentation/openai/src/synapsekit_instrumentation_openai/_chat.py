@@ -39,6 +39,7 @@ CHAT_REQUEST_PARAMS: tuple[tuple[str, str, ParamReader], ...] = (
     ("response_format", semconv.GEN_AI_OUTPUT_TYPE, output_type),
     ("service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER, string),
 )
+_CHAT_PARAM_NAMES = frozenset(parameter for parameter, _, _ in CHAT_REQUEST_PARAMS)
 # What a response (or every chunk of its stream) says about how it was served, for the span.
 _SERVED_BY = (
     ("service_tier", semconv.OPENAI_RESPONSE_SERVICE_TIER),
@@ -256,6 +257,10 @@ class ChatOperation(Operation):
         )
 
     def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        # Most requests set none of these parameters: asked in C (over the body's few keys) before any
+        # per-parameter read.
+        if _CHAT_PARAM_NAMES.isdisjoint(body):
+            return {}
         return request_attributes(body, CHAT_REQUEST_PARAMS)
 
     def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
