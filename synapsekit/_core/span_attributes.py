@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from itertools import chain, compress, repeat
-from operator import is_
 from typing import Any
 
 SDK_TRACE_MODULE = "opentelemetry.sdk.trace"
@@ -25,8 +23,6 @@ ATTRIBUTES_MODULE = "opentelemetry.attributes"
 _direct_types: dict[type, bool] = {}
 # Values the SDK would store unchanged (a tuple qualifies when all its items are str).
 _PLAIN_VALUE_TYPES = frozenset((str, bool, int, float))
-_PLAIN_OR_TUPLE_TYPES = _PLAIN_VALUE_TYPES | {tuple}
-_STR_TYPE = frozenset((str,))
 
 
 def _supports_direct_writes(span_type: type, span: Any) -> bool:
@@ -47,25 +43,26 @@ def _supports_direct_writes(span_type: type, span: Any) -> bool:
     return type(bounded) is bounded_type and type(bounded._dict) is dict
 
 
+def _plain(attributes: Mapping[str, Any]) -> bool:
+    for value in attributes.values():
+        value_type = type(value)
+        if value_type in _PLAIN_VALUE_TYPES:
+            continue
+        if value_type is not tuple:
+            return False
+        for item in value:
+            if type(item) is not str:
+                return False
+    return True
+
+
 def set_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
     """``span.set_attributes(attributes)``, written directly when that stores exactly the same."""
     span_type = type(span)
     direct = _direct_types.get(span_type)
     if direct is None:
         direct = _direct_types[span_type] = _supports_direct_writes(span_type, span)
-    values = attributes.values()
-    # Whether the SDK would store the values unchanged: each one's type plain or exactly tuple, and every item
-    # of those tuples exactly a str. Checked in C, with no bytecode per value or item (a span's end sets a
-    # dozen and more), in place (a frame fewer).
-    if direct and (
-        _PLAIN_VALUE_TYPES.issuperset(map(type, values))
-        or (
-            _PLAIN_OR_TUPLE_TYPES.issuperset(map(type, values))
-            and _STR_TYPE.issuperset(
-                map(type, chain.from_iterable(compress(values, map(is_, map(type, values), repeat(tuple)))))
-            )
-        )
-    ):
+    if direct and _plain(attributes):
         bounded = span._attributes
         if bounded.max_value_len is None:
             maxlen = bounded.maxlen
