@@ -251,51 +251,73 @@ class MemoryLedger:
             if now >= self._next_prune:
                 self._prune(now)
             entries = self._entries
-            touched: list[_Entry] = []
-            applied: list[tuple[_Entry, str, int, int, tuple[int, int] | None]] = []
-            refused = False
+            # What each applied item replaced (None: a new reservation id), to undo them on a refusal.
+            replaced: list[tuple[int, int] | None] = []
             for account, reservation, limits, force in items:
                 entry = entries.get((account.key, account.bucket))
                 if entry is None:
                     entry = entries[(account.key, account.bucket)] = _Entry(retain_until=account.retain_until)
-                touched.append(entry)
-                nano, tokens = reservation.nano, reservation.tokens
+                reservation_id, nano, tokens, _ = reservation
                 reserved_nano, reserved_tokens = entry.reserved_nano + nano, entry.reserved_tokens + tokens
                 # Limits.admits, inlined: this runs once per budget in scope on every call.
                 if not force and (
                     (limits.nano is not None and entry.spent_nano + reserved_nano > limits.nano)
                     or (limits.tokens is not None and entry.spent_tokens + reserved_tokens > limits.tokens)
                 ):
-                    outcomes.append(_new_tuple(ReserveOutcome, (False, entry.totals())))
-                    refused = True
-                    continue
-                # Applied as we go, so that a later item on the same account sees this one; undone below
-                # when any item is refused.
-                held = entry.reservations.get(reservation.id)
-                entry.reservations[reservation.id] = (
+                    self._undo(items, replaced)
+                    return self._refused_outcomes(items)
+                # Applied as we go, so that a later item on the same account sees this one.
+                reservations = entry.reservations
+                held = reservations.get(reservation_id)
+                reservations[reservation_id] = (
                     (nano, tokens) if held is None else (held[0] + nano, held[1] + tokens)
                 )
                 entry.reserved_nano = reserved_nano
                 entry.reserved_tokens = reserved_tokens
-                applied.append((entry, reservation.id, nano, tokens, held))
+                replaced.append(held)
                 totals = _new_tuple(
                     Totals, (entry.spent_nano, reserved_nano, entry.spent_tokens, reserved_tokens)
                 )
                 outcomes.append(_new_tuple(ReserveOutcome, (True, totals)))
-            if refused:
-                for entry, reservation_id, nano, tokens, held in reversed(applied):
-                    entry.reserved_nano -= nano
-                    entry.reserved_tokens -= tokens
-                    if held is None:
-                        del entry.reservations[reservation_id]
-                    else:
-                        entry.reservations[reservation_id] = held
-                # Nothing was reserved: every outcome reports the totals as they stand.
-                return [
-                    ReserveOutcome(outcome.admitted, entry.totals())
-                    for outcome, entry in zip(outcomes, touched, strict=True)
-                ]
         return outcomes
+
+    def _undo(self, items: Sequence[ReserveItem], replaced: list[tuple[int, int] | None]) -> None:
+        """Caller holds the lock: take back the first ``len(replaced)`` items, last first."""
+        for index in range(len(replaced) - 1, -1, -1):
+            account, (reservation_id, nano, tokens, _), _, _ = items[index]
+            entry = self._entries[(account.key, account.bucket)]
+            entry.reserved_nano -= nano
+            entry.reserved_tokens -= tokens
+            held = replaced[index]
+            if held is None:
+                del entry.reservations[reservation_id]
+            else:
+                entry.reservations[reservation_id] = held
+
+    def _refused_outcomes(self, items: Sequence[ReserveItem]) -> list[ReserveOutcome]:
+        """Caller holds the lock and reserved nothing: which items would fit, each counting the ones
+        before it as if they had been reserved, with every account's totals as they stand."""
+        pending: dict[tuple[str, str], tuple[int, int]] = {}  # what earlier items would add, by account
+        admitted: list[bool] = []
+        for account, reservation, limits, force in items:
+            slot = (account.key, account.bucket)
+            entry = self._entries.get(slot) or _Entry()
+            extra_nano, extra_tokens = pending.get(slot, (0, 0))
+            reserved_nano = entry.reserved_nano + extra_nano + reservation.nano
+            reserved_tokens = entry.reserved_tokens + extra_tokens + reservation.tokens
+            fits = force or (
+                (limits.nano is None or entry.spent_nano + reserved_nano <= limits.nano)
+                and (limits.tokens is None or entry.spent_tokens + reserved_tokens <= limits.tokens)
+            )
+            if fits:
+                pending[slot] = (reserved_nano - entry.reserved_nano, reserved_tokens - entry.reserved_tokens)
+            admitted.append(fits)
+        return [
+            ReserveOutcome(
+                fits, (self._entries.get((item.account.key, item.account.bucket)) or _Entry()).totals()
+            )
+            for fits, item in zip(admitted, items, strict=True)
+        ]
 
     def settle_many(self, items: Sequence[SettleItem]) -> list[Totals]:
         results: list[Totals] = []

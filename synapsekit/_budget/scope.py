@@ -45,6 +45,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from synapsekit import semconv
 from synapsekit._budget import events as _events
 from synapsekit._budget.circuit import Admission, CircuitBreaker, CircuitState
 from synapsekit._budget.events import ROUTINE_KINDS, BudgetEvent, emit, note_on_span
@@ -77,11 +78,21 @@ from synapsekit._budget.limit import (
     validate_seconds,
     validate_window,
 )
-from synapsekit._budget.tokens import count_input_tokens, preload as preload_tokenizers
+from synapsekit._budget.tokens import (
+    _counters,
+    count_input_tokens,
+    preload as preload_tokenizers,
+)
 from synapsekit._budget.windows import Clock, as_utc, bucket_of, retain_until, utc_now, window_end
 from synapsekit._core.errors import report_internal_error
-from synapsekit._core.estimate import estimate_tokens_from_chars, max_chars_within_tokens
+from synapsekit._core.estimate import (
+    CHARS_PER_TOKEN,
+    estimate_tokens,
+    estimate_tokens_from_chars,
+    max_chars_within_tokens,
+)
 from synapsekit._core.exceptions import BudgetExceeded
+from synapsekit._core.prompt import PromptParts
 from synapsekit._core.scope import Scope, ScopeBatch
 from synapsekit._pricing.callsite import warn_at_user
 from synapsekit._pricing.preload import preload_prices
@@ -90,7 +101,7 @@ from synapsekit._pricing.prices import (
     compute_cost,
     estimate_max_cost_nano,
 )
-from synapsekit._pricing.tables import cost_to_nano
+from synapsekit._pricing.tables import cost_to_nano, nano_cost
 
 if TYPE_CHECKING:
     from synapsekit._budget.remote import PropagatedBudget
@@ -114,6 +125,10 @@ _MAX_LEDGER_AMOUNT: Final = 2**62
 _WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
 
 _shared_memory_ledger = MemoryLedger()
+# The span attributes budgets note on every traced call (see synapsekit._budget.events.note_on_span).
+_RESERVED_USD: Final = semconv.SYNAPSEKIT_BUDGET_RESERVED_USD
+_REMAINING_USD: Final = semconv.SYNAPSEKIT_BUDGET_REMAINING_USD
+_BUDGET_NAME: Final = semconv.SYNAPSEKIT_BUDGET_NAME
 _time = time.time
 _CLOSED: Final = CircuitState.CLOSED
 # Built once per budget per call: tuple.__new__ runs in C, a NamedTuple's own __new__ is a Python call.
@@ -357,12 +372,40 @@ class BudgetScope(Scope):
             self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
             hold.warned = True
         model = call.request_model
-        input_tokens = hold.input_tokens = count_input_tokens(call.prompt_source, model)
+        # The prompt's tokens (call.prompt_source and count_input_tokens, their common case in place: a
+        # prompt given as text or parts, or read once from the instrumentor's callable, then estimated
+        # from its length).
+        prompt = call.prompt
+        if prompt is not None and type(prompt) is not str and type(prompt) is not PromptParts:
+            if isinstance(prompt, (str, PromptParts)):
+                pass
+            else:
+                # The instrumentor's callable, read once and kept (as prompt_source does).
+                try:
+                    prompt = call.prompt = prompt()
+                except Exception as exc:
+                    report_internal_error("call.prompt_text", exc)
+                    prompt = None
+        if prompt is None:
+            input_tokens = 0
+        elif _counters.get(model or "") is estimate_tokens:
+            chars = prompt._length if type(prompt) is PromptParts else len(prompt)
+            input_tokens = -(-chars // CHARS_PER_TOKEN)
+        else:
+            input_tokens = count_input_tokens(prompt, model)
+        hold.input_tokens = input_tokens
         max_output_tokens = call.max_output_tokens
         output_tokens = hold.output_tokens = (
             self.default_max_output_tokens if max_output_tokens is None else max_output_tokens
         )
-        nano = _worst_case_nano(call.provider, model, input_tokens, output_tokens)
+        # _worst_case_nano's common case (a resolved fixed price), in place.
+        nano: int | None
+        schedule = None if model is None else _resolved_prices.get((call.provider, model))
+        rates = None if schedule is None else schedule.worst_case_nano_rates
+        if rates is not None and output_tokens >= 0:
+            nano = -(-(rates[0] * input_tokens + rates[1] * output_tokens + rates[2]) // rates[3])
+        else:
+            nano = _worst_case_nano(call.provider, model, input_tokens, output_tokens)
         tokens = input_tokens + output_tokens
         if nano is None:
             if self.on_unknown_price == "refuse" and self._limits.nano is not None:
@@ -394,8 +437,16 @@ class BudgetScope(Scope):
         if hold.in_ledger:
             if call.streamed:
                 self._watch(call, hold)
-            if call.span is not None or "reserved" in _events.wanted_kinds:
+            if "reserved" in _events.wanted_kinds:
                 self._emit("reserved", call, account.bucket, outcome.totals, nano, None)
+            elif call.span is not None:
+                # Only the span hears of it: note_on_span's "reserved" case, in place (every traced call).
+                amount_usd = nano / NANO_PER_USD
+                notes = call.budget_attributes
+                if notes is None:
+                    call.budget_attributes = {_RESERVED_USD: amount_usd}
+                elif amount_usd > notes.get(_RESERVED_USD, -1.0):
+                    notes[_RESERVED_USD] = amount_usd
 
     def on_chunk(self, call: LLMCall) -> None:
         hold = self._holds.get(id(call))
@@ -438,12 +489,39 @@ class BudgetScope(Scope):
             return  # refused here or elsewhere (already released), or never admitted here
         breaker = self._breaker
         try:
-            cost = None if call.usage_implausible or call.error is not None else call.cost
-            if cost is not None:
-                # _actual_cost's plain case (usage as reported, priced), in place: every call.
-                nano = cost_to_nano(cost)
-                tokens = (call.input_tokens or 0) + (call.output_tokens or 0)
-            else:
+            # _actual_cost's plain case (usage as reported, no error, a fixed price), in place and in
+            # integers: nano_cost(rates, ...), exactly cost_to_nano(compute_cost(...).total).
+            input_tokens, output_tokens = call.input_tokens, call.output_tokens
+            model = call.response_model or call.request_model
+            nano: int | None = None
+            if (
+                input_tokens is not None
+                and output_tokens is not None
+                and model is not None
+                and call.error is None
+                and not call.usage_implausible
+            ):
+                schedule = _resolved_prices.get((call.provider, model))
+                rates = None if schedule is None else schedule.cost_nano_rates
+                if rates is not None:
+                    cached, written, reasoning = (
+                        call.cached_input_tokens,
+                        call.cache_creation_input_tokens,
+                        call.reasoning_tokens,
+                    )
+                    nano = -(
+                        -(
+                            rates[0] * (input_tokens - cached - written)
+                            + rates[1] * cached
+                            + rates[2] * written
+                            + rates[3] * (output_tokens - reasoning)
+                            + rates[4] * reasoning
+                            + rates[5]
+                        )
+                        // rates[6]
+                    )
+                    tokens = input_tokens + output_tokens
+            if nano is None:
                 nano, tokens = self._actual_cost(call, hold)
         except Exception as exc:
             # Whatever went wrong pricing the call, its reservation must not stay behind in the ledger to
@@ -792,8 +870,22 @@ class BudgetScope(Scope):
             if limit_nano is None or (kind == "reserved" and not to_listeners)
             else max(0, limit_nano - totals.spent_nano - totals.reserved_nano) / NANO_PER_USD
         )
-        if kind in ROUTINE_KINDS and call.span is not None:
-            note_on_span(call, kind, self.name, amount_usd, remaining_usd)
+        routine = kind in ROUTINE_KINDS
+        if routine and call.span is not None:
+            if kind == "settled":
+                # note_on_span's settlement case, in place (every traced call): the span names the budget
+                # with the least left (a token-only budget, when none reports USD).
+                notes = call.budget_attributes
+                if notes is None:
+                    notes = call.budget_attributes = {}
+                tightest = notes.get(_REMAINING_USD)
+                if remaining_usd is not None and (tightest is None or remaining_usd < tightest):
+                    notes[_BUDGET_NAME] = self.name
+                    notes[_REMAINING_USD] = remaining_usd
+                elif _BUDGET_NAME not in notes:
+                    notes[_BUDGET_NAME] = self.name
+            else:
+                note_on_span(call, kind, self.name, amount_usd, remaining_usd)
             if not to_listeners:
                 return
         # BudgetEvent(...), its fields in order, built in C: a settlement with a listener builds one per call.
@@ -816,7 +908,17 @@ class BudgetScope(Scope):
                 reason,
             ),
         )
-        emit(event, call)
+        if not routine:
+            emit(event, call)
+            return
+        # emit()'s loop, in place for the routine kinds (no span event to add): a settlement with a listener
+        # (Prometheus listens) emits on every call.
+        for listener, kinds in _events._listeners:
+            if kind in kinds:
+                try:
+                    listener(event)
+                except Exception as exc:
+                    report_internal_error("budget.listener", exc)
 
     def __repr__(self) -> str:
         limits = []
@@ -861,6 +963,120 @@ def admit_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     refuses, no budget keeps a reservation (a batch on another ledger already made is settled to zero),
     and the first refusing budget, outermost first, raises (``"raise"``) as a lone budget would.
     """
+    ledger = scopes[0].ledger
+    for scope in scopes:
+        if scope._breaker._state is not _CLOSED or scope.ledger is not ledger:
+            _admit_in_general(scopes, call)
+            return
+    _admit_closed(scopes, ledger, call)
+
+
+def _admit_closed(scopes: Sequence[BudgetScope], ledger: Ledger, call: LLMCall) -> None:
+    """:func:`admit_budgets` when every breaker is closed and one ledger holds every budget (the common
+    case): one pass builds the holds and the ledger's items, one ledger operation, one pass records."""
+    wall = _time()
+    call_id = f"{_pid_tag}{next(_call_ids)}"
+    provider, model = call.provider, call.request_model
+    input_tokens = count_input_tokens(call.prompt_source, model)
+    max_output_tokens = call.max_output_tokens
+    # The worst case depends only on the output tokens reserved: the same for every budget, mostly.
+    last_output: int | None = None
+    nano: int | None = None
+    holds: list[_Hold] = []
+    items: list[ReserveItem] = []
+    for scope in scopes:
+        # BudgetScope._account_at, inlined for its common case.
+        current = scope._current_account
+        if current is not None and current[1] <= wall < current[2] and scope._clock is utc_now:
+            account = current[0]
+        else:
+            account = scope._account(scope._clock())
+        output_tokens = scope.default_max_output_tokens if max_output_tokens is None else max_output_tokens
+        if output_tokens != last_output:
+            last_output = output_tokens
+            nano = _worst_case_nano(provider, model, input_tokens, output_tokens)
+        hold = _new_hold(_Hold)
+        hold_id = hold.id = scope._id_prefix + call_id
+        hold.account = account
+        hold.input_tokens, hold.output_tokens = input_tokens, output_tokens
+        tokens = hold.tokens = input_tokens + output_tokens
+        if nano is None:
+            if scope.on_unknown_price == "refuse" and scope._limits.nano is not None:
+                scope._refuse_unknown_price(call, hold, tokens)  # raises: nothing is reserved yet
+            held_nano = 0
+        else:
+            hold.priced = True
+            held_nano = hold.nano = nano
+        holds.append(hold)
+        reservation = _new_tuple(Reservation, (hold_id, held_nano, tokens, wall + scope.reservation_ttl_s))
+        items.append(
+            _new_tuple(ReserveItem, (account, reservation, scope._limits, scope.on_exceeded == "warn"))
+        )
+    try:
+        answers = reserve_many(ledger, items)
+    except LedgerError as exc:
+        for scope, hold in zip(scopes, holds, strict=True):
+            # Raises when failing closed (nothing was reserved); else logs and goes on unreserved.
+            scope._ledger_failed(call, hold, exc)
+            hold.in_ledger = False
+        answers = None
+    if answers is not None:
+        for index, answer in enumerate(answers):
+            if not answer[0]:  # ReserveOutcome.admitted: the batch was refused, nothing is held
+                _refused_at(scopes[index], holds[index], answer.totals, call)
+    # Recorded once every budget has admitted the call. Read once for every budget: the same for all.
+    key, streamed = id(call), call.streamed
+    noted = call.span is not None or "reserved" in _events.wanted_kinds
+    try:
+        for index, scope in enumerate(scopes):
+            hold = holds[index]
+            if answers is not None:
+                totals = answers[index][1]
+                scope._last_totals = (hold.account.bucket, totals)  # _remember, inlined
+                if scope.on_exceeded == "warn":
+                    _warn_if_over(scope, hold, totals, call)
+                if scope._ledger_error_logged:
+                    scope._ledger_error_logged = False
+            scope._holds[key] = hold  # one dict store: atomic under the GIL, no lock needed
+            if hold.in_ledger:
+                if streamed:
+                    scope._watch(call, hold)
+                if noted:
+                    scope._emit("reserved", call, hold.account.bucket, scope._last_totals[1], hold.nano, None)
+    except BaseException:
+        # A warning raised as an error: nothing of this admission may stay held.
+        for scope in scopes:
+            scope._holds.pop(key, None)
+        if answers is not None:
+            _release(ledger, items)
+        raise
+
+
+def _refused_at(scope: BudgetScope, hold: _Hold, totals: Totals, call: LLMCall) -> None:
+    """The ledger refused the batch at ``scope``, the first budget to refuse (nothing was reserved): raise
+    (``"raise"``; a ``"warn"`` budget's item is forced, never refused)."""
+    bucket = hold.account.bucket
+    scope._last_totals = (bucket, totals)
+    # Only a refusal over settled spend opens the circuit: reservations in flight may yet be released.
+    exhausted = scope._no_room_after_settled(totals, hold.nano, hold.tokens)
+    scope._breaker.report(hold, bucket, exhausted=exhausted, good=False)
+    scope._refuse(call, bucket, totals, hold.nano, hold.tokens, "over_limit")
+    raise AssertionError("a refusal is never forced")  # pragma: no cover
+
+
+def _warn_if_over(scope: BudgetScope, hold: _Hold, totals: Totals, call: LLMCall) -> None:
+    """A ``"warn"`` budget whose reservation (forced) took it over its limit warns once."""
+    limits = scope._limits
+    if not hold.warned and (
+        (limits.nano is not None and totals.spent_nano + totals.reserved_nano > limits.nano)
+        or (limits.tokens is not None and totals.spent_tokens + totals.reserved_tokens > limits.tokens)
+    ):
+        scope._refuse(call, hold.account.bucket, totals, hold.nano, hold.tokens, "over_limit", own=True)
+        hold.warned = True
+
+
+def _admit_in_general(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
+    """:func:`admit_budgets` with a breaker not closed, or budgets on several ledgers."""
     wall = _time()
     call_id = f"{_pid_tag}{next(_call_ids)}"
     holds: list[_Hold] = []
@@ -1034,10 +1250,113 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     per ledger. A budget that holds nothing for the call (refused, released, never admitted) is skipped.
     """
     key = id(call)
+    shared = _shared_cost(call)
+    holds: list[_Hold | None] = []
+    if shared is None:
+        # Each budget decides from what it holds.
+        _settle_in_general(scopes, [scope._holds.pop(key, None) for scope in scopes], call)
+        return
+    # The common case, in one pass: every budget holds the call, on one ledger, and settles it at the same
+    # cost (a price that cannot be right settles each at what its ledger took).
+    nano, tokens = shared
+    plausible = 0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT
+    ledger = scopes[0].ledger
+    items: list[SettleItem] = []
+    for index, scope in enumerate(scopes):
+        hold = scope._holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
+        holds.append(hold)
+        if hold is None or scope.ledger is not ledger:
+            holds += [later._holds.pop(key, None) for later in scopes[index + 1 :]]
+            _settle_in_general(scopes, holds, call)
+            return
+        if hold.in_ledger:
+            reserved_nano, reserved_tokens = hold.nano, hold.tokens
+        else:
+            reserved_nano = reserved_tokens = 0
+        if plausible:
+            item = (hold.account, hold.id, nano, tokens, reserved_nano, reserved_tokens)
+        else:
+            item = (hold.account, hold.id, hold.nano, hold.tokens, reserved_nano, reserved_tokens)
+        items.append(_new_tuple(SettleItem, item))
+    _settle_plain(scopes, holds, ledger, items, call)  # type: ignore[arg-type]
+
+
+def _shared_cost(call: LLMCall) -> tuple[int, int] | None:
+    """What ``call`` really cost, in nano-dollars and tokens, when every budget settles it the same: usage
+    as reported and a known price. None otherwise, or when pricing fails (each budget then decides)."""
+    if call.usage_implausible or (call.error is not None and call.chunks):
+        return None
+    input_tokens, output_tokens = call.input_tokens, call.output_tokens
+    model = call.response_model or call.request_model
+    if input_tokens is not None and output_tokens is not None and model is not None:
+        schedule = _resolved_prices.get((call.provider, model))
+        rates = None if schedule is None else schedule.cost_nano_rates
+        if rates is not None:
+            nano = nano_cost(
+                rates,
+                input_tokens,
+                output_tokens,
+                call.cached_input_tokens,
+                call.cache_creation_input_tokens,
+                call.reasoning_tokens,
+            )
+            return nano, input_tokens + output_tokens
+    try:
+        cost = call.cost
+        if cost is None:
+            return None
+        return cost_to_nano(cost), (input_tokens or 0) + (output_tokens or 0)
+    except Exception:
+        return None  # settled budget by budget, where the failure is reported
+
+
+def _settle_plain(
+    scopes: Sequence[BudgetScope],
+    holds: Sequence[_Hold],
+    ledger: Ledger,
+    items: list[SettleItem],
+    call: LLMCall,
+) -> None:
+    """:func:`settle_budgets` when every budget holds the call on one ledger: ``items`` in one operation."""
+    try:
+        answers: list[Totals] | None = settle_many(ledger, items)
+    except LedgerError as exc:
+        # The reservations stay in a shared ledger and are charged at their worst case when they expire.
+        for scope in scopes:
+            scope._log_ledger_error(exc)
+        answers = None
+    wanted = call.span is not None or "settled" in _events.wanted_kinds
+    good = call.error is None
+    if answers is None:
+        for scope, hold in zip(scopes, holds, strict=True):
+            if scope._breaker._probe is hold:
+                scope._breaker.report(hold, hold.account.bucket, exhausted=False, good=good)
+        return
+    for scope, hold, item, totals in zip(scopes, holds, items, answers, strict=True):
+        bucket = hold.account.bucket
+        breaker = scope._breaker
+        scope._last_totals = (bucket, totals)  # _remember, inlined
+        # BudgetScope._exhausted, inlined; the breaker is told only what can move it.
+        limits = scope._limits
+        exhausted = (limits.nano is not None and totals.spent_nano >= limits.nano) or (
+            limits.tokens is not None and totals.spent_tokens >= limits.tokens
+        )
+        if exhausted or breaker._probe is hold:
+            breaker.report(hold, bucket, exhausted=exhausted, good=good)
+        settled_nano = item[2]
+        if wanted:
+            scope._emit("settled", call, bucket, totals, settled_nano, None)
+        if not hold.cut and (settled_nano > hold.nano or item[3] > hold.tokens) and scope._over(totals):
+            scope._emit("exceeded", call, bucket, totals, settled_nano, "actual_cost_over_reservation")
+
+
+def _settle_in_general(
+    scopes: Sequence[BudgetScope], holds_in: Sequence[_Hold | None], call: LLMCall
+) -> None:
+    """:func:`settle_budgets` for any case: ``holds_in`` are what each budget held (None: nothing)."""
     held: list[BudgetScope] = []
     holds: list[_Hold] = []
-    for scope in scopes:
-        hold = scope._holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
+    for scope, hold in zip(scopes, holds_in, strict=True):
         if hold is not None:
             held.append(scope)
             holds.append(hold)

@@ -460,7 +460,14 @@ class LLMCall:
     # -- in flight ----------------------------------------------------------------------------------------
     def __enter__(self) -> LLMCall:
         token = active_call_var.set(self)
-        span_token = _spans.attach(self.span) if self.span is not None else None
+        span = self.span
+        if span is None:
+            span_token = None
+        elif _spans._trace is not None:
+            # _spans.attach's body in place (a frame fewer on every traced call): the span made current.
+            span_token = _spans._context.attach(_spans._trace.set_span_in_context(span))
+        else:
+            span_token = _spans.attach(span)
         self._enter_tokens.append((token, span_token))
         return self
 
@@ -469,7 +476,7 @@ class LLMCall:
     ) -> None:
         token, span_token = self._enter_tokens.pop()
         if span_token is not None:
-            _spans.detach(span_token)
+            _spans._context.detach(span_token)  # _spans.detach's body: a token means the API is loaded
         active_call_var.reset(token)
         if exc is not None:
             self.fail(exc)
@@ -544,20 +551,30 @@ class LLMCall:
         # Scopes with a batch are ended together, per batch; a lone one (one budget in scope, the common
         # case) by its own on_end, with no grouping built (see ScopeBatch).
         lone: Scope | None = None
+        # The scopes of the first batch seen, listed in place while every batched scope names it (nested
+        # budgets: one list append each, no call); a second kind of batch groups them all (_grouped).
+        first_batch: ScopeBatch | None = None
+        listed: list[Scope] | None = None
         batches: dict[ScopeBatch, list[Scope]] | None = None
         for scope in self.scopes:
             batch = scope.batch
             if batch is not None:
-                if lone is None and batches is None:
-                    lone = scope
+                if listed is not None and batch is first_batch:
+                    listed.append(scope)  # a third nested budget and on: checked first
+                elif lone is None and batches is None and listed is None:
+                    lone, first_batch = scope, batch
+                elif batch is first_batch and lone is not None:
+                    listed, lone = [lone, scope], None
                 else:
-                    batches = _grouped(batches, lone, scope, batch)
-                    lone = None
+                    batches = _grouped(batches, lone, listed, scope, batch)
+                    lone = listed = None
                 continue
             try:
                 scope.on_end(self)
             except Exception as exc:
                 report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
+        if listed is not None:
+            batches = {first_batch: listed}  # type: ignore[dict-item]
         if lone is not None:
             try:
                 lone.on_end(self)
@@ -611,12 +628,18 @@ class LLMCall:
 
 
 def _grouped(
-    batches: dict[ScopeBatch, list[Scope]] | None, lone: Scope | None, scope: Scope, batch: ScopeBatch
+    batches: dict[ScopeBatch, list[Scope]] | None,
+    lone: Scope | None,
+    listed: list[Scope] | None,
+    scope: Scope,
+    batch: ScopeBatch,
 ) -> dict[ScopeBatch, list[Scope]]:
-    """``batches`` with ``scope`` added to its batch's group (and ``lone``, the first one seen, to its own)."""
+    """``batches`` with ``scope`` added to its batch's group; when there is no grouping yet, the scopes seen
+    so far (``lone``, or the ``listed`` scopes of one batch) start it."""
     if batches is None:
-        assert lone is not None and lone.batch is not None
-        batches = {lone.batch: [lone]}
+        first = [lone] if lone is not None else listed
+        assert first and first[0].batch is not None
+        batches = {first[0].batch: first}
     members = batches.get(batch)
     if members is None:
         batches[batch] = [scope]
@@ -681,6 +704,9 @@ def start_call(
         except Exception as exc:
             report_internal_error("call.span_start", exc)
     lone: Scope | None = None
+    # As in LLMCall._end: one batch's scopes listed in place, a dict only for a second kind of batch.
+    first_batch: ScopeBatch | None = None
+    listed: list[Scope] | None = None
     batches: dict[ScopeBatch, list[Scope]] | None = None
     for scope in scopes:
         if not scope.gates_calls:
@@ -689,11 +715,15 @@ def start_call(
         if batch is not None:
             # Admitted below, with every other scope of its kind (one ledger operation for all budgets); a
             # lone one (one budget in scope, the common case) by its own admit, with no grouping built.
-            if lone is None and batches is None:
-                lone = scope
+            if listed is not None and batch is first_batch:
+                listed.append(scope)  # a third nested budget and on: checked first
+            elif lone is None and batches is None and listed is None:
+                lone, first_batch = scope, batch
+            elif batch is first_batch and lone is not None:
+                listed, lone = [lone, scope], None
             else:
-                batches = _grouped(batches, lone, scope, batch)
-                lone = None
+                batches = _grouped(batches, lone, listed, scope, batch)
+                lone = listed = None
             continue
         try:
             scope.admit(call)
@@ -706,6 +736,8 @@ def start_call(
         call._admitted.append(scope)
         if not scope.sets_chunk_allowance:
             call._chunk_allowance = -1  # it hears about every chunk
+    if listed is not None:
+        batches = {first_batch: listed}  # type: ignore[dict-item]
     if lone is not None:
         try:
             lone.admit(call)

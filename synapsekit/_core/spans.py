@@ -154,9 +154,12 @@ def end(call: LLMCall) -> None:
     if call.reasoning_tokens:
         attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = call.reasoning_tokens
     if not call.rejected:
-        cost = call.cost  # priced on first read: read once
-        if cost is not None:
-            attributes[semconv.GEN_AI_USAGE_COST] = float(cost)
+        # call.cost, its property's body in place: priced on first read, read once.
+        priced = call._cost
+        if priced is False:
+            priced = call._priced()
+        if priced is not None:
+            attributes[semconv.GEN_AI_USAGE_COST] = float(priced.total)  # type: ignore[union-attr]
         else:
             attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
     if call.usage_estimated:

@@ -21,6 +21,7 @@ __all__ = (
     "cost_for",
     "cost_to_nano",
     "fixed_schedule",
+    "nano_cost",
     "unit_prices_from_mtok",
     "worst_case_cost",
 )
@@ -141,12 +142,20 @@ class PriceSchedule:
     # ceil((input_rate * input_tokens + output_rate * max_output_tokens + request) / divisor) nano-dollars
     # is exactly cost_to_nano(worst_case_cost(...)), without Decimal arithmetic on every reservation.
     worst_case_nano_rates: tuple[int, int, int, int] | None = field(init=False, repr=False, compare=False)
+    # Fixed prices' own rates in integers (input, cached input, cache write, output, reasoning, request,
+    # divisor): a call's cost_to_nano(cost_for(...).total) is the ceiling of the rates times the token counts
+    # (uncached input, cached, written, output less reasoning, reasoning, 1) over the divisor. A budget
+    # settles every call with it, without Decimal arithmetic (see nano_cost).
+    cost_nano_rates: tuple[int, int, int, int, int, int, int] | None = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         table = self.periods[0][1] if len(self.periods) == 1 else None
         fixed = table.base if table is not None and not table.tiers_desc else None
         object.__setattr__(self, "fixed", fixed)
         object.__setattr__(self, "worst_case_nano_rates", None if fixed is None else _integer_rates(fixed))
+        object.__setattr__(self, "cost_nano_rates", None if fixed is None else _integer_cost_rates(fixed))
 
     def prices_for(self, input_tokens: int, when: datetime | None) -> UnitPrices:
         if len(self.periods) == 1:
@@ -161,14 +170,53 @@ class PriceSchedule:
 def _integer_rates(prices: UnitPrices) -> tuple[int, int, int, int] | None:
     """Worst-case nano-dollar rates scaled to integers by one power of ten; None for non-finite prices."""
     input_rate, output_rate = _worst_rates(prices)
-    rates = (input_rate * _NANO, output_rate * _NANO, prices.request * _NANO)
+    return _scaled((input_rate * _NANO, output_rate * _NANO, prices.request * _NANO))  # type: ignore[return-value]
+
+
+def _scaled(rates: tuple[Decimal, ...]) -> tuple[int, ...] | None:
+    """``rates`` times one power of ten that makes them all integers, then that power; None if not finite."""
     if not all(rate.is_finite() for rate in rates):
         return None
-    # A finite Decimal times 10**-(its exponent) is an integer: scaling all three by the smallest exponent
-    # makes each one exact.
+    # A finite Decimal times 10**-(its exponent) is an integer: scaling all by the smallest exponent makes
+    # each one exact.
     exponent = min(0, *(int(rate.as_tuple().exponent) for rate in rates))
-    scaled = [int(rate.scaleb(-exponent)) for rate in rates]
-    return scaled[0], scaled[1], scaled[2], 10**-exponent
+    return (*(int(rate.scaleb(-exponent)) for rate in rates), 10**-exponent)
+
+
+def _integer_cost_rates(prices: UnitPrices) -> tuple[int, int, int, int, int, int, int] | None:
+    """The nano-dollar rates of :func:`cost_for` in integers (see ``PriceSchedule.cost_nano_rates``)."""
+    rates = (
+        prices.input,
+        prices.cached_input,
+        prices.cache_write,
+        prices.output,
+        prices.reasoning,
+        prices.request,
+    )
+    return _scaled(tuple(rate * _NANO for rate in rates))  # type: ignore[return-value]
+
+
+def nano_cost(
+    rates: tuple[int, int, int, int, int, int, int],
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int,
+    cache_creation_input_tokens: int,
+    reasoning_tokens: int,
+) -> int:
+    """``cost_to_nano(cost_for(...).total)`` from a schedule's ``cost_nano_rates``: one integer sum and one
+    ceiling division (exact, where Decimal arithmetic is exact: counts within MAX_PLAUSIBLE_TOKENS)."""
+    return -(
+        -(
+            rates[0] * (input_tokens - cached_input_tokens - cache_creation_input_tokens)
+            + rates[1] * cached_input_tokens
+            + rates[2] * cache_creation_input_tokens
+            + rates[3] * (output_tokens - reasoning_tokens)
+            + rates[4] * reasoning_tokens
+            + rates[5]
+        )
+        // rates[6]
+    )
 
 
 def _worst_rates(prices: UnitPrices) -> tuple[Decimal, Decimal]:

@@ -13,12 +13,13 @@ import openai
 import pytest
 
 import synapsekit
-from synapsekit._budget import budget, scope as scope_module
+from synapsekit._budget import budget
 from synapsekit._budget.ledger import Account, Ledger, LedgerError, Limits, MemoryLedger, Reservation, Totals
 from synapsekit._budget.redis_ledger import RedisLedger
 from synapsekit._budget.sqlite_ledger import SQLiteLedger
 from synapsekit._core import call as call_module
 from synapsekit._core.call import MAX_PLAUSIBLE_TOKENS, ImplausibleUsageWarning
+from synapsekit._pricing import prices as prices_module
 from synapsekit.plugin import start_call
 from synapsekit.testing import CallRecorder, LLMTestServer
 
@@ -179,10 +180,23 @@ def test_one_warning_per_provider_and_field() -> None:
 def test_settlement_resolves_the_reservation_whatever_fails(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, clock: LedgerClock
 ) -> None:
-    def broken(value: object) -> int:
-        raise RuntimeError("pricing bug")
+    # The model's resolved prices, except that pricing what a call really cost fails, in integers or in
+    # Decimal (a pricing bug); its worst case, reserved at admission, still prices.
+    schedule = prices_module._schedule("openai", MODEL)
+    assert schedule is not None
 
-    monkeypatch.setattr(scope_module, "cost_to_nano", broken)
+    class BrokenPricing:
+        worst_case_nano_rates = schedule.worst_case_nano_rates
+
+        @property
+        def cost_nano_rates(self) -> object:
+            raise RuntimeError("pricing bug")
+
+        @property
+        def fixed(self) -> object:
+            raise RuntimeError("pricing bug")
+
+    monkeypatch.setitem(prices_module._resolved, ("openai", MODEL), BrokenPricing())
     with budget(max_cost_usd=1.0, ledger=ledger) as scope:
         call = start_call("openai", "chat", MODEL, max_output_tokens=5, prompt=PROMPT)
         call.record_usage(input_tokens=3, output_tokens=2)

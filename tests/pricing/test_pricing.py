@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from synapsekit._core.call import MAX_PLAUSIBLE_TOKENS
 from synapsekit._pricing import genai as _pricing_genai, prices as _pricing
 from synapsekit._pricing.names import model_name_candidates, split_router_prefix
 from synapsekit._pricing.prices import (
@@ -37,7 +38,7 @@ from synapsekit._pricing.prices import (
     set_price,
     unknown_models,
 )
-from synapsekit._pricing.tables import cost_to_nano
+from synapsekit._pricing.tables import cost_to_nano, nano_cost
 
 TOLERANCE = Decimal("1e-9")
 AFTER_O3_PRICE_CUT = datetime(2025, 7, 1, 12, 0, tzinfo=timezone.utc)
@@ -838,6 +839,113 @@ def test_integer_reservations_round_up_exactly_as_the_decimal_bound(
     )
     assert nano == cost_to_nano(bound)
     assert nano - 1 < bound * 10**9 <= nano
+
+
+def _settled_in_integers(
+    provider: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cached: int = 0,
+    written: int = 0,
+    reasoning: int = 0,
+) -> tuple[int, int]:
+    """A budget's integer settlement of a call and the Decimal one it stands for: (integers, Decimal)."""
+    schedule = _pricing._schedule(provider, model)
+    assert schedule is not None and schedule.cost_nano_rates is not None
+    integers = nano_cost(schedule.cost_nano_rates, input_tokens, output_tokens, cached, written, reasoning)
+    cost = compute_cost(
+        provider,
+        model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached,
+        cache_creation_input_tokens=written,
+        reasoning_tokens=reasoning,
+    )
+    assert cost is not None
+    return integers, cost_to_nano(cost.total)
+
+
+def test_integer_settlement_of_known_models() -> None:
+    # gpt-4o-mini: 150 nano-dollars per input token, 75 per cached one, 600 per output token.
+    assert _settled_in_integers("openai", "gpt-4o-mini", 5, 12) == (7_950, 7_950)
+    assert _settled_in_integers("openai", "gpt-4o-mini", 1000, 10, cached=400) == (126_000, 126_000)
+    # claude-haiku-4-5: $1 per million input tokens, $0.10 cache reads, $1.25 cache writes, $5 output.
+    assert _settled_in_integers("anthropic", "claude-haiku-4-5", 1000, 100, cached=300, written=200) == (
+        1_280_000,
+        1_280_000,
+    )
+    # sonar's per-request fee is charged on a call without tokens.
+    assert _settled_in_integers("perplexity", "sonar", 0, 0) == (12_000_000, 12_000_000)
+    # Counts at the plausibility bound: still exact.
+    big = MAX_PLAUSIBLE_TOKENS
+    integers, decimal = _settled_in_integers(
+        "openai", "gpt-4o", big, big, cached=big // 2, reasoning=big // 3
+    )
+    assert integers == decimal
+    # Tiered prices have no integer rates: budgets settle those in Decimal.
+    tiered = _pricing._schedule("google", "gemini-2.5-pro")
+    assert tiered is not None and tiered.cost_nano_rates is None
+
+
+def test_integer_settlement_of_every_bundled_fixed_price() -> None:
+    from genai_prices import data_snapshot
+
+    counts = [
+        (0, 0, 0, 0, 0),
+        (1, 1, 0, 0, 0),
+        (7_919, 313, 1_000, 2_000, 100),
+        (10**9, 10**9, 10**8, 10**7, 10**9),
+    ]
+    checked = 0
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            schedule = _pricing_genai.find_schedule(provider.id, [model.id])
+            if schedule is None or schedule.cost_nano_rates is None:
+                continue
+            _pricing._resolved[(provider.id, model.id)] = schedule
+            for input_tokens, output_tokens, cached, written, reasoning in counts:
+                integers, decimal = _settled_in_integers(
+                    provider.id, model.id, input_tokens, output_tokens, cached, written, reasoning
+                )
+                assert integers == decimal, (provider.id, model.id)
+            checked += 1
+    assert checked > 100
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    input_mtok=st.decimals(min_value=0, max_value=200, places=7, allow_nan=False, allow_infinity=False),
+    output_mtok=st.decimals(min_value=0, max_value=200, places=7, allow_nan=False, allow_infinity=False),
+    cached_mtok=st.none() | st.decimals(min_value=0, max_value=200, places=5),
+    write_mtok=st.none() | st.decimals(min_value=0, max_value=200, places=4),
+    input_tokens=st.integers(0, MAX_PLAUSIBLE_TOKENS),
+    output_tokens=st.integers(0, MAX_PLAUSIBLE_TOKENS),
+    shares=st.tuples(st.floats(0, 0.5), st.floats(0, 0.5), st.floats(0, 1)),
+)
+def test_integer_settlement_equals_the_decimal_cost(
+    input_mtok: Decimal,
+    output_mtok: Decimal,
+    cached_mtok: Decimal | None,
+    write_mtok: Decimal | None,
+    input_tokens: int,
+    output_tokens: int,
+    shares: tuple[float, float, float],
+) -> None:
+    set_price(
+        "odd-model",
+        input_per_mtok=input_mtok,
+        output_per_mtok=output_mtok,
+        cached_input_per_mtok=cached_mtok,
+        cache_write_per_mtok=write_mtok,
+    )
+    cached, written = int(input_tokens * shares[0]), int(input_tokens * shares[1])
+    reasoning = int(output_tokens * shares[2])
+    integers, decimal = _settled_in_integers(
+        "openai", "odd-model", input_tokens, output_tokens, cached, written, reasoning
+    )
+    assert integers == decimal
 
 
 # --- source, refresh, import cost -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ CHAT_REQUEST_PARAMS: tuple[tuple[str, str, ParamReader], ...] = (
     ("response_format", semconv.GEN_AI_OUTPUT_TYPE, output_type),
     ("service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER, string),
 )
+_CHAT_PARAM_NAMES = frozenset(parameter for parameter, _, _ in CHAT_REQUEST_PARAMS)
 # What a response (or every chunk of its stream) says about how it was served, for the span.
 _SERVED_BY = (
     ("service_tier", semconv.OPENAI_RESPONSE_SERVICE_TIER),
@@ -246,13 +248,19 @@ class ChatOperation(Operation):
         if type(max_tokens) is not int:
             max_tokens = get("max_tokens")
         messages = get("messages")
+        # partial() rather than a lambda: calling it runs no frame of its own before messages_text's (the
+        # prompt is read on every budgeted call).
         return (
             model if type(model) is str else None,
             max_tokens if type(max_tokens) is int else None,
-            lambda: messages_text(messages),
+            partial(messages_text, messages),
         )
 
     def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        # Most requests set none of these parameters: asked in C (over the body's few keys) before any
+        # per-parameter read.
+        if _CHAT_PARAM_NAMES.isdisjoint(body):
+            return {}
         return request_attributes(body, CHAT_REQUEST_PARAMS)
 
     def input_messages(self, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
