@@ -419,3 +419,31 @@ async def test_an_async_generator_is_closed_with_aclose(sink: RecordingSink) -> 
     await early.aclose()
     assert closed == [True, True]
     assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, "BudgetExceeded"), (1, None)]
+
+
+def test_next_and_a_loop_can_be_mixed_each_item_read_once(sink: RecordingSink) -> None:
+    """``iter(stream)`` is a generator over the proxy's own reader: items taken by ``next`` are not seen again."""
+    call = start_call("openai", "chat", "m", streamed=True)
+    stream = SyncStreamProxy(FakeSDKStream(["ab", "cd", "ef", "gh"]), call)
+    assert next(stream) == "ab"
+    iterator = iter(stream)
+    assert iterator is not stream
+    assert next(iterator) == "cd"
+    assert next(stream) == "ef"
+    assert list(stream) == ["gh"]
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(4, None)]
+
+
+def test_a_loop_abandoned_half_way_is_finalised_once_when_collected(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
+    stream = SyncStreamProxy(FakeSDKStream(["abcd", "efgh", "ijkl"]), call)
+    for item in stream:
+        if item == "efgh":
+            break
+    assert sink.ended == []  # the caller still holds the stream
+    del stream, item
+    gc.collect()
+    # The default reader counts chunks without their text: 0 output tokens, estimated.
+    assert [(c.chunks, c.output_tokens, c.error_type, c.usage_estimated) for c in sink.ended] == [
+        (2, 0, None, True)
+    ]
