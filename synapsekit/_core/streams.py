@@ -21,6 +21,9 @@ import wrapt
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.exceptions import BudgetExceeded
 
+# inspect.CO_GENERATOR (a code object's flag, stable since Python 2.2), without importing inspect.
+CO_GENERATOR = 0x20
+
 if TYPE_CHECKING:
     # Annotations only: an instrumentor subclasses StreamReader when it is loaded, which must not load the
     # call machinery (pricing tables included) before the first call.
@@ -135,11 +138,18 @@ class SyncStreamProxy(_StreamProxyBase):
     """Proxy for a synchronous SDK stream (``openai.Stream``, ``anthropic.Stream``)."""
 
     def __iter__(self) -> Iterator[Any]:
-        # A generator, as the SDKs' own streams return: ``for chunk in stream`` then resumes one frame per
-        # chunk instead of calling ``__next__`` through the type slot (a call per chunk costs about twice a
-        # resumption). It draws from the same reader (iterator and state) as ``__next__``, so ``next(stream)``
-        # and loops can be mixed, and it holds the proxy, which finalises an abandoned stream when collected.
-        return _sync_items(self, self._self_reader)
+        # A generator, where the SDK's own stream returns one (its ``__iter__`` is a generator function: the
+        # generated SDKs' streams): ``for chunk in stream`` then resumes one frame per chunk instead of calling
+        # ``__next__`` through the type slot (a call per chunk costs about twice a resumption). It draws from the
+        # same reader (iterator and state) as ``__next__``, so ``next(stream)`` and loops can be mixed, and it
+        # holds the proxy, which finalises an abandoned stream when collected. Otherwise the proxy is its own
+        # iterator, as before: a wrapped generator is (closing what ``iter()`` gave closes the stream), and a
+        # subclass that overrides ``__next__`` is iterated through it.
+        if type(self).__next__ is SyncStreamProxy.__next__:
+            code = getattr(type(self.__wrapped__).__iter__, "__code__", None)
+            if code is not None and code.co_flags & CO_GENERATOR:
+                return _sync_items(self, self._self_reader)
+        return self
 
     def __next__(self) -> Any:
         # One read on the proxy per item (its reader); the rest are locals and the reader's plain slots.
