@@ -2,13 +2,17 @@
 
 When the caller left ``stream_options.include_usage`` out, we ask for it (exact counts for the stream) and
 hide the extra chunk from them. Left alone, the SDK builds a pydantic model from that chunk like from every
-other — by far the costliest step per chunk — only for the proxy to drop it. So the stream's source of
-server-sent events is filtered instead: an event whose text shows empty ``choices`` is parsed with
-``json.loads``; when it is the usage-only chunk, its usage is recorded and the SDK never sees it.
+other — by far the costliest step per chunk — only for the proxy to drop it. So the chunk is taken out before
+the SDK decodes it: from the bytes the stream's event decoder reads (the stream's ``_decoder`` is wrapped; a
+read is searched for the text of empty ``choices``, and only the read that shows it is looked at further), or,
+for a stream without a decoder of its own, from its decoded events (``_iter_events``). An event that shows
+empty ``choices`` is parsed with ``json.loads``; when it is the usage-only chunk, its usage is recorded and
+the SDK never sees it.
 
-Everything else takes the ordinary path, and so does every chunk when the SDK does not read its events
-through ``_iter_events`` (the replacement is then simply never called): the proxy reads the parsed usage
-chunk and hides it, as before. A failure of ours here is reported and the event passes through unchanged.
+Everything else takes the ordinary path, and so does the usage chunk when it arrives in a shape the bytes
+filter does not take (cut across reads, say) or when the SDK reads its events some other way (the
+replacements are then simply never called): the proxy reads the parsed usage chunk and hides it, as before.
+A failure of ours here is reported and the event passes through unchanged.
 """
 
 from __future__ import annotations
