@@ -419,3 +419,77 @@ async def test_an_async_generator_is_closed_with_aclose(sink: RecordingSink) -> 
     await early.aclose()
     assert closed == [True, True]
     assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, "BudgetExceeded"), (1, None)]
+
+
+def test_next_and_a_loop_can_be_mixed_each_item_read_once(sink: RecordingSink) -> None:
+    """``iter(stream)`` is a generator over the proxy's own reader: items taken by ``next`` are not seen again."""
+    call = start_call("openai", "chat", "m", streamed=True)
+    stream = SyncStreamProxy(FakeSDKStream(["ab", "cd", "ef", "gh"]), call)
+    assert next(stream) == "ab"
+    iterator = iter(stream)
+    assert iterator is not stream
+    assert next(iterator) == "cd"
+    assert next(stream) == "ef"
+    assert list(stream) == ["gh"]
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(4, None)]
+
+
+def test_a_loop_abandoned_half_way_is_finalised_once_when_collected(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True, prompt="p p p p p")
+    stream = SyncStreamProxy(FakeSDKStream(["abcd", "efgh", "ijkl"]), call)
+    for item in stream:
+        if item == "efgh":
+            break
+    assert sink.ended == []  # the caller still holds the stream
+    del stream, item
+    gc.collect()
+    # The default reader counts chunks without their text: 0 output tokens, estimated.
+    assert [(c.chunks, c.output_tokens, c.error_type, c.usage_estimated) for c in sink.ended] == [
+        (2, 0, None, True)
+    ]
+
+
+class SelfIteratingStream:
+    """An SDK stream that is its own iterator (a generator, an ``EventStream``): ``iter()`` gives it back."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = iter(items)
+        self.closed = False
+
+    def __iter__(self) -> SelfIteratingStream:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._items)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_self_iterating_stream_keeps_the_proxy_as_its_iterator(sink: RecordingSink) -> None:
+    """Closing what ``iter()`` gave closes the stream, as it would uninstrumented."""
+    call = start_call("openai", "chat", "m", streamed=True)
+    wrapped = SelfIteratingStream(["ab", "cd"])
+    stream = SyncStreamProxy(wrapped, call)
+    iterator = iter(stream)
+    assert iterator is stream
+    assert next(iterator) == "ab"
+    iterator.close()
+    assert wrapped.closed
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, None)]
+
+
+class CountingProxy(SyncStreamProxy):
+    """A subclass that overrides ``__next__``: loops go through it."""
+
+    def __next__(self) -> Any:
+        self._self_nexts = getattr(self, "_self_nexts", 0) + 1
+        return super().__next__()
+
+
+def test_a_subclass_overriding_next_is_iterated_through_it(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    stream = CountingProxy(FakeSDKStream(["ab", "cd"]), call)
+    assert list(stream) == ["ab", "cd"]
+    assert stream._self_nexts == 3  # two items and the end
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(2, None)]

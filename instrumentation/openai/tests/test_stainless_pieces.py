@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +15,7 @@ from synapsekit_instrumentation_openai.stainless._request import (
     request_body,
     route,
 )
+from synapsekit_instrumentation_openai.stainless._results import ResultKinds
 from synapsekit_instrumentation_openai.stainless._sse import EventSplitter, event_data
 
 CHAT = object()
@@ -158,3 +160,36 @@ def test_event_data_joins_data_lines_and_ignores_the_rest() -> None:
 )
 def test_an_absolute_url_has_its_own_endpoint(url: str, endpoint: Endpoint) -> None:
     assert endpoint_of_url("p", url) == endpoint
+
+
+class _RelayingStream:
+    """Iterates as the generated SDKs' ``Stream`` does: only hands on ``self._iterator``."""
+
+    def __init__(self, items: list[int]) -> None:
+        self._iterator = iter(items)
+
+    def __iter__(self) -> Iterator[int]:
+        for item in self._iterator:  # noqa: UP028
+            yield item
+
+
+class _ObservedStream(_RelayingStream):
+    """Does something per item (as anthropic's stream tells its observer): never bypassed."""
+
+    def __init__(self, items: list[int]) -> None:
+        super().__init__(items)
+        self.seen: list[int] = []
+
+    def __iter__(self) -> Iterator[int]:
+        for item in self._iterator:
+            self.seen.append(item)
+            yield item
+
+
+def test_a_stream_is_drawn_from_directly_only_when_its_iteration_is_a_plain_relay() -> None:
+    kinds = ResultKinds("openai")
+    relaying, observed = _RelayingStream([1, 2]), _ObservedStream([1, 2])
+    assert kinds.own_iterator(relaying, False) is relaying._iterator
+    assert kinds.own_iterator(observed, False) is None
+    assert kinds.own_iterator(relaying, True) is None  # no __aiter__ at all
+    assert kinds.own_iterator(object(), False) is None

@@ -297,6 +297,8 @@ class RequestPipeline:
                 return result
             if kind in (STREAM, ASYNC_STREAM):
                 reader = operation.stream_reader(call, result, hide_usage=hide_usage, is_async=is_async)
+                if reader.iterator is None:
+                    reader.iterator = self._kinds.own_iterator(result, kind == ASYNC_STREAM)
                 proxy = AsyncStreamProxy if kind == ASYNC_STREAM else SyncStreamProxy
                 return proxy(result, call, reader)
             http = result.http_response if kind == RAW_RESPONSE else result

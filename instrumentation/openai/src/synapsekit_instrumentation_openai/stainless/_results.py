@@ -9,6 +9,7 @@ class of what they wrap, so they are told apart the same way.
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final
 
 PARSED: Final = 0
@@ -20,6 +21,30 @@ RAW_RESPONSE: Final = (
 HTTP_RESPONSE: Final = 4  # ``cast_to=httpx.Response``: the caller takes the HTTP response itself
 
 _HTTP_RESPONSE_CLASSES: Final = frozenset({("httpx._models", "Response"), ("httpx2._models", "Response")})
+
+
+# The SDKs' own ``Stream.__iter__`` / ``AsyncStream.__aiter__``, written as they write them (not ``yield from``):
+# what a stream class's method is compared with, by its compiled code.
+def _relay(self: Any) -> Iterator[Any]:
+    for item in self._iterator:  # noqa: UP028
+        yield item
+
+
+async def _async_relay(self: Any) -> AsyncIterator[Any]:
+    async for item in self._iterator:
+        yield item
+
+
+def _is_relay(method: Any, reference: Any) -> bool:
+    """Whether ``method`` is, instruction for instruction, ``reference``: it only hands on ``self._iterator``."""
+    code, expected = getattr(method, "__code__", None), reference.__code__
+    return (
+        code is not None
+        and code.co_code == expected.co_code
+        and code.co_names == expected.co_names
+        and code.co_varnames == expected.co_varnames
+        and code.co_flags == expected.co_flags
+    )
 
 
 class ResultKinds:
@@ -36,6 +61,7 @@ class ResultKinds:
         # Kinds by class, read in place by the pipeline. Written without a lock: two threads classifying one
         # class at once store the same answer.
         self.known: dict[type[Any], int] = {}
+        self._relays: dict[type[Any], bool] = {}
 
     def of(self, result: Any) -> int:
         cls = result.__class__
@@ -43,6 +69,24 @@ class ResultKinds:
         if kind is None:
             kind = self.known[cls] = self._classify(cls)
         return kind
+
+    def own_iterator(self, stream: Any, is_async: bool) -> Any:
+        """The generator an SDK stream's ``__iter__``/``__aiter__`` only relays (its ``_iterator``), or None.
+
+        A stream proxy that draws from it directly skips one generator step per item; the items, their order
+        and every exception are the same. Only when the class's method is exactly that relay (compared by
+        its code: an SDK whose stream does more per item, such as anthropic's observer, keeps its own).
+        """
+        cls = stream.__class__
+        relays = self._relays.get(cls)
+        if relays is None:
+            method = getattr(cls, "__aiter__" if is_async else "__iter__", None)
+            relays = self._relays[cls] = _is_relay(method, _async_relay if is_async else _relay)
+        if relays:
+            iterator = getattr(stream, "_iterator", None)
+            if iterator is not None and hasattr(iterator, "__anext__" if is_async else "__next__"):
+                return iterator
+        return None
 
     def _classify(self, cls: type[Any]) -> int:
         streaming = sys.modules.get(self._streaming_module)
