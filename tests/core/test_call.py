@@ -235,3 +235,51 @@ def test_a_sink_that_does_not_observe_call_starts_is_not_told_of_them() -> None:
         synapsekit.remove_sink(ends_only)
     start_call("synapsekit", "chat", "m").finish()  # removed from both lists: neither hears of it
     assert (both.seen, ends_only.seen) == (["start", "end"], ["end"])
+
+
+def test_send_runs_the_function_with_the_call_in_flight_and_ends_nothing(sink: RecordingSink) -> None:
+    call = start_call("synapsekit", "chat", "m")
+    seen: list[object] = []
+
+    def send(a: int, *, b: int) -> int:
+        seen.append(current_call())
+        return a + b
+
+    assert call.send(send, (2,), {"b": 3}) == 5
+    assert seen == [call]
+    assert current_call() is None
+    assert not call.ended  # the caller finishes it once the response is read
+    call.finish()
+    assert sink.ended == [call]
+
+
+def test_send_fails_the_call_resets_the_context_and_reraises(sink: RecordingSink) -> None:
+    tally = Tally()
+    with tally:
+        call = start_call("synapsekit", "chat", "m")
+
+    def send() -> None:
+        assert current_call() is call
+        raise TimeoutError("provider timed out")
+
+    with pytest.raises(TimeoutError, match="provider timed out"):
+        call.send(send, (), {})
+    assert current_call() is None
+    assert call.error_type == "TimeoutError"
+    assert tally.failed_calls == 1
+    assert sink.ended == [call]
+
+
+def test_send_with_a_span_makes_it_current_while_the_function_runs(span_exporter: object) -> None:
+    from opentelemetry import trace
+
+    call = start_call("openai", "chat", "gpt-4o-mini")
+    assert call.span is not None
+    inside = call.send(lambda: trace.get_current_span(), (), {})
+    assert inside is call.span
+    assert trace.get_current_span() is not call.span
+    call.record_usage(input_tokens=1, output_tokens=2)
+    call.finish()
+    spans = span_exporter.get_finished_spans()  # type: ignore[attr-defined]
+    assert [s.name for s in spans] == ["chat gpt-4o-mini"]
+    assert spans[0].attributes["gen_ai.usage.output_tokens"] == 2

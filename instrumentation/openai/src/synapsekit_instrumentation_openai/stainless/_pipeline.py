@@ -130,9 +130,10 @@ class RequestPipeline:
             unwrap_method(owner, attribute)
 
     # -- the wrappers -----------------------------------------------------------------------------------------
-    # Every request the SDK sends passes through these, LLM call or not: the common path (a resource method's
-    # request, a parsed response) is written out in place rather than through helpers — a Python-level call
-    # costs about as much as all the reading it would save writing out, and this runs on every request.
+    # Every request the SDK sends passes through these, LLM call or not. The common path (a resource method's
+    # request: route, read the request, start the call, send, record a parsed response) is written out in the
+    # wrapper itself rather than through helpers: a Python-level call costs about as much as the reading it
+    # would save writing out, and this runs on every request. The two wrappers differ only by their ``await``.
     def _route(
         self, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Operation | None, Any]:
@@ -145,8 +146,14 @@ class RequestPipeline:
             return None, None
 
     def _sync_wrapper(self) -> Wrapper:
-        routes = self.sdk.routes
-        begin, finish, sdk_spans = self._begin, self._finish, self.sdk.sdk_spans
+        sdk, known = self.sdk, self._kinds.known
+        routes, endpoint_of, sdk_spans, ask_usage = (
+            sdk.routes,
+            sdk.endpoint,
+            sdk.sdk_spans,
+            sdk.ask_stream_usage,
+        )
+        describe_for_span, finish = self._describe_for_span, self._finish
 
         def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
@@ -158,13 +165,42 @@ class RequestPipeline:
                 operation, options = self._route(instance, args, kwargs)
                 if operation is None:
                     return wrapped(*args, **kwargs)
-            begun = begin(operation, instance, options, args, kwargs)
-            if begun is None:
+            try:
+                # request_body() in place for the common body: a plain dict and no extra_body.
+                body = options.json_data
+                if options.extra_json or type(body) is not dict:
+                    body = request_body(options)
+                model, max_output_tokens, prompt = operation.describe(body)
+                provider, server_address, server_port = endpoint_of(instance)
+                url = options.url
+                if url[:1] != "/" and "://" in url:
+                    # An absolute URL goes to its own host, not the base URL's (together 3 and fireworks-ai send
+                    # chat completions to one unless the caller set ``base_url``).
+                    provider, server_address, server_port = endpoint_of_url(provider, url)
+                # ``stream`` is keyword-only in every supported SDK version.
+                streamed = kwargs.get("stream") is True
+                hide_usage = False
+                if streamed and ask_usage and operation.injects_stream_usage:
+                    args, kwargs, hide_usage = _asking_for_stream_usage(options, body, args, kwargs)
+                wire = sdk_spans is None or not sdk_spans.emits_span(instance, options)
+            except Exception as exc:
+                report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
                 return wrapped(*args, **kwargs)
-            call, args, kwargs, hide_usage = begun
+            call = _start_call(
+                provider,
+                operation.name,
+                model,
+                streamed=streamed,
+                server_address=server_address,
+                server_port=server_port,
+                max_output_tokens=max_output_tokens,
+                prompt=prompt,
+                wire=wire,
+            )
+            if call.span is not None or not wire or call.capture_content:
+                describe_for_span(operation, call, body, wire)
             if sdk_spans is None:
-                with call:
-                    result = wrapped(*args, **kwargs)
+                result = call.send(wrapped, args, kwargs)
             else:
                 token = sdk_spans.offer(call)
                 try:
@@ -172,13 +208,30 @@ class RequestPipeline:
                         result = wrapped(*args, **kwargs)
                 finally:
                     sdk_spans.withdraw(token)
-            return finish(operation, call, result, hide_usage, options, False)
+            if known.get(result.__class__) != PARSED:
+                return finish(operation, call, result, hide_usage, options, False)
+            # Every non-streamed response: recorded here (what _finish does for a parsed result).
+            try:
+                operation.record(call, result)
+                if call.input_tokens is None:
+                    call.estimate_missing_usage()
+            except Exception as exc:
+                call.finish()
+                report_internal_error(f"{sdk.package}.response:{operation.name}", exc)
+            call.finish()
+            return result
 
         return request
 
     def _async_wrapper(self) -> Wrapper:
-        routes = self.sdk.routes
-        begin, finish, sdk_spans = self._begin, self._finish, self.sdk.sdk_spans
+        sdk, known = self.sdk, self._kinds.known
+        routes, endpoint_of, sdk_spans, ask_usage = (
+            sdk.routes,
+            sdk.endpoint,
+            sdk.sdk_spans,
+            sdk.ask_stream_usage,
+        )
+        describe_for_span, finish = self._describe_for_span, self._finish
 
         async def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
@@ -190,10 +243,36 @@ class RequestPipeline:
                 operation, options = self._route(instance, args, kwargs)
                 if operation is None:
                     return await wrapped(*args, **kwargs)
-            begun = begin(operation, instance, options, args, kwargs)
-            if begun is None:
+            try:
+                body = options.json_data
+                if options.extra_json or type(body) is not dict:
+                    body = request_body(options)
+                model, max_output_tokens, prompt = operation.describe(body)
+                provider, server_address, server_port = endpoint_of(instance)
+                url = options.url
+                if url[:1] != "/" and "://" in url:
+                    provider, server_address, server_port = endpoint_of_url(provider, url)
+                streamed = kwargs.get("stream") is True
+                hide_usage = False
+                if streamed and ask_usage and operation.injects_stream_usage:
+                    args, kwargs, hide_usage = _asking_for_stream_usage(options, body, args, kwargs)
+                wire = sdk_spans is None or not sdk_spans.emits_span(instance, options)
+            except Exception as exc:
+                report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
                 return await wrapped(*args, **kwargs)
-            call, args, kwargs, hide_usage = begun
+            call = _start_call(
+                provider,
+                operation.name,
+                model,
+                streamed=streamed,
+                server_address=server_address,
+                server_port=server_port,
+                max_output_tokens=max_output_tokens,
+                prompt=prompt,
+                wire=wire,
+            )
+            if call.span is not None or not wire or call.capture_content:
+                describe_for_span(operation, call, body, wire)
             if sdk_spans is None:
                 with call:
                     result = await wrapped(*args, **kwargs)
@@ -204,69 +283,38 @@ class RequestPipeline:
                         result = await wrapped(*args, **kwargs)
                 finally:
                     sdk_spans.withdraw(token)
-            return finish(operation, call, result, hide_usage, options, True)
+            if known.get(result.__class__) != PARSED:
+                return finish(operation, call, result, hide_usage, options, True)
+            try:
+                operation.record(call, result)
+                if call.input_tokens is None:
+                    call.estimate_missing_usage()
+            except Exception as exc:
+                call.finish()
+                report_internal_error(f"{sdk.package}.response:{operation.name}", exc)
+            call.finish()
+            return result
 
         return request
 
     # -- before the request ---------------------------------------------------------------------------------
-    def _begin(
-        self, operation: Operation, client: Any, options: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[LLMCall, tuple[Any, ...], dict[str, Any], bool] | None:
-        """Start the call (may raise BudgetExceeded); None when reading the request failed (sent as is)."""
-        sdk = self.sdk
-        try:
-            # request_body() in place for the common body: a plain dict and no extra_body.
-            body = options.json_data
-            if options.extra_json or type(body) is not dict:
-                body = request_body(options)
-            model, max_output_tokens, prompt = operation.describe(body)
-            endpoint = sdk.endpoint(client)
-            url = options.url
-            if url[:1] != "/" and "://" in url:
-                # An absolute URL goes to its own host, not the base URL's (together 3 and fireworks-ai send
-                # chat completions to one unless the caller set ``base_url``).
-                endpoint = endpoint_of_url(endpoint.provider, url)
-            # ``stream`` is keyword-only in every supported SDK version.
-            streamed = kwargs.get("stream") is True
-            hide_usage = False
-            if streamed and operation.injects_stream_usage and sdk.ask_stream_usage:
-                asked = ask_for_stream_usage(options, body)
-                if asked is not None:
-                    hide_usage = True
-                    if len(args) > 1:
-                        args = (args[0], asked, *args[2:])
-                    else:
-                        kwargs = {**kwargs, "options": asked}
-            sdk_spans = sdk.sdk_spans
-            wire = sdk_spans is None or not sdk_spans.emits_span(client, options)
-        except Exception as exc:
-            report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
-            return None
-        call = _start_call(
-            endpoint.provider,
-            operation.name,
-            model,
-            streamed=streamed,
-            server_address=endpoint.server_address,
-            server_port=endpoint.server_port,
-            max_output_tokens=max_output_tokens,
-            prompt=prompt,
-            wire=wire,
-        )
-        # Parameters only a span shows are read only when one records (the accounting path never pays for
-        # them); with the SDK's own span to adopt (wire=False), it will be there once the request is sent.
+    def _describe_for_span(self, operation: Operation, call: LLMCall, body: Any, wire: bool) -> None:
+        """The request's parameters only a span shows, and its messages when content is captured.
+
+        Read only when a span records (the accounting path never pays for them); with the SDK's own span to
+        adopt (``wire=False``), it will be there once the request is sent.
+        """
         span = call.span
         if (span is not None and span.is_recording()) or not wire:
             try:
                 call.span_attributes = operation.request_attributes(body)
             except Exception as exc:
-                report_internal_error(f"{sdk.package}.request_attributes:{operation.name}", exc)
+                report_internal_error(f"{self.sdk.package}.request_attributes:{operation.name}", exc)
         if call.capture_content:
             try:
                 call.input_messages = operation.input_messages(body)
             except Exception as exc:
-                report_internal_error(f"{sdk.package}.content:{operation.name}", exc)
-        return call, args, kwargs, hide_usage
+                report_internal_error(f"{self.sdk.package}.content:{operation.name}", exc)
 
     # -- after it -------------------------------------------------------------------------------------------
     def _finish(
@@ -314,6 +362,18 @@ class RequestPipeline:
             call.abandon()
             report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
         return result
+
+
+def _asking_for_stream_usage(
+    options: Any, body: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any], bool]:
+    """``request``'s arguments with a chat stream's usage asked for, and whether the extra chunk is to be hidden."""
+    asked = ask_for_stream_usage(options, body)
+    if asked is None:  # the caller decided: their stream, as they asked for it
+        return args, kwargs, False
+    if len(args) > 1:
+        return (args[0], asked, *args[2:]), kwargs, True
+    return args, {**kwargs, "options": asked}, True
 
 
 def _overriding_subclasses(root: type[Any], attribute: str) -> list[type[Any]]:
