@@ -218,12 +218,15 @@ class LLMCall:
         self.budget_attributes: dict[str, Any] | None = None
         self.start_time = time.time()
         self.start_ns = time.perf_counter_ns()
-        self._admitted: list[Scope] = []
+        # Scopes that admitted the call: a list only once a scope is in scope (start_call), the empty tuple
+        # otherwise (accounting alone allocates nothing for it).
+        self._admitted: list[Scope] | tuple[()] = ()
         self._streamed_chars = 0
         # Admitted scopes hear about a chunk only once the streamed text passes this many characters (or
         # usage is reported mid-stream): see watch_chunks_past.
         self._chunk_allowance = _NO_ALLOWANCE_LIMIT
-        self._enter_tokens: list[tuple[contextvars.Token[LLMCall | None], Any]] = []
+        # Made by the first __enter__: instrumentors' hot path sends through send() and never enters the call.
+        self._enter_tokens: list[tuple[contextvars.Token[LLMCall | None], Any]] | None = None
         # Popping from a one-element list is atomic, so exactly one of several racing ends wins.
         self._end_guard: list[None] = [None]
 
@@ -469,13 +472,16 @@ class LLMCall:
             span_token = _spans._context.attach(_spans._trace.set_span_in_context(span))
         else:
             span_token = _spans.attach(span)
-        self._enter_tokens.append((token, span_token))
+        tokens = self._enter_tokens
+        if tokens is None:
+            self._enter_tokens = tokens = []
+        tokens.append((token, span_token))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        token, span_token = self._enter_tokens.pop()
+        token, span_token = self._enter_tokens.pop()  # type: ignore[union-attr]  # entered first
         if span_token is not None:
             _spans._context.detach(span_token)  # _spans.detach's body: a token means the API is loaded
         active_call_var.reset(token)
@@ -726,6 +732,7 @@ def start_call(
         except Exception as exc:
             report_internal_error("call.span_start", exc)
     if scopes:  # none in scope (accounting alone): no admission to prepare
+        call._admitted = admitted = []
         lone: Scope | None = None
         # As in LLMCall._end: one batch's scopes listed in place, a dict only for a second kind of batch.
         first_batch: ScopeBatch | None = None
@@ -756,7 +763,7 @@ def start_call(
             except Exception as exc:
                 report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
                 continue
-            call._admitted.append(scope)
+            admitted.append(scope)
             if not scope.sets_chunk_allowance:
                 call._chunk_allowance = -1  # it hears about every chunk
         if listed is not None:
@@ -770,7 +777,7 @@ def start_call(
             except Exception as exc:
                 report_internal_error(f"scope.admit:{type(lone).__name__}", exc)
             else:
-                call._admitted.append(lone)
+                admitted.append(lone)
                 if not lone.sets_chunk_allowance:
                     call._chunk_allowance = -1  # it hears about every chunk
         elif batches is not None:
@@ -786,7 +793,7 @@ def start_call(
                 except Exception as exc:
                     report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
                     continue
-                call._admitted += members
+                admitted += members
                 for member in members:  # a loop, not all(<genexpr>): two frames fewer on every call
                     if not member.sets_chunk_allowance:
                         call._chunk_allowance = -1  # it hears about every chunk

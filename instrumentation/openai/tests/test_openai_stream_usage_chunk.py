@@ -14,6 +14,8 @@ from openai.types.chat import ChatCompletionMessageParam
 from synapsekit_instrumentation_openai import _chat, _chat_usage
 
 from conftest import RecordingSink
+from synapsekit import ImplausibleUsageWarning
+from synapsekit._core import call as call_module
 from synapsekit._core.errors import set_strict
 from synapsekit.plugin import start_call
 
@@ -152,18 +154,27 @@ def test_spaced_usage_only_chunk_is_taken() -> None:
     assert (call.input_tokens, call.output_tokens) == (2, 3)
 
 
-def test_counts_that_are_not_ints_are_left_unknown() -> None:
+def test_counts_that_are_not_ints_are_left_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(call_module, "_usage_warned", set())  # warned once per process: not by another test
     data = (
         '{"id":"c","choices":[],"usage":{"prompt_tokens":"31","completion_tokens":9,'
         '"prompt_tokens_details":{"cached_tokens":"16","cache_write_tokens":2.5},'
         '"completion_tokens_details":{"reasoning_tokens":null}}}'
     )
-    passed, call = _filtered([ServerSentEvent(data=data)])
+    with pytest.warns(ImplausibleUsageWarning) as warned:
+        passed, call = _filtered([ServerSentEvent(data=data)])
     assert passed == []
     # The string prompt count is not trusted; with no prompt text to estimate from, it stays unknown.
     assert call.input_tokens is None
     assert (call.output_tokens, call.cached_input_tokens, call.cache_creation_input_tokens) == (9, 0, 0)
     assert call.reasoning_tokens == 0
+    # Said, not silently dropped: the call is marked and each broken field named (a null is just absent).
+    assert call.usage_implausible
+    assert sorted(str(w.message).split(" reported ")[1].split("=")[0] for w in warned) == [
+        "cache_creation_input_tokens",
+        "cached_input_tokens",
+        "input_tokens",
+    ]
 
 
 @pytest.mark.parametrize(

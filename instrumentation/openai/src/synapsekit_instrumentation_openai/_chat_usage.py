@@ -45,7 +45,8 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
                 usage, *_USAGE_FIELDS
             )
     # The details of an SDK model read with getattr in place rather than through fields(): this runs on
-    # every response. Whatever is not an int is dropped below.
+    # every response. The counts go to record_usage as read: it checks their types itself, and one that is not
+    # an int (a broken proxy) marks the call's usage implausible rather than silently missing.
     cached_tokens = cache_write_tokens = reasoning_tokens = None
     if type(prompt_details) is dict:
         cached_tokens, cache_write_tokens = fields(prompt_details, "cached_tokens", "cache_write_tokens")
@@ -58,11 +59,11 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
     elif completion_details is not None:
         reasoning_tokens = getattr(completion_details, "reasoning_tokens", None)
     call.record_usage(
-        input_tokens=prompt_tokens if type(prompt_tokens) is int else None,
-        output_tokens=completion_tokens if type(completion_tokens) is int else None,
-        cached_input_tokens=cached_tokens if type(cached_tokens) is int else None,
-        cache_creation_input_tokens=cache_write_tokens if type(cache_write_tokens) is int else None,
-        reasoning_tokens=reasoning_tokens if type(reasoning_tokens) is int else None,
+        input_tokens=prompt_tokens,
+        output_tokens=completion_tokens,
+        cached_input_tokens=cached_tokens,
+        cache_creation_input_tokens=cache_write_tokens,
+        reasoning_tokens=reasoning_tokens,
     )
 
 

@@ -158,13 +158,15 @@ class RequestPipeline:
         def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
                 options = args[1]
-                operation = routes.get((options.method, options.url))
+                url = options.url
+                operation = routes.get((options.method, url))
             except Exception:
                 operation = None
             if operation is None:
                 operation, options = self._route(instance, args, kwargs)
                 if operation is None:
                     return wrapped(*args, **kwargs)
+                url = options.url
             try:
                 # request_body() in place for the common body: a plain dict and no extra_body.
                 body = options.json_data
@@ -172,7 +174,6 @@ class RequestPipeline:
                     body = request_body(options)
                 model, max_output_tokens, prompt = operation.describe(body)
                 provider, server_address, server_port = endpoint_of(instance)
-                url = options.url
                 if url[:1] != "/" and "://" in url:
                     # An absolute URL goes to its own host, not the base URL's (together 3 and fireworks-ai send
                     # chat completions to one unless the caller set ``base_url``).
@@ -236,20 +237,21 @@ class RequestPipeline:
         async def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
                 options = args[1]
-                operation = routes.get((options.method, options.url))
+                url = options.url
+                operation = routes.get((options.method, url))
             except Exception:
                 operation = None
             if operation is None:
                 operation, options = self._route(instance, args, kwargs)
                 if operation is None:
                     return await wrapped(*args, **kwargs)
+                url = options.url
             try:
                 body = options.json_data
                 if options.extra_json or type(body) is not dict:
                     body = request_body(options)
                 model, max_output_tokens, prompt = operation.describe(body)
                 provider, server_address, server_port = endpoint_of(instance)
-                url = options.url
                 if url[:1] != "/" and "://" in url:
                     provider, server_address, server_port = endpoint_of_url(provider, url)
                 streamed = kwargs.get("stream") is True
