@@ -185,8 +185,19 @@ def test_counts_that_are_not_ints_are_left_unknown(monkeypatch: pytest.MonkeyPat
         '{"choices":[],"usage":',  # malformed: the SDK raises on it as it would uninstrumented
         '["choices":[]]',
         '{"id":"c","choices":[],"usage":[1,2]}',
+        # The key's text inside a string (escaped there) before the real, non-empty choices.
+        '{"id":"\\"choices\\":[]","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":{"prompt_tokens":2}}',
+        '{"id":"c","choices":  [],"usage":{"prompt_tokens":2}}',  # spelled otherwise: the SDK path reads it
     ],
-    ids=["usage-null", "error", "malformed", "not-an-object", "usage-not-an-object"],
+    ids=[
+        "usage-null",
+        "error",
+        "malformed",
+        "not-an-object",
+        "usage-not-an-object",
+        "key-text-in-content",
+        "other-spelling",
+    ],
 )
 def test_other_events_pass_through_untouched(data: str) -> None:
     event = ServerSentEvent(data=data)
