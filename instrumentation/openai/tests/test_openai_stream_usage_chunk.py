@@ -154,6 +154,28 @@ def test_spaced_usage_only_chunk_is_taken() -> None:
     assert (call.input_tokens, call.output_tokens) == (2, 3)
 
 
+def test_spaced_stream_after_its_content_chunks_is_taken_and_compact_text_in_content_is_not() -> None:
+    """The spelling is the stream's (decided by its first event): a spaced server's usage chunk is found after its
+    content, and the compact spelling appearing inside a spaced stream's content is not the usage chunk."""
+    first = '{"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "a"}}], "usage": null}'
+    tricky = '{"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "\\"choices\\":[]"}}]}'
+    usage = '{"id": "c", "model": "m", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 3}}'
+    events = [ServerSentEvent(data=first), ServerSentEvent(data=tricky), ServerSentEvent(data=usage)]
+    passed, call = _filtered(events)
+    assert [event.data for event in passed] == [first, tricky]
+    assert (call.input_tokens, call.output_tokens) == (2, 3)
+
+
+def test_a_compact_stream_whose_usage_chunk_is_spaced_passes_it_to_the_sdk_path() -> None:
+    """Mixed spellings in one stream (no known server): the text test misses, the event reaches the SDK untouched
+    (the proxy then reads and hides the parsed chunk, tests above), nothing is recorded twice."""
+    usage = '{"id": "c", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 3}}'
+    events = [ServerSentEvent(data=CONTENT_CHUNK), ServerSentEvent(data=usage)]
+    passed, call = _filtered(events)
+    assert [event.data for event in passed] == [CONTENT_CHUNK, usage]
+    assert call.input_tokens is None
+
+
 def test_counts_that_are_not_ints_are_left_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(call_module, "_usage_warned", set())  # warned once per process: not by another test
     data = (

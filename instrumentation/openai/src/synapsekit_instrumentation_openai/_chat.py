@@ -147,20 +147,15 @@ class ChatChunkReader(StreamReader):
         self.text = [] if call.capture_content else None
 
     def on_item(self, chunk: Any) -> bool:
-        # An SDK model's fields are read from its ``__dict__``: pydantic models define ``__getattr__``, which keeps
-        # the interpreter from specialising attribute reads on them — each costs ~250 instructions against ~50 for
-        # a dict lookup, seven times per chunk. Plain JSON (a raw body, or client.post(..., stream_cls=
-        # Stream[object])) has no ``__dict__`` and fails the first read, before anything is recorded; a ``try``
-        # costs nothing on the path every SDK chunk takes, where a type check per chunk would.
+        # Plain JSON (a raw body, or client.post(..., stream_cls=Stream[object])) fails the first attribute
+        # read, before anything is recorded; a ``try`` costs nothing on the path every SDK chunk takes, where a
+        # type check per chunk would.
         try:
-            fields = chunk.__dict__
-            usage = fields["usage"]
-            choices = fields["choices"]
+            usage = chunk.usage
+            choices = chunk.choices
         except AttributeError:
             if type(chunk) is dict:
                 return self._on_json(chunk)
-            usage, choices = getattr(chunk, "usage", None), getattr(chunk, "choices", None)
-        except KeyError:
             # A chunk model without a ``usage`` field (some OpenAI-compatible SDKs' older versions): a usage
             # the server sent anyway is then an extra attribute of the model, or absent.
             usage, choices = getattr(chunk, "usage", None), getattr(chunk, "choices", None)
@@ -176,23 +171,14 @@ class ChatChunkReader(StreamReader):
             return not (usage is not None and self.hide_usage)
         text = ""
         for choice in choices:
-            try:
-                fields = choice.__dict__
-                delta, reason = fields["delta"], fields["finish_reason"]
-            except (AttributeError, KeyError):
-                delta, reason = choice.delta, choice.finish_reason
+            delta = choice.delta
             if delta is not None:
-                try:
-                    fields = delta.__dict__
-                    content = fields["content"]
-                    # refusal is absent from older SDKs' models (openai 1.3x).
-                    plain = type(content) is str and not fields["tool_calls"] and not fields.get("refusal")
-                except (AttributeError, KeyError):
-                    plain = False
-                if plain:
+                content = delta.content
+                if type(content) is str and not delta.tool_calls and not getattr(delta, "refusal", None):
                     text += content  # the common chunk: plain content, no helper call
                 else:
                     text += _delta_text(delta)
+            reason = choice.finish_reason
             if reason:
                 finish_reasons = self.finish_reasons = (*self.finish_reasons, reason)
                 call.record_response(finish_reasons=finish_reasons)
