@@ -9,6 +9,8 @@ A third party writes an instrumentor for its own client with exactly these piece
 - :class:`SyncStreamProxy` / :class:`AsyncStreamProxy` — streams that finalise exactly once;
 - :class:`StreamReader` — what a stream proxy reads from each item (subclass it, pass it to the proxy);
 - :func:`report_internal_error` — the error policy (log once, raise under tests).
+- :func:`abandon_when_collected` — end a call whose caller dropped its result unread, off the garbage
+  collector's finalizer (on synapsekit's reaper thread).
 
 The names are listed once, in ``plugin.pyi``, and load on first use (PEP 562): ``synapsekit.instrument()``
 loads every registered instrumentor to read its ``Instrumentor`` subclass, and that must not cost the call

@@ -5,6 +5,7 @@ from synapsekit._core.config import capture_content as capture_content, redactor
 from synapsekit._core.errors import is_strict as is_strict, report_internal_error as report_internal_error
 from synapsekit._core.exceptions import BudgetExceeded as BudgetExceeded
 from synapsekit._core.prompt import PromptParts as PromptParts
+from synapsekit._core.reaper import abandon_when_collected as abandon_when_collected
 from synapsekit._core.streams import (
     AsyncStreamProxy as AsyncStreamProxy,
     StreamReader as StreamReader,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from synapsekit._core import reaper
 from synapsekit._core.errors import report_internal_error
 from synapsekit._core.exceptions import BudgetExceeded
 
@@ -93,16 +94,21 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         # reads only its reader.
         self._self_call = call
         self._self_reader = reader
+        if reaper._thread is None:  # ends the call if the stream is dropped unread (see __del__)
+            reaper.ensure_started()
 
     @property
     def synapsekit_call(self) -> LLMCall:
         return self._self_call
 
     def __del__(self) -> None:
-        # Garbage collection of an abandoned stream: finalise, and never raise from here. (try/except, not
-        # contextlib.suppress: that is three Python calls more on every stream.)
-        try:  # noqa: SIM105
-            self._self_call.abandon()
+        # Garbage collection of an abandoned stream: its call is ended on the reaper thread, never here (the
+        # collector may have interrupted one of our own locked sections on this thread: see _core.reaper).
+        # Never raise from here. (try/except, not contextlib.suppress: three Python calls more per stream.)
+        try:
+            call = self._self_call
+            if not call.ended:
+                reaper.abandon_later(call)
         except Exception:
             pass
 

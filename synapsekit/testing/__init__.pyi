@@ -1,5 +1,6 @@
 """Public names of ``synapsekit.testing``, listed once (see :mod:`synapsekit._core.lazy`)."""
 
+from synapsekit.testing._gc import collect_garbage as collect_garbage
 from synapsekit.testing._otlp import (
     OTLPReceiver as OTLPReceiver,
     ReceivedDataPoint as ReceivedDataPoint,

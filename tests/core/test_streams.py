@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from synapsekit._core.call import start_call
 from synapsekit._core.context import active_scopes
 from synapsekit.observability import TokenTracer
 from synapsekit.plugin import AsyncStreamProxy, BudgetExceeded, StreamReader, SyncStreamProxy
+from synapsekit.testing import collect_garbage
 
 from .conftest import RecordingSink
 
@@ -54,7 +54,7 @@ async def test_stream_garbage_collected_mid_way_raises_nothing_and_ends_once(sin
         stream = OfflineLLM().stream("a b c")
         await stream.__anext__()
     del stream
-    gc.collect()
+    collect_garbage()
     await asyncio.sleep(0)  # the event loop's async-generator finaliser runs aclose()
     await asyncio.sleep(0)
     assert len(sink.ended) == 1
@@ -132,7 +132,7 @@ def test_sync_proxy_finalises_once_on_every_exit(how: str, sink: RecordingSink) 
     elif how == "gc":
         next(stream)
         del stream
-        gc.collect()
+        collect_garbage()
     else:
         with pytest.raises(ConnectionError):
             list(stream)
@@ -442,7 +442,7 @@ def test_a_loop_abandoned_half_way_is_finalised_once_when_collected(sink: Record
             break
     assert sink.ended == []  # the caller still holds the stream
     del stream, item
-    gc.collect()
+    collect_garbage()
     # The default reader counts chunks without their text: 0 output tokens, estimated.
     assert [(c.chunks, c.output_tokens, c.error_type, c.usage_estimated) for c in sink.ended] == [
         (2, 0, None, True)
@@ -493,3 +493,42 @@ def test_a_subclass_overriding_next_is_iterated_through_it(sink: RecordingSink) 
     assert list(stream) == ["ab", "cd"]
     assert stream._self_nexts == 3  # two items and the end
     assert [(c.chunks, c.error_type) for c in sink.ended] == [(2, None)]
+
+
+def test_a_stream_collected_inside_a_ledger_operation_does_not_deadlock(sink: RecordingSink) -> None:
+    """The collector may run an abandoned stream's finalizer on a thread that is inside a ledger operation (its
+    lock held). Ending the call there settles its budget through that same lock: the thread hung for good. The
+    finalizer now hands the call to the reaper thread, which ends it once the operation is over. Simulated
+    exactly: the collection runs while this thread holds the budget's ledger lock."""
+    import gc
+    import threading
+
+    from synapsekit._budget import MemoryLedger
+
+    ledger = MemoryLedger()
+    guard = synapsekit.budget(max_cost_usd=1.0, ledger=ledger)
+    with guard:
+        call = start_call(
+            "openai", "chat", "gpt-4o-mini", streamed=True, max_output_tokens=10, prompt="a b c d"
+        )
+    proxy = SyncStreamProxy(iter(["one", "two", "three"]), call)
+    next(proxy)
+    cycle: list[Any] = [proxy]
+    cycle.append(cycle)  # only the collector frees it, at a moment of its choosing
+    del proxy, cycle
+    collected = threading.Event()
+
+    def collect_inside_an_operation() -> None:
+        with ledger._lock:
+            gc.collect()
+        collected.set()
+
+    worker = threading.Thread(target=collect_inside_an_operation, daemon=True)
+    worker.start()
+    assert collected.wait(10), "the stream's finalizer deadlocked on the ledger's lock"
+    collect_garbage()
+    assert sink.ended == [call]
+    # Abandoned after one chunk with no text: estimated from the prompt, 7 characters = 2 tokens.
+    assert (call.usage_estimated, call.input_tokens, call.output_tokens) == (True, 2, 0)
+    assert guard.reserved_usd == 0.0  # the reservation settled: 2 input tokens of gpt-4o-mini at $0.15 / M
+    assert guard.spent_usd == 300 / 1e9

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import anthropic
@@ -12,7 +11,7 @@ from _anthropic_testkit import RecordingSink, consume, request
 from synapsekit import BudgetExceeded
 from synapsekit._core.call import LLMCall
 from synapsekit._core.scope import Scope
-from synapsekit.testing import LLMTestServer
+from synapsekit.testing import LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -121,7 +120,7 @@ async def test_async_budget_rejects_before_sending(
         with pytest.raises(BudgetExceeded):
             async with manager:
                 pass
-    gc.collect()
+    collect_garbage()
     assert server.request_count == 0
     assert [call.rejected for call in sink.ended] == [True, True]
 

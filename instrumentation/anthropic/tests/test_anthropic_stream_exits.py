@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import anthropic
 import httpx2
 import pytest
 from _anthropic_testkit import CACHE_HEADERS, RecordingSink, request
+
+from synapsekit.testing import collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -16,7 +17,7 @@ DROP_AFTER_3 = {"x-test-drop-after": "3"}
 
 
 def assert_cut_short(sink: RecordingSink, *, output_tokens: int, error_type: str | None = None) -> None:
-    gc.collect()
+    collect_garbage()
     [call] = sink.ended
     # message_start arrived: the input side is exact, the output is estimated from the text received.
     assert (call.input_tokens, call.cached_input_tokens, call.cache_creation_input_tokens) == (7, 3, 2)

@@ -7,7 +7,6 @@ that refuses before anything is sent — each counted exactly once with the serv
 
 from __future__ import annotations
 
-import gc
 import json
 from typing import Any
 
@@ -20,7 +19,7 @@ from anthropic.types import Message
 
 import synapsekit
 from synapsekit import BudgetExceeded
-from synapsekit.testing import LLMTestServer, completion_text
+from synapsekit.testing import LLMTestServer, collect_garbage, completion_text
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -124,7 +123,7 @@ def test_raw_stream_broken_out_of_is_estimated_once(client: anthropic.Anthropic,
         if index == 3:  # message_start, content_block_start, "Hello", " from"
             break
     stream.close()
-    gc.collect()
+    collect_garbage()
     call = sink.only
     # The input side came with message_start; the output is estimated from "Hello from" (10 characters).
     assert (call.input_tokens, call.output_tokens, call.usage_estimated, call.error_type) == (
@@ -140,7 +139,7 @@ def test_raw_stream_dropped_unread_is_estimated_once(
 ) -> None:
     raw = client.messages.with_raw_response.create(stream=True, **request())
     del raw
-    gc.collect()
+    collect_garbage()
     call = sink.only
     # Estimated from the prompt: 33 characters, 4 per token.
     assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (9, 0, True)

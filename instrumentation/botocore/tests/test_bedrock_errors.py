@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from typing import Any
 
@@ -24,7 +23,7 @@ from _bedrock_testkit import (
 
 import synapsekit
 from synapsekit.plugin import BudgetExceeded
-from synapsekit.testing import CallRecorder, LLMTestServer
+from synapsekit.testing import CallRecorder, LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -186,5 +185,5 @@ def test_failed_stream_then_collected_ends_once(client: Any, sink: CallRecorder)
     with pytest.raises(urllib3.exceptions.ProtocolError):
         list(response["stream"])
     del response
-    gc.collect()
+    collect_garbage()
     assert len(sink.ended) == 1

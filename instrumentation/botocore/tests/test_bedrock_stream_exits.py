@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 from _bedrock_testkit import CACHE_HEADERS, CLAUDE, LLAMA, MESSAGES, anthropic_body, llama_body, sending
 from botocore.eventstream import EventStream
 
-from synapsekit.testing import CallRecorder
+from synapsekit.testing import CallRecorder, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -46,7 +45,7 @@ def read_to_first_text(stream: Any) -> None:
 
 
 def assert_cut_short(sink: CallRecorder, kind: str) -> None:
-    gc.collect()
+    collect_garbage()
     call = sink.only
     assert call.error_type is None
     assert call.chunks == 1
@@ -96,7 +95,7 @@ def test_garbage_collected(kind: str, client: Any, sink: CallRecorder) -> None:
 def test_response_dict_dropped_unread(client: Any, sink: CallRecorder) -> None:
     response = client.converse_stream(modelId=CLAUDE, messages=MESSAGES)
     del response
-    gc.collect()
+    collect_garbage()
     call = sink.only
     assert (call.chunks, call.output_tokens, call.input_tokens, call.usage_estimated) == (0, 0, 9, True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from typing import Any
 
 import cohere
@@ -13,7 +12,7 @@ from _cohere_testkit import EMBED_INPUTS, EMBED_MODEL, async_stream_text, chat, 
 
 import synapsekit
 from synapsekit import BudgetExceeded
-from synapsekit.testing import CallRecorder, LLMTestServer
+from synapsekit.testing import CallRecorder, LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -34,7 +33,7 @@ def assert_failed_unbilled(sink: CallRecorder, error_type: str) -> None:
 
 
 def assert_cut_short(sink: CallRecorder, *, output_tokens: int, error_type: str | None = None) -> None:
-    gc.collect()
+    collect_garbage()
     [call] = sink.ended
     assert (call.input_tokens, call.output_tokens) == (PROMPT_ESTIMATE, output_tokens)
     assert (call.usage_estimated, call.error_type, call.cost is not None) == (True, error_type, True)

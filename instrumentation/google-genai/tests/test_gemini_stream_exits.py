@@ -7,14 +7,13 @@ the caller's ``break``, ``close()`` and dropping the generator all reach it thro
 from __future__ import annotations
 
 import asyncio
-import gc
 from typing import Any
 
 import pytest
 from _gemini_testkit import MODEL, PROMPT, WORDS, config, flash_cost
 from google import genai
 
-from synapsekit.testing import CallRecorder, LLMTestServer
+from synapsekit.testing import CallRecorder, LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -22,7 +21,7 @@ DROP_AFTER_3 = config({"x-test-drop-after": "3"})
 
 
 def assert_cut_short(sink: CallRecorder, *, output_tokens: int, error_type: str | None = None) -> None:
-    gc.collect()
+    collect_garbage()
     [call] = sink.ended
     # The first chunk reported the input count: exact. The output is estimated from the text received.
     assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (4, output_tokens, True)
@@ -74,7 +73,7 @@ def test_exhausted_exactly_once(client: genai.Client, sink: CallRecorder) -> Non
     assert [chunk.text for chunk in chunks][:-1] == [w if i == 0 else f" {w}" for i, w in enumerate(WORDS)]
     assert list(chunks) == []
     chunks.close()
-    gc.collect()
+    collect_garbage()
     [call] = sink.ended
     assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (4, 12, False)
 
@@ -84,7 +83,7 @@ def test_an_unread_stream_sends_nothing(
 ) -> None:
     chunks = stream(client)
     del chunks
-    gc.collect()
+    collect_garbage()
     assert (server.request_count, sink.ended) == (0, [])
 
 

@@ -4,7 +4,6 @@ provider errors unchanged; spans; concurrency."""
 from __future__ import annotations
 
 import asyncio
-import gc
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,7 @@ from _litellm_testkit import ANTHROPIC, MODES, OPENAI, OUTPUT_TOKENS, request, s
 import synapsekit
 import synapsekit.plugin
 from synapsekit import BudgetExceeded
-from synapsekit.testing import CallRecorder, LLMTestServer
+from synapsekit.testing import CallRecorder, LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 # Older litellm streams (1.80) have no close(), aclose() or context-manager methods of their own.
@@ -129,7 +128,7 @@ def test_stream_garbage_collected(server: LLMTestServer, sink: CallRecorder) -> 
     stream = litellm.completion(stream=True, **request(ANTHROPIC, server))
     next(iter(stream))
     del stream
-    gc.collect()
+    collect_garbage()
     [call] = sink.ended
     assert call.chunks == 1
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from mistralai.client import Mistral, errors
 
 import synapsekit
 from synapsekit import BudgetExceeded
-from synapsekit.testing import CallRecorder, LLMTestServer
+from synapsekit.testing import CallRecorder, LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -27,7 +26,7 @@ def assert_failed_unbilled(sink: CallRecorder, error_type: str) -> None:
 
 
 def assert_cut_short(sink: CallRecorder, *, output_tokens: int, error_type: str | None = None) -> None:
-    gc.collect()
+    collect_garbage()
     [call] = sink.ended
     assert (call.input_tokens, call.output_tokens) == (PROMPT_ESTIMATE, output_tokens)
     assert (call.usage_estimated, call.error_type, call.cost is not None) == (True, error_type, True)
@@ -184,7 +183,7 @@ def test_exhausted_stream_is_counted_once_even_if_closed_after(client: Mistral, 
         for _ in stream:
             pass
         stream.close()
-    gc.collect()
+    collect_garbage()
     assert [(call.output_tokens, call.usage_estimated) for call in sink.ended] == [(12, False)]
 
 

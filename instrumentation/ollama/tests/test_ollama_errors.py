@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from typing import Any
 
 import httpx
@@ -13,7 +12,7 @@ from _ollama_testkit import EMBED_INPUTS, EMBED_MODEL, MODEL, MODES, USER, send,
 
 import synapsekit
 from synapsekit import BudgetExceeded
-from synapsekit.testing import CallRecorder, LLMTestServer
+from synapsekit.testing import CallRecorder, LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -32,7 +31,7 @@ def assert_failed_unbilled(sink: CallRecorder, error_type: str) -> None:
 
 
 def assert_cut_short(sink: CallRecorder, *, output_tokens: int, error_type: str | None = None) -> None:
-    gc.collect()
+    collect_garbage()
     [call] = sink.ended
     assert (call.input_tokens, call.output_tokens, call.cost) == (PROMPT_ESTIMATE, output_tokens, 0)
     assert (call.usage_estimated, call.error_type) == (True, error_type)
@@ -150,7 +149,7 @@ def test_a_stream_never_started_sends_nothing(
 ) -> None:
     parts = client.chat(model=MODEL, messages=USER, stream=True)
     parts.close()
-    gc.collect()
+    collect_garbage()
     assert server.request_count == 0
     [call] = sink.ended
     assert (call.output_tokens, call.chunks, call.error_type) == (0, 0, None)

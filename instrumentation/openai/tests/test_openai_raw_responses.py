@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import openai
 import pytest
 from openai._legacy_response import LegacyAPIResponse
@@ -11,7 +9,7 @@ from openai._response import APIResponse, AsyncAPIResponse
 from openai.types.chat import ChatCompletionMessageParam
 
 from conftest import RecordingSink
-from synapsekit.testing import LLMTestServer
+from synapsekit.testing import LLMTestServer, collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -49,7 +47,7 @@ def test_raw_response_of_a_stream_hands_out_the_stream_proxy(
     chunks = list(stream)
     assert chunks[-1].usage is not None
     del raw
-    gc.collect()
+    collect_garbage()
     assert (sink.only.input_tokens, sink.only.output_tokens, sink.only.usage_estimated) == (3, 12, False)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from conftest import RecordingSink, dropped_stream_error
+from synapsekit.testing import collect_garbage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -35,7 +34,7 @@ def test_exhaustion_finalises_once(client: openai.OpenAI, sink: RecordingSink) -
     list(stream)
     stream.close()
     del stream
-    gc.collect()
+    collect_garbage()
     assert sink.only.usage_estimated is False
 
 
@@ -48,7 +47,7 @@ def test_break_then_close_finalises_once(client: openai.OpenAI, sink: RecordingS
     stream.close()
     stream.close()
     del stream
-    gc.collect()
+    collect_garbage()
     _assert_abandoned_after_three_words(sink)
 
 
@@ -59,7 +58,7 @@ def test_context_manager_exit_finalises_once(client: openai.OpenAI, sink: Record
                 break
     assert len(sink.ended) == 1
     del stream
-    gc.collect()
+    collect_garbage()
     _assert_abandoned_after_three_words(sink)
 
 
@@ -82,7 +81,7 @@ def test_garbage_collection_finalises_once(client: openai.OpenAI, sink: Recordin
     for _ in range(4):
         next(iterator)
     del stream, iterator
-    gc.collect()
+    collect_garbage()
     _assert_abandoned_after_three_words(sink)
 
 
@@ -94,7 +93,7 @@ def test_dropped_connection_mid_stream_fails_once(client: openai.OpenAI, sink: R
     assert len(received) == 4  # the role chunk and three words
     stream.close()
     del stream
-    gc.collect()
+    collect_garbage()
     call = sink.only
     assert call.error is raised.value
     assert call.error_type == type(raised.value).__qualname__
@@ -153,5 +152,5 @@ async def test_async_garbage_collection_finalises_once(
         await iterator.__anext__()
     await stream.response.aclose()
     del stream, iterator
-    gc.collect()
+    collect_garbage()
     _assert_abandoned_after_three_words(sink)

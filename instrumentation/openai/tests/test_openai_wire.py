@@ -8,7 +8,6 @@ synapsekit.
 
 from __future__ import annotations
 
-import gc
 import json
 from typing import Any
 
@@ -22,7 +21,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 import synapsekit
 from conftest import RecordingSink, dropped_stream_error, httpx_module
 from synapsekit import BudgetExceeded
-from synapsekit.testing import LLMTestServer, completion_text
+from synapsekit.testing import LLMTestServer, collect_garbage, completion_text
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -327,7 +326,7 @@ def test_raw_stream_broken_out_of_and_closed_is_estimated_once(
     assert sink.ended == []
     stream.close()
     stream.close()
-    gc.collect()
+    collect_garbage()
     call = sink.only
     # Role chunk, "Hello", " from", " the" read before the break: 14 characters → 4 tokens.
     assert (call.input_tokens, call.output_tokens, call.usage_estimated, call.error_type) == (
@@ -341,7 +340,7 @@ def test_raw_stream_broken_out_of_and_closed_is_estimated_once(
 def test_raw_stream_dropped_unread_is_estimated_once(client: openai.OpenAI, sink: RecordingSink) -> None:
     raw = _raw_stream(client)
     del raw
-    gc.collect()
+    collect_garbage()
     call = sink.only
     assert (call.input_tokens, call.output_tokens, call.usage_estimated) == (4, 0, True)
 
@@ -353,7 +352,7 @@ def test_raw_stream_parsed_then_dropped_half_way_is_estimated_once(
     next(iter(stream))
     next(iter(stream))
     del stream
-    gc.collect()
+    collect_garbage()
     call = sink.only
     assert (call.usage_estimated, call.error_type) == (True, None)
     assert call.output_tokens == 2  # "Hello" (5 characters) read: 2 tokens

@@ -16,7 +16,6 @@ folder on ``sys.path``; ``server`` and ``sink`` are its fixtures too.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import importlib.metadata
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +31,7 @@ import synapsekit
 from synapsekit import BudgetExceeded
 from synapsekit._instrumenting.instrument import available_instrumentors
 from synapsekit.plugin import is_synapsekit_wrapper
-from synapsekit.testing import CallRecorder, LLMTestServer, completion_text
+from synapsekit.testing import CallRecorder, LLMTestServer, collect_garbage, completion_text
 
 Kit = ModuleType  # an SDK's ``_<sdk>_testkit`` module (see above)
 
@@ -215,7 +214,7 @@ def test_a_stream_left_early_ends_once_estimated(kit: Kit, client: Any, sink: Ca
     stream.close()
     stream.close()
     del stream
-    gc.collect()
+    collect_garbage()
     call = sink.only
     assert (call.error_type, call.usage_estimated, call.chunks) == (None, True, 4)
 

@@ -26,7 +26,12 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from synapsekit.plugin import BudgetExceeded, StreamReader, report_internal_error
+from synapsekit.plugin import (
+    BudgetExceeded,
+    StreamReader,
+    abandon_when_collected,
+    report_internal_error,
+)
 
 from ._operation import Operation
 from ._sse import EventSplitter, event_data
@@ -171,7 +176,8 @@ class BodyTee:
 
     def watch(self, response: Any) -> None:
         """End the call if ``response`` is collected before its body was read to the end."""
-        self._finalizer = weakref.finalize(response, self.call.abandon)
+        # Ended on synapsekit's reaper thread, not inside the collector (which may run in one of our locked sections).
+        self._finalizer = abandon_when_collected(response, self.call)
 
     def _detach(self) -> None:
         finalizer = self._finalizer
