@@ -35,7 +35,7 @@ from synapsekit.plugin import (
     wrap_method,
 )
 
-from ._body import read_alongside, settle_json
+from ._body import read_alongside, settle, settle_json
 from ._endpoint import Endpoint, endpoint_of_url
 from ._operation import Operation
 from ._request import LAZY_RAW_MODE, Routes, ask_for_stream_usage, raw_mode, request_body, route
@@ -334,16 +334,8 @@ class RequestPipeline:
             kind = self._kinds.known.get(result.__class__)
             if kind is None:
                 kind = self._kinds.of(result)
-            if kind == PARSED:
-                # settle() in place: this is every non-streamed response's path.
-                try:
-                    operation.record(call, result)
-                    if call.input_tokens is None:
-                        call.estimate_missing_usage()
-                except Exception as exc:
-                    call.finish()
-                    report_internal_error(f"{self.sdk.package}.response:{operation.name}", exc)
-                call.finish()
+            if kind == PARSED:  # the first response of its class (the wrappers record the later ones in place)
+                settle(call, operation, result)
                 return result
             if kind in (STREAM, ASYNC_STREAM):
                 reader = operation.stream_reader(call, result, hide_usage=hide_usage, is_async=is_async)
