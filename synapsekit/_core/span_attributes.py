@@ -23,6 +23,8 @@ ATTRIBUTES_MODULE = "opentelemetry.attributes"
 _direct_types: dict[type, bool] = {}
 # Values the SDK would store unchanged (a tuple qualifies when all its items are str).
 _PLAIN_VALUE_TYPES = frozenset((str, bool, int, float))
+_PLAIN_OR_TUPLE_TYPES = _PLAIN_VALUE_TYPES | {tuple}
+_STR_TYPE = frozenset((str,))
 
 
 def _supports_direct_writes(span_type: type, span: Any) -> bool:
@@ -44,15 +46,16 @@ def _supports_direct_writes(span_type: type, span: Any) -> bool:
 
 
 def _plain(attributes: Mapping[str, Any]) -> bool:
+    # The values' types gathered in C ({*map(...)}), not looked at one by one in Python: a span's dozen
+    # attributes are checked on every traced call. Only tuples, if any, have their items looked at.
+    value_types = {*map(type, attributes.values())}
+    if value_types <= _PLAIN_VALUE_TYPES:
+        return True
+    if not value_types <= _PLAIN_OR_TUPLE_TYPES:
+        return False
     for value in attributes.values():
-        value_type = type(value)
-        if value_type in _PLAIN_VALUE_TYPES:
-            continue
-        if value_type is not tuple:
+        if type(value) is tuple and not {*map(type, value)} <= _STR_TYPE:
             return False
-        for item in value:
-            if type(item) is not str:
-                return False
     return True
 
 
