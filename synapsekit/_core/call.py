@@ -39,7 +39,8 @@ from synapsekit._core.estimate import estimate_tokens_from_chars
 from synapsekit._core.exceptions import BudgetExceeded
 from synapsekit._core.prompt import PromptParts
 from synapsekit._pricing.callsite import warn_at_user
-from synapsekit._pricing.prices import Cost, compute_cost
+from synapsekit._pricing.prices import Cost, price_call
+from synapsekit._pricing.tables import FixedPriceCost
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -206,7 +207,7 @@ class LLMCall:
         self.rejected = False
         self.delegated = False
         # Priced lazily, on first read after the call ended: nobody reading the cost means no pricing work.
-        self._cost: Cost | bool | None = False
+        self._cost: FixedPriceCost | Cost | bool | None = False
         self.latency_s: float | None = None
         self.time_to_first_chunk_s: float | None = None
         self.chunks = 0
@@ -235,7 +236,7 @@ class LLMCall:
     def ended(self) -> bool:
         return not self._end_guard
 
-    def _priced(self) -> Cost | None:
+    def _priced(self) -> FixedPriceCost | Cost | None:
         cost = self._cost
         if cost is False:
             cost = None
@@ -244,14 +245,14 @@ class LLMCall:
                 model = self.response_model or self.request_model  # self.model
                 try:
                     if model is not None and self.input_tokens is not None and self.output_tokens is not None:
-                        cost = compute_cost(
+                        cost = price_call(
                             self.provider,
                             model,
-                            input_tokens=self.input_tokens,
-                            output_tokens=self.output_tokens,
-                            cached_input_tokens=self.cached_input_tokens,
-                            cache_creation_input_tokens=self.cache_creation_input_tokens,
-                            reasoning_tokens=self.reasoning_tokens,
+                            self.input_tokens,
+                            self.output_tokens,
+                            self.cached_input_tokens,
+                            self.cache_creation_input_tokens,
+                            self.reasoning_tokens,
                         )
                 except Exception as exc:
                     report_internal_error("call.price", exc)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Any
 
 SDK_TRACE_MODULE = "opentelemetry.sdk.trace"
@@ -53,10 +55,10 @@ def _plain(attributes: Mapping[str, Any]) -> bool:
         return True
     if not value_types <= _PLAIN_OR_TUPLE_TYPES:
         return False
-    for value in attributes.values():
-        if type(value) is tuple and not {*map(type, value)} <= _STR_TYPE:
-            return False
-    return True
+    # The tuples' items' types, also gathered in C: the values whose type is tuple, chained.
+    values = attributes.values()
+    tuples = compress(values, map(is_, map(type, values), repeat(tuple)))
+    return {*map(type, chain.from_iterable(tuples))} <= _STR_TYPE
 
 
 def set_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:

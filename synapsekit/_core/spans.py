@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from synapsekit import semconv
 from synapsekit._core.span_attributes import set_span_attributes
+from synapsekit._pricing.tables import FixedPriceCost
 
 if TYPE_CHECKING:
     from synapsekit._core.call import LLMCall
@@ -246,7 +247,10 @@ def end(call: LLMCall) -> None:
         if priced is False:
             priced = call._priced()
         if priced is not None:
-            attributes[semconv.GEN_AI_USAGE_COST] = float(priced.total)  # type: ignore[union-attr]
+            # A fixed price's float total is worked out without Decimal (the same float: FixedPriceCost).
+            attributes[semconv.GEN_AI_USAGE_COST] = (
+                priced.usd if type(priced) is FixedPriceCost else float(priced.total)  # type: ignore[union-attr]
+            )
         else:
             attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
     if call.usage_estimated:
