@@ -219,13 +219,14 @@ def test_tiered_prices_and_unknown_models() -> None:
 
 
 def test_a_calls_cost_reads_the_same_either_way() -> None:
-    call = start_call("openai", "chat", "gpt-4o-mini")
-    call.record_usage(input_tokens=1000, output_tokens=10, cached_input_tokens=400)
-    call.finish()
+    # Priced once first: the model's first pricing resolves its price through compute_cost.
     expected = compute_cost(
         "openai", "gpt-4o-mini", input_tokens=1000, output_tokens=10, cached_input_tokens=400
     )
     assert expected is not None
+    call = start_call("openai", "chat", "gpt-4o-mini")
+    call.record_usage(input_tokens=1000, output_tokens=10, cached_input_tokens=400)
+    call.finish()
     assert call.cost == expected.total
     assert str(call.cost) == str(expected.total)
     assert (call.input_cost, call.output_cost) == (expected.input, expected.output)
