@@ -39,8 +39,7 @@ from synapsekit._core.estimate import estimate_tokens_from_chars
 from synapsekit._core.exceptions import BudgetExceeded
 from synapsekit._core.prompt import PromptParts
 from synapsekit._pricing.callsite import warn_at_user
-from synapsekit._pricing.prices import Cost, price_call
-from synapsekit._pricing.tables import FixedPriceCost
+from synapsekit._pricing.prices import Cost, compute_cost
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -207,7 +206,7 @@ class LLMCall:
         self.rejected = False
         self.delegated = False
         # Priced lazily, on first read after the call ended: nobody reading the cost means no pricing work.
-        self._cost: FixedPriceCost | Cost | bool | None = False
+        self._cost: Cost | bool | None = False
         self.latency_s: float | None = None
         self.time_to_first_chunk_s: float | None = None
         self.chunks = 0
@@ -236,7 +235,7 @@ class LLMCall:
     def ended(self) -> bool:
         return not self._end_guard
 
-    def _priced(self) -> FixedPriceCost | Cost | None:
+    def _priced(self) -> Cost | None:
         cost = self._cost
         if cost is False:
             cost = None
@@ -245,14 +244,14 @@ class LLMCall:
                 model = self.response_model or self.request_model  # self.model
                 try:
                     if model is not None and self.input_tokens is not None and self.output_tokens is not None:
-                        cost = price_call(
+                        cost = compute_cost(
                             self.provider,
                             model,
-                            self.input_tokens,
-                            self.output_tokens,
-                            self.cached_input_tokens,
-                            self.cache_creation_input_tokens,
-                            self.reasoning_tokens,
+                            input_tokens=self.input_tokens,
+                            output_tokens=self.output_tokens,
+                            cached_input_tokens=self.cached_input_tokens,
+                            cache_creation_input_tokens=self.cache_creation_input_tokens,
+                            reasoning_tokens=self.reasoning_tokens,
                         )
                 except Exception as exc:
                     report_internal_error("call.price", exc)

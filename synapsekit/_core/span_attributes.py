@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from itertools import chain, compress, repeat
-from operator import is_
 from typing import Any
 
 SDK_TRACE_MODULE = "opentelemetry.sdk.trace"
@@ -25,8 +23,6 @@ ATTRIBUTES_MODULE = "opentelemetry.attributes"
 _direct_types: dict[type, bool] = {}
 # Values the SDK would store unchanged (a tuple qualifies when all its items are str).
 _PLAIN_VALUE_TYPES = frozenset((str, bool, int, float))
-_PLAIN_OR_TUPLE_TYPES = _PLAIN_VALUE_TYPES | {tuple}
-_STR_TYPE = frozenset((str,))
 
 
 def _supports_direct_writes(span_type: type, span: Any) -> bool:
@@ -48,17 +44,16 @@ def _supports_direct_writes(span_type: type, span: Any) -> bool:
 
 
 def _plain(attributes: Mapping[str, Any]) -> bool:
-    # The values' types gathered in C ({*map(...)}), not looked at one by one in Python: a span's dozen
-    # attributes are checked on every traced call. Only tuples, if any, have their items looked at.
-    value_types = {*map(type, attributes.values())}
-    if value_types <= _PLAIN_VALUE_TYPES:
-        return True
-    if not value_types <= _PLAIN_OR_TUPLE_TYPES:
-        return False
-    # The tuples' items' types, also gathered in C: the values whose type is tuple, chained.
-    values = attributes.values()
-    tuples = compress(values, map(is_, map(type, values), repeat(tuple)))
-    return {*map(type, chain.from_iterable(tuples))} <= _STR_TYPE
+    for value in attributes.values():
+        value_type = type(value)
+        if value_type in _PLAIN_VALUE_TYPES:
+            continue
+        if value_type is not tuple:
+            return False
+        for item in value:
+            if type(item) is not str:
+                return False
+    return True
 
 
 def set_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
@@ -82,4 +77,28 @@ def set_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
                     with bounded._lock:
                         store.update(attributes)
                     return
+    span.set_attributes(attributes)
+
+
+def set_new_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
+    """:func:`set_span_attributes` for a span ``start_span`` has just returned, which no other thread can
+    reach yet (the tracer's processors did nothing with it: see ``spans._check_start``): the same checks and
+    the same write, without taking the span's locks."""
+    span_type = type(span)
+    direct = _direct_types.get(span_type)
+    if direct is None:
+        direct = _direct_types[span_type] = _supports_direct_writes(span_type, span)
+    if direct and _plain(attributes):
+        bounded = span._attributes
+        maxlen = bounded.maxlen
+        store = bounded._dict
+        if (
+            bounded.max_value_len is None
+            and span._end_time is None
+            and not bounded._immutable
+            and (maxlen is None or len(store) + len(attributes) <= maxlen)
+            and store.keys().isdisjoint(attributes)
+        ):
+            store.update(attributes)
+            return
     span.set_attributes(attributes)

@@ -11,8 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from synapsekit import semconv
-from synapsekit._core.span_attributes import set_span_attributes
-from synapsekit._pricing.tables import FixedPriceCost
+from synapsekit._core.span_attributes import set_new_span_attributes, set_span_attributes
 
 if TYPE_CHECKING:
     from synapsekit._core.call import LLMCall
@@ -108,9 +107,9 @@ def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
         state = _check_start(tracer)
     if state[3]:
         # Nothing reads the attributes before the span has started (see _check_start): they are written
-        # after, without the SDK's validation when that stores the same (set_span_attributes).
+        # after, without the SDK's validation when that stores the same (set_new_span_attributes).
         span = call.span = tracer.start_span(name, kind=_client_kind, start_time=start_time_ns)
-        set_span_attributes(span, attributes)
+        set_new_span_attributes(span, attributes)
     else:
         call.span = tracer.start_span(
             name, kind=_client_kind, attributes=attributes, start_time=start_time_ns
@@ -247,10 +246,7 @@ def end(call: LLMCall) -> None:
         if priced is False:
             priced = call._priced()
         if priced is not None:
-            # A fixed price's float total is worked out without Decimal (the same float: FixedPriceCost).
-            attributes[semconv.GEN_AI_USAGE_COST] = (
-                priced.usd if type(priced) is FixedPriceCost else float(priced.total)  # type: ignore[union-attr]
-            )
+            attributes[semconv.GEN_AI_USAGE_COST] = float(priced.total)  # type: ignore[union-attr]
         else:
             attributes[semconv.SYNAPSEKIT_COST_UNKNOWN] = True
     if call.usage_estimated:

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from datetime import datetime
-from decimal import Decimal, getcontext
+from decimal import Decimal
 from typing import cast
 
 from synapsekit._pricing.callsite import warn_at_user
@@ -30,7 +30,6 @@ from synapsekit._pricing.overrides import (
 )
 from synapsekit._pricing.tables import (
     Cost,
-    FixedPriceCost,
     PriceSchedule,
     UnitPrices,
     cost_for,
@@ -178,70 +177,6 @@ def compute_cost(
     if prices.request:
         total += prices.request
     return _new_tuple(Cost, (input_cost, output_cost, total))
-
-
-# Decimal arithmetic on integer token counts is exact while no coefficient needs more digits than the context's
-# precision (28 by default): a cost's numerator in integer rates (see price_call) below this bounds them all.
-_EXACT_DIGITS = 28
-_EXACT_BELOW = 10**_EXACT_DIGITS
-
-
-def price_call(
-    provider: str,
-    model: str,
-    input_tokens: int,
-    output_tokens: int,
-    cached_input_tokens: int,
-    cache_creation_input_tokens: int,
-    reasoning_tokens: int,
-) -> FixedPriceCost | Cost | None:
-    """A finished call's cost: :func:`compute_cost`'s, read as ``.input``/``.output``/``.total``.
-
-    At a fixed price (most models) the float total is worked out in integers and the Decimal parts only when
-    read (:class:`FixedPriceCost`); otherwise, and for anything :func:`compute_cost` would refuse or could not
-    compute exactly in integers, it is compute_cost's own :class:`Cost`.
-    """
-    schedule = _resolved.get((provider, model))  # not resolved yet: compute_cost resolves it
-    if schedule is not None:
-        rates = schedule.cost_usd_rates
-        if (
-            rates is not None
-            and cached_input_tokens >= 0
-            and cache_creation_input_tokens >= 0
-            and cached_input_tokens + cache_creation_input_tokens <= input_tokens
-            and 0 <= reasoning_tokens <= output_tokens
-        ):
-            numerator = (
-                rates[0] * (input_tokens - cached_input_tokens - cache_creation_input_tokens)
-                + rates[1] * cached_input_tokens
-                + rates[2] * cache_creation_input_tokens
-                + rates[3] * (output_tokens - reasoning_tokens)
-                + rates[4] * reasoning_tokens
-                + rates[5]
-            )
-            # An int (every count an int, or a bool), small enough for the Decimal arithmetic to be exact in
-            # the context in use: each of its terms and partial sums is at most the numerator.
-            if type(numerator) is int and numerator < _EXACT_BELOW and getcontext().prec >= _EXACT_DIGITS:
-                return FixedPriceCost(
-                    numerator / rates[6],
-                    schedule.fixed,  # type: ignore[arg-type]  # set when cost_usd_rates is
-                    (
-                        input_tokens,
-                        output_tokens,
-                        cached_input_tokens,
-                        cache_creation_input_tokens,
-                        reasoning_tokens,
-                    ),
-                )
-    return compute_cost(
-        provider,
-        model,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached_input_tokens,
-        cache_creation_input_tokens=cache_creation_input_tokens,
-        reasoning_tokens=reasoning_tokens,
-    )
 
 
 def lookup_unit_prices(

@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 __all__ = (
     "Cost",
-    "FixedPriceCost",
     "PriceSchedule",
     "StartDate",
     "TierTable",
@@ -150,24 +149,13 @@ class PriceSchedule:
     cost_nano_rates: tuple[int, int, int, int, int, int, int] | None = field(
         init=False, repr=False, compare=False
     )
-    # The same rates with the divisor of a cost in USD (the nano divisor times 10**9), when none is negative:
-    # a call's cost as a float, what float(cost_for(...).total) gives, from one integer sum and one
-    # correctly rounded division (see FixedPriceCost).
-    cost_usd_rates: tuple[int, int, int, int, int, int, int] | None = field(
-        init=False, repr=False, compare=False
-    )
 
     def __post_init__(self) -> None:
         table = self.periods[0][1] if len(self.periods) == 1 else None
         fixed = table.base if table is not None and not table.tiers_desc else None
         object.__setattr__(self, "fixed", fixed)
         object.__setattr__(self, "worst_case_nano_rates", None if fixed is None else _integer_rates(fixed))
-        nano_rates = None if fixed is None else _integer_cost_rates(fixed)
-        object.__setattr__(self, "cost_nano_rates", nano_rates)
-        usd_rates = None
-        if nano_rates is not None and min(nano_rates[:6]) >= 0:
-            usd_rates = (*nano_rates[:6], nano_rates[6] * 1_000_000_000)
-        object.__setattr__(self, "cost_usd_rates", usd_rates)
+        object.__setattr__(self, "cost_nano_rates", None if fixed is None else _integer_cost_rates(fixed))
 
     def prices_for(self, input_tokens: int, when: datetime | None) -> UnitPrices:
         if len(self.periods) == 1:
@@ -278,44 +266,3 @@ def cost_for(
     if prices.request:
         total += prices.request
     return _new_tuple(Cost, (input_cost, output_cost, total))  # Cost(...), built in C: every priced call
-
-
-class FixedPriceCost:
-    """A call's cost at a fixed price, as the span and the metrics read it: ``usd``, the total as a float,
-    worked out in integers; the ``Decimal`` parts (:class:`Cost`'s) only when something reads them.
-
-    ``usd`` is exactly ``float(cost_for(prices, ...).total)``: the Decimal total is the integer sum
-    ``numerator`` over ``divisor`` (a schedule's ``cost_usd_rates``) whenever the Decimal arithmetic is exact,
-    which the caller makes sure of (see ``prices.price_call``), and both ``float(Decimal)`` and ``int / int``
-    round the exact value to the nearest float.
-    """
-
-    __slots__ = ("_cost", "_counts", "_prices", "usd")
-
-    def __init__(self, usd: float, prices: UnitPrices, counts: tuple[int, int, int, int, int]) -> None:
-        self.usd = usd
-        self._prices = prices
-        self._counts = counts
-        self._cost: Cost | None = None
-
-    def decimal(self) -> Cost:
-        """The cost in ``Decimal``, priced as :func:`cost_for` does, once."""
-        cost = self._cost
-        if cost is None:
-            cost = self._cost = cost_for(self._prices, *self._counts)
-        return cost
-
-    @property
-    def input(self) -> Decimal:
-        return self.decimal().input
-
-    @property
-    def output(self) -> Decimal:
-        return self.decimal().output
-
-    @property
-    def total(self) -> Decimal:
-        return self.decimal().total
-
-    def __repr__(self) -> str:
-        return f"FixedPriceCost({self.decimal()!r})"

@@ -19,9 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from synapsekit import semconv
-from synapsekit._core.call import LLMCall
 from synapsekit._pricing.preload import preload_prices
-from synapsekit._pricing.tables import FixedPriceCost
 from synapsekit._prometheus.instruments import (
     Instruments,
     create_instruments,
@@ -39,6 +37,7 @@ from synapsekit._prometheus.server import MetricsServer, scrape_registry, serve
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from synapsekit._core.call import LLMCall
 
 __all__ = ["INSTALL_HINT", "LLM_SPAN_NAME", "BudgetEventLike", "PrometheusMetrics", "SpanLike"]
 
@@ -51,10 +50,6 @@ _MAX_CACHED_LABEL_KEYS: Final = 1024
 # Settlements carry the remaining USD; a reservation's figure is superseded when its call settles.
 _BUDGET_EVENT_KINDS: Final = ("settled", "rejected", "exceeded")
 _INF: Final = math.inf
-
-
-# LLMCall's own cost property: a call whose class still has it is priced as on_call_end reads it in place.
-_LLM_CALL_COST: Final = LLMCall.cost
 
 
 class SpanLike(Protocol):
@@ -395,23 +390,12 @@ class PrometheusMetrics:
                 input_tokens = None
             if output_tokens is not None and not output_tokens >= 0:
                 output_tokens = None
+        cost = call.cost  # priced on first read: read once
         amount = refused = None
-        if type(call).cost is _LLM_CALL_COST:
-            # call.cost's body in place, priced on first read and read once; a fixed price's float total is
-            # worked out without Decimal (exactly float(call.cost): see FixedPriceCost).
-            priced = call._cost
-            if priced is False:
-                priced = call._priced()
-            unknown = priced is None
-            if priced is not None:
-                amount = priced.usd if type(priced) is FixedPriceCost else float(priced.total)  # type: ignore[union-attr]
-        else:  # a subclass (or a test) pricing calls its own way
-            cost = call.cost
-            unknown = cost is None
-            if cost is not None:
-                amount = float(cost)
-        if amount is not None and not amount >= 0:
-            refused, amount = amount, None
+        if cost is not None:
+            amount = float(cost)
+            if not amount >= 0:
+                refused, amount = amount, None
         series.record(ok, latency, call.time_to_first_chunk_s, input_tokens, output_tokens, tokens, amount)
         if call.cached_input_tokens or call.cache_creation_input_tokens or call.reasoning_tokens:
             self._record_token_details(series.key, call)
@@ -420,7 +404,7 @@ class PrometheusMetrics:
             # writes the child record() writes under the lock, so it holds that lock too.
             with self._write_lock:
                 self._cost.get(*series.key).inc(refused)
-        elif unknown and call.total_tokens:
+        elif cost is None and call.total_tokens:
             # Counted, never silently $0: the dashboard shows how much spend is missing from the total.
             self._unknown_cost_calls.get(*series.key).inc()
 
