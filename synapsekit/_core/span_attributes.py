@@ -78,3 +78,27 @@ def set_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
                         store.update(attributes)
                     return
     span.set_attributes(attributes)
+
+
+def set_new_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
+    """:func:`set_span_attributes` for a span ``start_span`` has just returned, which no other thread can
+    reach yet (the tracer's processors did nothing with it: see ``spans._check_start``): the same checks and
+    the same write, without taking the span's locks."""
+    span_type = type(span)
+    direct = _direct_types.get(span_type)
+    if direct is None:
+        direct = _direct_types[span_type] = _supports_direct_writes(span_type, span)
+    if direct and _plain(attributes):
+        bounded = span._attributes
+        maxlen = bounded.maxlen
+        store = bounded._dict
+        if (
+            bounded.max_value_len is None
+            and span._end_time is None
+            and not bounded._immutable
+            and (maxlen is None or len(store) + len(attributes) <= maxlen)
+            and store.keys().isdisjoint(attributes)
+        ):
+            store.update(attributes)
+            return
+    span.set_attributes(attributes)

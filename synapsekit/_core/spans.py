@@ -11,13 +11,16 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from synapsekit import semconv
-from synapsekit._core.span_attributes import set_span_attributes
+from synapsekit._core.span_attributes import set_new_span_attributes, set_span_attributes
 
 if TYPE_CHECKING:
     from synapsekit._core.call import LLMCall
 
 TRACER_NAME = "synapsekit"
 OTEL_TRACE_MODULE = "opentelemetry.trace"
+SDK_TRACE_MODULE = "opentelemetry.sdk.trace"
+SDK_EXPORT_MODULE = "opentelemetry.sdk.trace.export"
+SDK_SAMPLING_MODULE = "opentelemetry.sdk.trace.sampling"
 
 # The OpenTelemetry API pieces a span needs, imported once on first use (an import statement, or a lookup
 # through a loader function, on every call costs more than setting an attribute).
@@ -26,6 +29,9 @@ _context: Any = None
 _client_kind: Any = None
 # (provider, its tracer) for the last tracer provider seen: the global one rarely changes.
 _last_tracer: tuple[Any, Any] = (None, None)
+# (tracer, its sampler, its span processors, whether a span's attributes may be written after it started) for
+# the last tracer a span was started with: see _check_start.
+_start_state: tuple[Any, Any, Any, bool] = (None, None, None, False)
 
 
 def _load_api() -> None:
@@ -92,11 +98,92 @@ def start(call: LLMCall, *, start_time_ns: int | None = None) -> None:
         for key, value in call.attributes.items():
             if isinstance(value, (str, bool, int, float)):
                 attributes[key] = value
-    call.span = tracer.start_span(
-        f"{call.operation} {model}" if model else call.operation,
-        kind=_client_kind,
-        attributes=attributes,
-        start_time=start_time_ns,
+    name = f"{call.operation} {model}" if model else call.operation
+    state = _start_state
+    if tracer is not state[0] or (
+        state[3]
+        and (tracer.sampler is not state[1] or tracer.span_processor._span_processors is not state[2])
+    ):
+        state = _check_start(tracer)
+    if state[3]:
+        # Nothing reads the attributes before the span has started (see _check_start): they are written
+        # after, without the SDK's validation when that stores the same (set_new_span_attributes).
+        span = call.span = tracer.start_span(name, kind=_client_kind, start_time=start_time_ns)
+        set_new_span_attributes(span, attributes)
+    else:
+        call.span = tracer.start_span(
+            name, kind=_client_kind, attributes=attributes, start_time=start_time_ns
+        )
+
+
+def _check_start(tracer: Any) -> tuple[Any, Any, Any, bool]:
+    """Whether ``tracer`` starts a span with attributes written after ``start_span`` exactly as with them
+    passed to it, remembered for the tracer, its sampler and its span processors.
+
+    ``start_span`` hands its attributes to the sampler, puts those of the sampling result (for the SDK's own
+    samplers: the same ones, unless the span is dropped) through the SDK's validation into the new span,
+    then tells the span processors it started. So when the tracer is the SDK's, its sampler one of the SDK's
+    own (which decide without reading attributes and add none) and its processors ones whose ``on_start``
+    does nothing (the SDK's batch and simple exporting processors), writing them right after the span
+    started stores exactly the same, and nobody could have looked in between. Anything else (a sampler
+    that may read them, a processor that may look at the span as it starts) gets them at ``start_span``.
+    """
+    global _start_state
+    sdk_trace = sys.modules.get(SDK_TRACE_MODULE)
+    quiet = False
+    sampler = processors = None
+    if sdk_trace is not None and type(tracer) is getattr(sdk_trace, "Tracer", None):
+        sampler = getattr(tracer, "sampler", None)
+        multi = getattr(tracer, "span_processor", None)
+        processors = getattr(multi, "_span_processors", None)
+        quiet = (
+            type(multi) is getattr(sdk_trace, "SynchronousMultiSpanProcessor", None)
+            and type(processors) is tuple
+            and all(_quiet_on_start(processor) for processor in processors)
+            and _blind_to_attributes(sampler)
+        )
+    _start_state = state = (tracer, sampler, processors, quiet)
+    return state
+
+
+def _quiet_on_start(processor: Any) -> bool:
+    export = sys.modules.get(SDK_EXPORT_MODULE)
+    return export is not None and type(processor) in (
+        getattr(export, "BatchSpanProcessor", None),
+        getattr(export, "SimpleSpanProcessor", None),
+    )
+
+
+def _blind_to_attributes(sampler: Any) -> bool:
+    """The SDK's own samplers, which decide without the attributes, add none and return them unchanged: a
+    static or ratio sampler, or a parent-based one delegating to those only."""
+    sampling = sys.modules.get(SDK_SAMPLING_MODULE)
+    if sampling is None:
+        return False
+    leaves = tuple(
+        getattr(sampling, name, None)
+        for name in ("StaticSampler", "TraceIdRatioBased", "_AlwaysOff", "_AlwaysOn")
+    )
+    if type(sampler) in leaves:
+        return True
+    parents = tuple(
+        getattr(sampling, name, None)
+        for name in (
+            "ParentBased",
+            "ParentBasedTraceIdRatio",
+            "_ParentBasedAlwaysOff",
+            "_ParentBasedAlwaysOn",
+        )
+    )
+    delegates = (
+        "_root",
+        "_remote_parent_sampled",
+        "_remote_parent_not_sampled",
+        "_local_parent_sampled",
+        "_local_parent_not_sampled",
+    )
+    return type(sampler) in parents and all(
+        type(getattr(sampler, name, None)) in leaves for name in delegates
     )
 
 

@@ -23,10 +23,12 @@ __all__ = [
     "Instruments",
     "LockedInc",
     "LockedObserve",
+    "LockedSet",
     "Write",
     "counter_mutex_value",
     "counter_writer",
     "create_instruments",
+    "gauge_mutex_value",
     "gauge_writer",
     "histogram_mutex_values",
     "histogram_writer",
@@ -275,6 +277,13 @@ def counter_mutex_value(child: Counter) -> Any | None:
     return value if _is_mutex_value(value) else None
 
 
+def gauge_mutex_value(child: Gauge) -> Any | None:
+    """The gauge child's per-process MutexValue, to be set under the caller's lock only; None otherwise, and
+    when its public ``set`` stamps its writes (see :func:`gauge_writer`)."""
+    value = getattr(child, "_value", None)
+    return value if _is_mutex_value(value) and not _stamps_its_writes(child) else None
+
+
 def histogram_mutex_values(child: Histogram) -> HistogramValues | None:
     """The child's sum and bucket MutexValues and its bounds, to be written under the caller's lock only.
 
@@ -306,6 +315,20 @@ class LockedInc:
     def __call__(self, amount: float) -> None:
         with self._lock:
             self._value._value += amount
+
+
+class LockedSet:
+    """A gauge's MutexValue set under the caller's lock, one value at a time (see LockedInc)."""
+
+    __slots__ = ("_lock", "_value")
+
+    def __init__(self, lock: Lock, value: Any) -> None:
+        self._lock = lock
+        self._value = value
+
+    def __call__(self, amount: float) -> None:
+        with self._lock:
+            self._value._value = amount
 
 
 class LockedObserve:

@@ -16,16 +16,13 @@ import math
 import threading
 from collections.abc import Mapping
 from decimal import Decimal
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from synapsekit import semconv
 from synapsekit._pricing.preload import preload_prices
 from synapsekit._prometheus.instruments import (
     Instruments,
-    Write,
     create_instruments,
-    gauge_writer,
     validate_namespace,
 )
 from synapsekit._prometheus.labels import (
@@ -417,13 +414,18 @@ class PrometheusMetrics:
             return
         raw = (event.budget_name, event.window)
         series = self._budget_series.get(raw) or self._new_budget_series(raw)
-        if event.kind == "rejected":
+        kind = event.kind
+        spent = None
+        if kind == "rejected":
             self._budget_rejections.get(series.budget).inc()
-        elif event.kind == "settled" and event.amount_usd:
-            self._budget_spent.get(series.budget).inc(float(event.amount_usd))
+        elif kind == "settled" and event.amount_usd:
+            spent = float(event.amount_usd)
+            if not spent >= 0:  # negative (refused by the public inc, as always) or NaN (added by it)
+                with self._write_lock:  # the child record() writes under the lock
+                    self._budget_spent.get(series.budget).inc(spent)
+                spent = None
         remaining = event.remaining_usd
-        if remaining is not None:
-            series.remaining(float(remaining))
+        series.record(spent, None if remaining is None else float(remaining))
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _new_call_series(self, raw: tuple[str | None, str | None]) -> CallSeries:
@@ -445,14 +447,14 @@ class PrometheusMetrics:
     def _new_budget_series(self, raw: tuple[str | None, str]) -> BudgetSeries:
         name, window = raw
         budget = self._labels.limit("budget", (name or "").strip() or UNNAMED_BUDGET)
-        series = BudgetSeries(budget, partial(self._budget_remaining_writer, budget, window))
+        series = BudgetSeries(budget, window, self)
         if len(self._budget_series) < _MAX_CACHED_LABEL_KEYS:
             self._budget_series[raw] = series
         return series
 
-    def _budget_remaining_writer(self, budget: str, window: str) -> Write:
+    def _budget_remaining_child(self, budget: str, window: str) -> Any:
         window_label = self._labels.limit("window", plain_label(window))
-        return gauge_writer(self._budget_remaining.get(budget, window_label))
+        return self._budget_remaining.get(budget, window_label)
 
     def _record_error(self, key: tuple[str, str], error_type: str | None) -> None:
         self._requests.get(*key, "error").inc()

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from synapsekit._prometheus.instruments import (
     LockedInc,
     LockedObserve,
+    LockedSet,
     Write,
     counter_mutex_value,
     counter_writer,
+    gauge_mutex_value,
+    gauge_writer,
     histogram_mutex_values,
     histogram_writer,
 )
@@ -246,13 +249,69 @@ class CallSeries:
 
 
 class BudgetSeries:
-    """A (budget name, window) pair's budget label and the writer of its remaining-USD gauge.
+    """A (budget name, window) pair's budget label and the writers of its spent-USD counter and remaining-USD
+    gauge.
 
-    The window's label is only needed (and admitted by the label limiter) once a remaining figure is written.
+    As :class:`CallSeries` does for a call's series, :meth:`record` writes one budget event's numbers into their
+    per-process values under the one lock of their :class:`PrometheusMetrics`, once both exist (each is
+    created by its first write: see FirstWrite). Every write to those children holds that lock: the per-series
+    writers here and the refused amount in ``on_budget_event``. The window's label is only needed (and admitted
+    by the label limiter) once a remaining figure is written.
     """
 
-    __slots__ = ("budget", "remaining")
+    __slots__ = (
+        "_metrics",
+        "budget",
+        "lock",
+        "remaining",
+        "remaining_value",
+        "spent",
+        "spent_value",
+        "window",
+    )
 
-    def __init__(self, budget: str, create_remaining: Callable[[], Write]) -> None:
+    def __init__(self, budget: str, window: str, metrics: PrometheusMetrics) -> None:
         self.budget = budget
-        self.remaining: Write = FirstWrite(self, "remaining", create_remaining)
+        self.window = window
+        self._metrics = metrics
+        self.lock = metrics._write_lock
+        # The per-process values record() writes: None until the series' first write, and for good when its
+        # child is not a MutexValue (or the gauge's public set must stamp its writes).
+        self.spent_value: Any = None
+        self.remaining_value: Any = None
+        self.spent: Write = FirstWrite(self, "spent", self._spent)
+        self.remaining: Write = FirstWrite(self, "remaining", self._remaining)
+
+    def record(self, spent: float | None, remaining: float | None) -> None:
+        """Add ``spent`` (>= 0: the caller checks) to the spent counter and set the remaining gauge
+        to ``remaining``, each when not None."""
+        if (spent is not None and self.spent_value is None) or (
+            remaining is not None and self.remaining_value is None
+        ):
+            if spent is not None:
+                self.spent(spent)
+            if remaining is not None:
+                self.remaining(remaining)
+            return
+        with self.lock:  # see CallSeries.record for why ``with``
+            if spent is not None:
+                self.spent_value._value += spent
+            if remaining is not None:
+                self.remaining_value._value = remaining
+
+    # The writers' creation, on a series' first write.
+    def _spent(self) -> Write:
+        child = self._metrics._budget_spent.get(self.budget)
+        value = counter_mutex_value(child)
+        if value is None:
+            return counter_writer(child)
+        self.spent_value = value
+        return LockedInc(self.lock, value)
+
+    def _remaining(self) -> Write:
+        child = self._metrics._budget_remaining_child(self.budget, self.window)
+        value = gauge_mutex_value(child)
+        if value is None:
+            return gauge_writer(child)
+        self.remaining_value = value
+        return LockedSet(self.lock, value)

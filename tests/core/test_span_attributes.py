@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext
 
-from synapsekit._core.span_attributes import set_span_attributes
+from synapsekit._core.span_attributes import set_new_span_attributes, set_span_attributes
 
 START: dict[str, Any] = {
     "gen_ai.operation.name": "chat",
@@ -216,3 +216,62 @@ def test_threads_writing_to_one_span_lose_nothing(recorder: Recorder) -> None:
     attributes, dropped = exported(recorder.finished()[-1])
     assert dropped == 0
     assert dict(attributes) == {f"thread.{t}.{i}": i for t in range(8) for i in range(12)}
+
+
+# -- a span start_span has just returned ---------------------------------------------------------------------
+def started(
+    recorder: Recorder, attributes: dict[str, Any], *, direct: bool
+) -> tuple[list[tuple[str, Any]], int]:
+    """``attributes`` written by set_new_span_attributes into a span started without any."""
+    span = recorder.tracer.start_span("chat gpt-4o-mini")
+    calls: list[object] = []
+    original = _Span.set_attributes
+
+    def public(self: Any, values: Any) -> None:
+        calls.append(values)
+        original(self, values)
+
+    _Span.set_attributes = public  # type: ignore[method-assign,assignment]
+    try:
+        set_new_span_attributes(span, attributes)
+    finally:
+        _Span.set_attributes = original  # type: ignore[method-assign]
+    assert calls == ([] if direct else [attributes])
+    span.end()
+    return exported(recorder.finished()[-1])
+
+
+def started_with(recorder: Recorder, attributes: dict[str, Any]) -> tuple[list[tuple[str, Any]], int]:
+    recorder.tracer.start_span("chat gpt-4o-mini", attributes=attributes).end()
+    return exported(recorder.finished()[-1])
+
+
+def test_a_new_spans_attributes_are_written_directly_as_start_span_would_store_them(
+    recorder: Recorder,
+) -> None:
+    attributes = {**START, "gen_ai.request.model": "gpt-4o-mini", "app.ratio": 0.5, "app.flag": False}
+    expected = started_with(recorder, attributes)
+    assert started(recorder, attributes, direct=True) == expected
+    assert expected == (list(attributes.items()), 0)
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [SpanLimits(max_span_attributes=2), SpanLimits(max_attribute_length=3)],
+    ids=["attribute-count", "value-length"],
+)
+def test_a_new_span_with_limits_takes_the_public_path(limits: SpanLimits) -> None:
+    recorder = Recorder(limits)
+    try:
+        expected = started_with(recorder, START)
+        assert started(recorder, START, direct=False) == expected
+        assert expected != (list(START.items()), 0)  # something was evicted or truncated
+    finally:
+        recorder.provider.shutdown()
+
+
+def test_a_new_spans_odd_values_take_the_public_path(recorder: Recorder) -> None:
+    attributes = {**START, "app.tags": ["a", "b"]}
+    expected = started_with(recorder, attributes)
+    assert started(recorder, attributes, direct=False) == expected
+    assert dict(expected[0])["app.tags"] == ("a", "b")

@@ -1001,3 +1001,105 @@ if __name__ == "__main__":
         _count_mmap_writes()
     else:
         _multiprocess_worker(sys.argv[1])
+
+
+# -- budget events ---------------------------------------------------------------------------------------------
+def settled_event(
+    name: str | None,
+    amount: float | None,
+    remaining: float | None,
+    window: str = "day",
+    kind: str = "settled",
+) -> BudgetEvent:
+    return BudgetEvent(
+        kind=kind,
+        budget_name=name,  # type: ignore[arg-type]
+        window=window,
+        bucket="2025-01-01",
+        spent_usd=0.0,
+        reserved_usd=0.0,
+        limit_usd=None if remaining is None else 5.0,
+        remaining_usd=remaining,
+        spent_tokens=0,
+        limit_tokens=None,
+        amount_usd=amount,
+        provider=PROVIDER,
+        model=MODEL,
+    )
+
+
+KNOWN_BUDGET_EVENTS = [
+    settled_event("team-a", 0.25, 4.75),
+    settled_event("team-a", 0.5, 4.25),
+    settled_event("team-a", 0.0, 4.25),  # nothing spent: the counter is not written
+    settled_event("team-a", None, None),
+    settled_event("team-a", 1.0, None, kind="rejected"),
+    settled_event("team-a", 0.125, 3.0, window="month"),  # same counter, another gauge
+    settled_event("tokens-only", 0.75, None),  # spent, no cost limit: no gauge
+    settled_event(" team-a ", 0.125, 2.5),  # the same label, another raw name
+    settled_event("team-b", math.nan, 1.0),  # NaN: added by the public inc, as always
+    settled_event("team-c", 0.25, math.inf),
+    settled_event("team-d", 0.25, 0.0),  # past the label limit: "other"
+    settled_event(None, 0.5, 0.5),
+]
+
+
+def record_known_budget_events(prom: PrometheusMetrics) -> None:
+    for event in KNOWN_BUDGET_EVENTS:
+        prom.on_budget_event(event)
+
+
+def test_budget_events_expose_exactly_what_the_public_methods_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = PrometheusMetrics(max_label_values=4)
+    record_known_budget_events(fast)
+    with monkeypatch.context() as patch:
+        hide_private_attributes(patch)
+        public = PrometheusMetrics(max_label_values=4)
+        record_known_budget_events(public)
+    expected = exposition_without_created(public)
+    assert exposition_without_created(fast) == expected
+    text = "\n".join(expected)
+    for sample in (
+        'synapsekit_budget_spent_usd_total{budget="team-a"} 1.0',
+        'synapsekit_budget_spent_usd_total{budget="tokens-only"} 0.75',
+        'synapsekit_budget_spent_usd_total{budget="team-b"} NaN',
+        'synapsekit_budget_spent_usd_total{budget="other"} 0.75',
+        'synapsekit_budget_remaining_usd{budget="team-a",window="day"} 2.5',
+        'synapsekit_budget_remaining_usd{budget="team-a",window="month"} 3.0',
+        'synapsekit_budget_remaining_usd{budget="team-c",window="day"} +Inf',
+        'synapsekit_budget_rejections_total{budget="team-a"} 1.0',
+    ):
+        assert sample in text
+    assert 'budget_remaining_usd{budget="tokens-only"' not in text
+
+
+def test_a_negative_spent_amount_is_refused_by_the_public_inc(prom: PrometheusMetrics) -> None:
+    prom.on_budget_event(settled_event("team-a", 0.25, 4.75))
+    with pytest.raises(ValueError, match="Counters can only be incremented by non-negative amounts"):
+        prom.on_budget_event(settled_event("team-a", -0.5, 1.0))
+    # Refused before the gauge was set, as always.
+    assert value(prom, "synapsekit_budget_spent_usd_total", budget="team-a") == 0.25
+    assert value(prom, "synapsekit_budget_remaining_usd", budget="team-a", window="day") == 4.75
+
+
+def test_budget_events_write_under_the_one_lock_once_their_series_exist(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client.values import MutexValue
+
+    prom = PrometheusMetrics()
+    lock = prom._write_lock = CountingLock()
+    refuse_value_inc(monkeypatch)
+
+    def refused_set(self: Any, value: float, timestamp: float | None = None) -> None:
+        raise AssertionError(f"MutexValue.set({value!r}) called")
+
+    monkeypatch.setattr(MutexValue, "set", refused_set)
+    prom.on_budget_event(settled_event("team-a", 0.25, 4.75))
+    assert lock.acquisitions == 2  # each series' first write
+    prom.on_budget_event(settled_event("team-a", 0.5, 4.25))
+    assert lock.acquisitions == 3  # both in one block
+    prom.on_budget_event(settled_event("team-a", 0.0, 4.0))
+    assert lock.acquisitions == 4
+    assert value(prom, "synapsekit_budget_spent_usd_total", budget="team-a") == 0.75
+    assert value(prom, "synapsekit_budget_remaining_usd", budget="team-a", window="day") == 4.0

@@ -9,18 +9,20 @@ whenever the global MeterProvider is the SDK's.
 from __future__ import annotations
 
 from itertools import pairwise
+from types import SimpleNamespace
 from typing import Any
 
 import openai
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from synapsekit_instrumentation_openai._chat import ChatOperation
+from synapsekit_instrumentation_openai._chat import ChatOperation, record_chat_completion
 from synapsekit_instrumentation_openai._responses import ResponsesOperation
 
 import synapsekit
 from conftest import RecordingSink
 from synapsekit._core import spans as _spans
+from synapsekit._core.call import LLMCall
 from synapsekit._otel.metrics import GenAIMetricsSink
 
 pytestmark = pytest.mark.usefixtures("instrumented")
@@ -252,3 +254,41 @@ def test_metrics_sink_added_too_records_nothing_twice(client: openai.OpenAI, met
     assert [point.count for point in points["gen_ai.client.operation.duration"]] == [2]
     assert sorted(point.count for point in points["gen_ai.client.token.usage"]) == [2, 2]
     assert [point.count for point in points["gen_ai.client.operation.time_to_first_chunk"]] == [1]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        {"model": "gpt-4o-mini", "choices": [], "service_tier": "default", "system_fingerprint": "fp_1"},
+        SimpleNamespace(
+            usage=None,
+            choices=[],
+            model="gpt-4o-mini",
+            id="c1",
+            service_tier="default",
+            system_fingerprint="fp_1",
+        ),
+        # An SDK model of a version without the fields (read one by one, None when absent).
+        SimpleNamespace(usage=None, choices=[], model="gpt-4o-mini", id="c1"),
+        {"choices": [], "service_tier": "", "system_fingerprint": 7},
+    ],
+    ids=["raw-dict", "model", "model-without-the-fields", "unusable-values"],
+)
+def test_how_a_response_was_served_is_read_from_models_and_raw_bodies(completion: Any) -> None:
+    call = LLMCall("openai", "chat", "gpt-4o-mini")
+    call.span_attributes = {"gen_ai.request.temperature": 0.5}
+    record_chat_completion(call, completion)
+    served = {
+        "openai.response.service_tier": "default",
+        "openai.response.system_fingerprint": "fp_1",
+    }
+    fields = completion if isinstance(completion, dict) else vars(completion)
+    expected = {"gen_ai.request.temperature": 0.5}
+    if fields.get("service_tier") == "default":
+        expected.update(served)
+    assert call.span_attributes == expected
+    assert list(call.span_attributes) == list(expected)
+    # Without a recording span, nothing is read for it.
+    plain = LLMCall("openai", "chat", "gpt-4o-mini")
+    record_chat_completion(plain, completion)
+    assert plain.span_attributes is None

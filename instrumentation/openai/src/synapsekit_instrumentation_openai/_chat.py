@@ -62,6 +62,8 @@ def note_served_by(call: LLMCall, response: Any) -> None:
 
 # An SDK model's fields read in C, all at once; fields() is the fallback for the plain dict of a raw body.
 _read_completion = attrgetter(*_COMPLETION_FIELDS)
+_SERVED_BY_FIELDS = tuple(name for name, _ in _SERVED_BY)
+_read_served_by = attrgetter(*_SERVED_BY_FIELDS)
 
 
 def record_chat_completion(call: LLMCall, completion: Any) -> None:
@@ -86,8 +88,17 @@ def record_chat_completion(call: LLMCall, completion: Any) -> None:
         call.response_id = response_id
     if reasons:
         call.finish_reasons = tuple(reasons)
-    if call.span_attributes is not None:
-        note_served_by(call, completion)
+    span_attributes = call.span_attributes
+    if span_attributes is not None:
+        # note_served_by in place (in _SERVED_BY's order), an SDK model's two fields read in C.
+        try:
+            tier, fingerprint = _read_served_by(completion)
+        except AttributeError:
+            tier, fingerprint = fields(completion, *_SERVED_BY_FIELDS)
+        if type(tier) is str and tier:
+            span_attributes[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        if type(fingerprint) is str and fingerprint:
+            span_attributes[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
     if call.capture_content:
         call.output_messages = [
             output_message("".join(content_of(field(choice, "message"))), field(choice, "finish_reason"))
