@@ -492,18 +492,27 @@ class LLMCall:
         """``fn(*args, **kwargs)`` with this call in flight: what ``with call: fn(...)`` does, in one frame.
 
         For the instrumentors' hot path (every non-streamed request): entering and leaving the call as a context
-        manager is two Python calls; this is one, and none of the span's work when there is no span.
+        manager is two Python calls; this is one, and none of the span's work when there is no span. (The span's
+        part is __enter__'s and __exit__'s, in place.)
         """
-        if self.span is not None:
-            with self:
-                return fn(*args, **kwargs)
         token = active_call_var.set(self)
+        span = self.span
+        span_token = None
+        if span is not None:
+            if _spans._trace is not None:
+                span_token = _spans._context.attach(_spans._trace.set_span_in_context(span))
+            else:
+                span_token = _spans.attach(span)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
+            if span_token is not None:
+                _spans._context.detach(span_token)
             active_call_var.reset(token)
             self.fail(exc)
             raise
+        if span_token is not None:
+            _spans._context.detach(span_token)
         active_call_var.reset(token)
         return result
 

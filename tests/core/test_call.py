@@ -283,3 +283,21 @@ def test_send_with_a_span_makes_it_current_while_the_function_runs(span_exporter
     spans = span_exporter.get_finished_spans()  # type: ignore[attr-defined]
     assert [s.name for s in spans] == ["chat gpt-4o-mini"]
     assert spans[0].attributes["gen_ai.usage.output_tokens"] == 2
+
+
+def test_send_with_a_span_that_fails_detaches_it_and_records_the_error(span_exporter: object) -> None:
+    from opentelemetry import trace
+
+    call = start_call("openai", "chat", "gpt-4o-mini")
+    outer = trace.get_current_span()
+
+    def send() -> None:
+        assert trace.get_current_span() is call.span
+        raise ConnectionError("reset by peer")
+
+    with pytest.raises(ConnectionError, match="reset by peer"):
+        call.send(send, (), {})
+    assert trace.get_current_span() is outer
+    assert current_call() is None
+    spans = span_exporter.get_finished_spans()  # type: ignore[attr-defined]
+    assert [(s.name, s.attributes["error.type"]) for s in spans] == [("chat gpt-4o-mini", "ConnectionError")]
