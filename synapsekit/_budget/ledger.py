@@ -158,6 +158,10 @@ class _Entry:
     reserved_tokens: int = 0
     retain_until: float | None = None
     reservations: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # How many of ``reserved_*`` are reservations a budget made on the entry directly (MemoryLedger.entry)
+    # without listing them: their amounts are in the budgets' holds, which settle them. Counted so that
+    # the entry is not pruned while they are in flight.
+    unlisted: int = 0
     # False once the ledger has dropped the entry (a finished window pruned, a forgotten budget): a budget
     # that kept a reference to it (see MemoryLedger.entry) must look its account up again.
     live: bool = True
@@ -185,7 +189,9 @@ class MemoryLedger:
         Budgets on this very class (not a subclass, whose overrides must see every operation) reserve and
         settle on the entry directly, under the lock, with the arithmetic of :meth:`reserve` and
         :meth:`settle`: they keep the entry of their current window and look it up again only when the
-        window rolls over or the entry is no longer ``live``.
+        window rolls over or the entry is no longer ``live``. Such a reservation is *unlisted*: added to the
+        totals and counted in ``unlisted``, with no id in ``reservations``; before the ledger's own
+        operations may see it (a stream growing it, a release), the budget lists it under an id.
         """
         slot = (account.key, account.bucket)
         entry = self._entries.get(slot)
@@ -394,7 +400,12 @@ class MemoryLedger:
         self._next_prune = now + 60.0
         self._drop_forgotten()
         for slot, old in list(self._entries.items()):
-            if old.retain_until is not None and old.retain_until < now and not old.reservations:
+            if (
+                old.retain_until is not None
+                and old.retain_until < now
+                and not old.reservations
+                and not old.unlisted
+            ):
                 del self._entries[slot]
                 old.live = False
 

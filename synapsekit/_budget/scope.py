@@ -121,6 +121,8 @@ DEFAULT_CIRCUIT_COOLDOWN_S: Final = 60.0
 _GROWTH_STEP_TOKENS: Final = 64
 # Ledgers keep amounts in signed 64-bit integers (SQLite, Redis); an amount past this could not be stored.
 _MAX_LEDGER_AMOUNT: Final = 2**62
+# Above any total a ledger can reach (amounts stop at _MAX_LEDGER_AMOUNT per call): "no limit".
+_UNLIMITED: Final = 1 << 126
 
 # Shorter than any bucket of the window: a moment this far before the bucket's end is surely inside it.
 _WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
@@ -182,9 +184,11 @@ class _Hold:
     warned: bool = False
     cut: bool = False
     # The memory ledger's entry the reservation was made on, when the budget reserved on it directly (see
-    # MemoryLedger.entry); None for any other ledger. The reservation is still kept under ``id`` in the
-    # entry, so the ledger's own operations (a stream's growth, a release) find it like any other.
+    # MemoryLedger.entry); None for any other ledger.
     entry: _Entry | None = None
+    # The reservation on ``entry`` is unlisted (no ``id`` yet; see MemoryLedger.entry): _list_hold gives it
+    # one before the ledger's own operations are asked about it.
+    unlisted: bool = False
 
 
 _new_hold = object.__new__
@@ -211,6 +215,50 @@ def _worst_case_nano(provider: str, model: str | None, input_tokens: int, output
         if rates is not None:
             return -(-(rates[0] * input_tokens + rates[1] * output_tokens + rates[2]) // rates[3])
     return estimate_max_cost_nano(provider, model, input_tokens=input_tokens, max_output_tokens=output_tokens)
+
+
+def _settle_on_entry(ledger: MemoryLedger, entry: _Entry, hold: _Hold, nano: int, tokens: int) -> _Entry:
+    """The caller holds ``ledger``'s lock: settle ``hold``, reserved on ``entry`` directly, at ``nano`` and
+    ``tokens`` (MemoryLedger.settle's arithmetic, for every case); the entry it was settled on."""
+    if not entry.live:
+        # Dropped meanwhile (a forgotten budget), its reservations with it: settle on the account's entry now.
+        entry = ledger.entry(hold.account)
+        held = None
+    elif hold.unlisted:
+        entry.unlisted -= 1
+        held = (hold.nano, hold.tokens)
+    else:
+        held = entry.reservations.pop(hold.id, None)
+    if held is None:
+        # Not held here any more: charge the difference, as MemoryLedger.settle does.
+        delta_nano, delta_tokens = nano - hold.nano, tokens - hold.tokens
+    else:
+        entry.reserved_nano -= held[0]
+        entry.reserved_tokens -= held[1]
+        delta_nano, delta_tokens = nano, tokens
+    hold.unlisted = False
+    spent_nano = entry.spent_nano + delta_nano
+    entry.spent_nano = spent_nano if spent_nano > 0 else 0
+    spent_tokens = entry.spent_tokens + delta_tokens
+    entry.spent_tokens = spent_tokens if spent_tokens > 0 else 0
+    return entry
+
+
+def _list_hold(scope: BudgetScope, hold: _Hold) -> None:
+    """Give ``hold``'s unlisted reservation an id and list it in its entry, as the ledger's reserve() would
+    have: the ledger's own operations (a stream growing it, a release, a batch settling it) then find it."""
+    ledger = scope.ledger
+    assert type(ledger) is MemoryLedger and hold.entry is not None
+    with ledger._lock:
+        if not hold.unlisted:
+            return  # listed meanwhile, or settled
+        entry = hold.entry
+        hold.id = f"{scope._id_prefix}{_pid_tag}{next(scope._ids)}"
+        hold.unlisted = False
+        if entry.live:
+            entry.unlisted -= 1
+            entry.reservations[hold.id] = (hold.nano, hold.tokens)
+        # else: dropped with the entry (a forgotten budget); settling it charges the difference.
 
 
 class BudgetScope(Scope):
@@ -282,6 +330,9 @@ class BudgetScope(Scope):
         self._limits = Limits(
             nano=None if max_cost_usd is None else limit_to_nano(max_cost_usd), tokens=max_tokens
         )
+        # The same limits as integers (_UNLIMITED for none), for the memory ledger's direct path.
+        self._limit_nano = _UNLIMITED if self._limits.nano is None else self._limits.nano
+        self._limit_tokens = _UNLIMITED if max_tokens is None else max_tokens
         # A budget without a key is private to this object; a key names a budget that every scope using
         # the same key and ledger shares (across processes, with a shared ledger).
         self.key = key if key is not None else f"private:{uuid.uuid4().hex}"
@@ -375,7 +426,6 @@ class BudgetScope(Scope):
         else:
             account = self._account(self._clock())
         hold = _new_hold(_Hold)
-        hold.id = f"{self._id_prefix}{_pid_tag}{next(self._ids)}"
         hold.account = account
         breaker = self._breaker
         if breaker._state is not _CLOSED and breaker.enter(account.bucket, hold) is Admission.REFUSE:
@@ -430,7 +480,7 @@ class BudgetScope(Scope):
         if type(ledger) is MemoryLedger:
             # MemoryLedger.reserve, on the entry kept for this window (no record built, no lookup): a
             # subclass's reserve (one that counts, fails, logs) is called as usual, below.
-            limits = self._limits
+            limit_nano, limit_tokens = self._limit_nano, self._limit_tokens
             with ledger._lock:
                 now = ledger._clock()
                 if now >= ledger._next_prune:
@@ -442,15 +492,14 @@ class BudgetScope(Scope):
                 spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
                 reserved_nano, reserved_tokens = entry.reserved_nano + nano, entry.reserved_tokens + tokens
                 refused = not force and (
-                    (limits.nano is not None and spent_nano + reserved_nano > limits.nano)
-                    or (limits.tokens is not None and spent_tokens + reserved_tokens > limits.tokens)
+                    spent_nano + reserved_nano > limit_nano or spent_tokens + reserved_tokens > limit_tokens
                 )
                 if not refused:
-                    # A fresh id: never held before (MemoryLedger.reserve's growth case cannot arise).
-                    entry.reservations[hold.id] = (nano, tokens)
+                    # Unlisted: the hold keeps the amounts (see MemoryLedger.entry).
+                    entry.unlisted += 1
                     entry.reserved_nano = reserved_nano
                     entry.reserved_tokens = reserved_tokens
-            hold.nano, hold.tokens = nano, tokens
+            hold.nano, hold.tokens, hold.unlisted = nano, tokens, True
             if refused:
                 totals = _new_tuple(
                     Totals, (spent_nano, reserved_nano - nano, spent_tokens, reserved_tokens - tokens)
@@ -473,7 +522,8 @@ class BudgetScope(Scope):
             if wanted and totals is None:
                 totals = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
         else:
-            reservation = _new_tuple(Reservation, (hold.id, nano, tokens, wall + self.reservation_ttl_s))
+            hold_id = hold.id = f"{self._id_prefix}{_pid_tag}{next(self._ids)}"
+            reservation = _new_tuple(Reservation, (hold_id, nano, tokens, wall + self.reservation_ttl_s))
             try:
                 outcome = ledger.reserve(account, reservation, self._limits, force=force)
             except LedgerError as exc:
@@ -582,8 +632,13 @@ class BudgetScope(Scope):
                         // rates[6]
                     )
                     tokens = input_tokens + output_tokens
+                    # Usage as reported is plausible here (counts from 0 to a billion): only a price can be off.
+                    if not 0 <= nano <= _MAX_LEDGER_AMOUNT:
+                        nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what was held
             if nano is None:
                 nano, tokens = self._actual_cost(call, hold)
+                if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
+                    nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what was held
         except Exception as exc:
             # Whatever went wrong pricing the call, its reservation must not stay behind in the ledger to
             # be charged later: settle it at its worst case (never under-counting), then report.
@@ -591,8 +646,6 @@ class BudgetScope(Scope):
             breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
             report_internal_error("budget.settle", exc)
             return
-        if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
-            nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what the ledger took
         entry = hold.entry
         ledger = self.ledger
         if entry is not None and hold.in_ledger and type(ledger) is MemoryLedger:
@@ -602,26 +655,20 @@ class BudgetScope(Scope):
                 now = ledger._clock()
                 if now >= ledger._next_prune:
                     ledger._prune(now)
-                if not entry.live:
-                    entry = ledger.entry(hold.account)  # dropped (forgotten) meanwhile: as settle() would
-                held = entry.reservations.pop(hold.id, None)
-                if held is None:
-                    # Not held here any more: charge the difference, as MemoryLedger.settle does.
-                    delta_nano, delta_tokens = nano - hold.nano, tokens - hold.tokens
+                if hold.unlisted and entry.live:
+                    # The common case: take the unlisted reservation back, add the cost (never negative).
+                    entry.unlisted -= 1
+                    entry.reserved_nano = reserved_nano = entry.reserved_nano - hold.nano
+                    entry.reserved_tokens = reserved_tokens = entry.reserved_tokens - hold.tokens
+                    entry.spent_nano = spent_nano = entry.spent_nano + nano
+                    entry.spent_tokens = spent_tokens = entry.spent_tokens + tokens
                 else:
-                    entry.reserved_nano -= held[0]
-                    entry.reserved_tokens -= held[1]
-                    delta_nano, delta_tokens = nano, tokens
-                spent_nano = entry.spent_nano + delta_nano
-                entry.spent_nano = spent_nano = spent_nano if spent_nano > 0 else 0
-                spent_tokens = entry.spent_tokens + delta_tokens
-                entry.spent_tokens = spent_tokens = spent_tokens if spent_tokens > 0 else 0
-                reserved_nano, reserved_tokens = entry.reserved_nano, entry.reserved_tokens
+                    entry = _settle_on_entry(ledger, entry, hold, nano, tokens)
+                    spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
+                    reserved_nano, reserved_tokens = entry.reserved_nano, entry.reserved_tokens
+                hold.unlisted = False
             # _exhausted, inlined; the breaker is told only what can move it (see CircuitBreaker.report).
-            limits = self._limits
-            exhausted = (limits.nano is not None and spent_nano >= limits.nano) or (
-                limits.tokens is not None and spent_tokens >= limits.tokens
-            )
+            exhausted = spent_nano >= self._limit_nano or spent_tokens >= self._limit_tokens
             if exhausted or breaker._probe is hold:
                 breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
             over_reservation = not hold.cut and (nano > hold.nano or tokens > hold.tokens)
@@ -703,6 +750,8 @@ class BudgetScope(Scope):
 
     def _grow(self, call: LLMCall, hold: _Hold, input_tokens: int, output_tokens: int) -> None:
         """Extend the reservation of a stream past its worst case, or cut the stream."""
+        if hold.unlisted:
+            _list_hold(self, hold)  # the ledger's reserve() grows it by its id
         force = self.on_exceeded == "warn"
         for target_output in (max(output_tokens, hold.output_tokens + _GROWTH_STEP_TOKENS), output_tokens):
             nano = (
@@ -789,6 +838,8 @@ class BudgetScope(Scope):
         return None
 
     def _settle(self, hold: _Hold, nano: int, tokens: int) -> Totals | None:
+        if hold.unlisted:
+            _list_hold(self, hold)  # the ledger's settle() finds it by its id
         try:
             totals = self.ledger.settle(
                 hold.account,
@@ -1082,11 +1133,9 @@ def admit_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
 
 
 # One budget of a nest, as _admit_in_memory and _settle_in_memory use it: the budget, its account and the
-# ledger's entry for it in the plan's window, its breaker, its holds, its reservation id prefix, its limits
+# ledger's entry for it in the plan's window, its breaker, its holds, its limits
 # (_UNLIMITED for none) and whether it is a "warn" budget (its reservations are forced).
-_Member = tuple[BudgetScope, Account, _Entry, CircuitBreaker, dict[int, _Hold], str, int, int, bool]
-# Above any amount a ledger can hold (amounts stop at _MAX_LEDGER_AMOUNT per call): "no limit".
-_UNLIMITED: Final = 1 << 126
+_Member = tuple[BudgetScope, Account, _Entry, CircuitBreaker, dict[int, _Hold], int, int, bool]
 
 
 class _NestPlan:
@@ -1128,6 +1177,8 @@ def _nest_plan(scopes: Sequence[BudgetScope], ledger: MemoryLedger, wall: float)
         and plan.scopes == scopes
     ):
         return plan
+    if len({id(scope) for scope in scopes}) != len(scopes):
+        return None  # the same budget entered twice: one hold for two reservations, made by id
     starts, ends = -math.inf, math.inf
     accounts: list[Account] = []
     for scope in scopes:
@@ -1141,6 +1192,9 @@ def _nest_plan(scopes: Sequence[BudgetScope], ledger: MemoryLedger, wall: float)
         accounts.append(account)
     outputs = {scope.default_max_output_tokens for scope in scopes}
     with ledger._lock:
+        for scope, account in zip(scopes, accounts, strict=True):
+            # Each budget's entry, where its read-outs and messages find it too (_cached_totals).
+            scope._entry_ref = (account, ledger.entry(account))
         members: list[_Member] = [
             (
                 scope,
@@ -1148,9 +1202,8 @@ def _nest_plan(scopes: Sequence[BudgetScope], ledger: MemoryLedger, wall: float)
                 ledger.entry(account),
                 scope._breaker,
                 scope._holds,
-                scope._id_prefix,
-                _UNLIMITED if scope._limits.nano is None else scope._limits.nano,
-                _UNLIMITED if scope._limits.tokens is None else scope._limits.tokens,
+                scope._limit_nano,
+                scope._limit_tokens,
                 scope.on_exceeded == "warn",
             )
             for scope, account in zip(scopes, accounts, strict=True)
@@ -1183,7 +1236,6 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
     if nano is None:
         return False  # each budget decides what an unknown price means to it
     tokens = input_tokens + output_tokens
-    call_id = f"{_pid_tag}{next(_call_ids)}"
     key = id(call)
     made = 0  # how many budgets hold a reservation
     refused: tuple[BudgetScope, _Hold, Totals] | None = None
@@ -1192,16 +1244,16 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
         now = ledger._clock()
         if now >= ledger._next_prune:
             ledger._prune(now)
-        for scope, account, entry, breaker, holds, prefix, limit_nano, limit_tokens, force in plan.members:
+        for scope, account, entry, breaker, holds, limit_nano, limit_tokens, force in plan.members:
             if breaker._state is not _CLOSED:
                 _unreserve(scopes, made, key)
                 return False
             if not entry.live:
                 # Dropped since the plan was made (a window pruned): look it up again, and plan anew.
                 entry = ledger.entry(account)
+                scope._entry_ref = (account, entry)
                 scopes[-1]._nest_plan = None
-            hold: _Hold = _new_hold(_PricedHold)
-            hold_id = hold.id = prefix + call_id
+            hold: _Hold = _new_hold(_NestHold)
             hold.account, hold.entry = account, entry
             hold.input_tokens, hold.output_tokens, hold.nano, hold.tokens = (
                 input_tokens,
@@ -1220,9 +1272,7 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
                 )
                 refused = (scope, hold, before)
                 break
-            reservations = entry.reservations
-            held = reservations.get(hold_id)  # held already: the same budget entered twice in the nest
-            reservations[hold_id] = (nano, tokens) if held is None else (held[0] + nano, held[1] + tokens)
+            entry.unlisted += 1  # the hold keeps the amounts (see MemoryLedger.entry)
             entry.reserved_nano = reserved_nano
             entry.reserved_tokens = reserved_tokens
             holds[key] = hold  # one dict store: atomic under the GIL
@@ -1257,10 +1307,11 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
     return True
 
 
-class _PricedHold(_Hold):
-    """A hold whose worst case was priced (every hold :func:`_admit_in_memory` makes): one store fewer."""
+class _NestHold(_Hold):
+    """A hold :func:`_admit_in_memory` makes: priced, its reservation unlisted (two stores fewer)."""
 
     priced = True
+    unlisted = True
 
 
 # The totals given to a "reserved" event that only the span hears of (it notes the amount alone).
@@ -1272,13 +1323,13 @@ def _unreserve(scopes: Sequence[BudgetScope], made: int, key: int) -> None:
     for the first ``made`` budgets of ``scopes``, and their holds."""
     for scope in scopes[:made]:
         hold = scope._holds.pop(key, None)
-        if hold is None or hold.entry is None:
-            continue  # the same budget twice in the nest: its one reservation is already taken back
+        if hold is None or hold.entry is None or not hold.unlisted:
+            continue  # pragma: no cover - every hold of the nest is there, unlisted, until this returns
         entry = hold.entry
-        held = entry.reservations.pop(hold.id, None)
-        if held is not None:
-            entry.reserved_nano -= held[0]
-            entry.reserved_tokens -= held[1]
+        entry.unlisted -= 1
+        entry.reserved_nano -= hold.nano
+        entry.reserved_tokens -= hold.tokens
+        hold.unlisted = False
 
 
 def _admit_closed(scopes: Sequence[BudgetScope], ledger: Ledger, call: LLMCall) -> None:
@@ -1574,8 +1625,11 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     nano, tokens = shared
     plausible = 0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT
     ledger = scopes[0].ledger
-    if plausible and type(ledger) is MemoryLedger:
-        _settle_in_memory(scopes, ledger, call, nano, tokens)
+    if type(ledger) is MemoryLedger:
+        if plausible:
+            _settle_in_memory(scopes, ledger, call, nano, tokens)
+        else:
+            _settle_in_general(scopes, [scope._holds.pop(key, None) for scope in scopes], call)
         return
     items: list[SettleItem] = []
     for index, scope in enumerate(scopes):
@@ -1620,34 +1674,28 @@ def _settle_in_memory(
         now = ledger._clock()
         if now >= ledger._next_prune:
             ledger._prune(now)
-        for index, (scope, _, _, breaker, holds, _, limit_nano, limit_tokens, _) in enumerate(plan.members):
+        for index, (scope, _, _, breaker, holds, limit_nano, limit_tokens, _) in enumerate(plan.members):
             hold = holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
             if hold is None or (entry := hold.entry) is None or not hold.in_ledger:
                 rest, left = index, hold
                 break
-            if not entry.live:
-                entry = ledger.entry(hold.account)  # dropped (forgotten) meanwhile: as settle() would
-            held = entry.reservations.pop(hold.id, None)
-            if held is None:
-                # Not held here any more: charge the difference, as MemoryLedger.settle does.
-                held = (hold.nano, hold.tokens)
-                spent_nano = entry.spent_nano + nano - held[0]
-                entry.spent_nano = spent_nano = spent_nano if spent_nano > 0 else 0
-                spent_tokens = entry.spent_tokens + tokens - held[1]
-                entry.spent_tokens = spent_tokens = spent_tokens if spent_tokens > 0 else 0
-            else:
-                entry.reserved_nano -= held[0]
-                entry.reserved_tokens -= held[1]
-                # nano and tokens are plausible, never negative: nothing to clamp.
+            if hold.unlisted and entry.live:
+                # The common case: take the unlisted reservation back, add the cost (plausible: not negative).
+                entry.unlisted -= 1
+                entry.reserved_nano -= hold.nano
+                entry.reserved_tokens -= hold.tokens
                 entry.spent_nano = spent_nano = entry.spent_nano + nano
                 entry.spent_tokens = spent_tokens = entry.spent_tokens + tokens
+                hold.unlisted = False
+            else:
+                entry = _settle_on_entry(ledger, entry, hold, nano, tokens)
+                spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
             exhausted = spent_nano >= limit_nano or spent_tokens >= limit_tokens
-            # held: what the ledger held for the call (its growth included, as in the hold).
             if (
                 exhausted
                 or wanted
                 or breaker._probe is hold
-                or ((nano > held[0] or tokens > held[1]) and not hold.cut)
+                or ((nano > hold.nano or tokens > hold.tokens) and not hold.cut)
             ):
                 after = _new_tuple(
                     Totals, (spent_nano, entry.reserved_nano, spent_tokens, entry.reserved_tokens)
@@ -1747,6 +1795,8 @@ def _settle_in_general(
     holds: list[_Hold] = []
     for scope, hold in zip(scopes, holds_in, strict=True):
         if hold is not None:
+            if hold.unlisted:
+                _list_hold(scope, hold)  # settled below by its id, with the others
             held.append(scope)
             holds.append(hold)
     if not held:

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from synapsekit._core import (
@@ -582,6 +583,13 @@ class LLMCall:
                     scopes[0].on_end(self)
                 except Exception as exc:
                     report_internal_error(f"scope.on_end:{type(scopes[0]).__name__}", exc)
+            elif len(kinds := set(map(_batch_of, scopes))) == 1 and (only := kinds.pop()) is not None:
+                # Every scope is of one batch (nested budgets): ended together, the grouping below not built
+                # (the batches read in C, no bytecode per scope).
+                try:
+                    only.end(list(scopes), self)
+                except Exception as exc:
+                    report_internal_error(f"scope.on_end:{type(scopes[0]).__name__}", exc)
             else:
                 # Scopes with a batch are ended together, per batch; a lone one (one budget in scope, the common
                 # case) by its own on_end, with no grouping built (see ScopeBatch).
@@ -684,6 +692,10 @@ def _grouped(
 
 
 _new_call = object.__new__
+# Read over every scope in scope in C (map, set, all: no bytecode per scope) to tell a nest of one batch.
+_batch_of = attrgetter("batch")
+_gates_calls = attrgetter("gates_calls")
+_sets_chunk_allowance = attrgetter("sets_chunk_allowance")
 
 
 def start_call(
@@ -755,6 +767,26 @@ def start_call(
                     call._admitted = [scope]
                     if not scope.sets_chunk_allowance:
                         call._chunk_allowance = -1  # it hears about every chunk
+        elif (
+            len(kinds := set(map(_batch_of, scopes))) == 1
+            and (only := kinds.pop()) is not None
+            and all(map(_gates_calls, scopes))
+        ):
+            # Every scope is of one batch (nested budgets): admitted together, the grouping below not built
+            # (the batches read in C, no bytecode per scope).
+            members = list(scopes)
+            call._admitted = []
+            try:
+                only.admit(members, call)
+            except BudgetExceeded as exc:
+                _refused(call, exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
+            else:
+                call._admitted = members
+                if not all(map(_sets_chunk_allowance, members)):
+                    call._chunk_allowance = -1  # one of them hears about every chunk
         else:
             call._admitted = admitted = []
             lone: Scope | None = None
