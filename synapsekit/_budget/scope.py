@@ -320,6 +320,9 @@ class BudgetScope(Scope):
         # and tokenizers ready before the first request needs them, loaded off the request path.
         preload_prices()
         preload_tokenizers()
+        # The class's flags, also on the instance: the core reads them on every call, and an attribute read
+        # from the class through an instance is not specialized by the interpreter (3.11).
+        self.gates_calls = self.sets_chunk_allowance = True
         self.window = window
         self.on_exceeded = on_exceeded
         self.on_ledger_error = on_ledger_error
@@ -521,6 +524,7 @@ class BudgetScope(Scope):
             wanted = "reserved" in _events.wanted_kinds
             if wanted and totals is None:
                 totals = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
+            in_ledger = True
         else:
             hold_id = hold.id = f"{self._id_prefix}{_pid_tag}{next(self._ids)}"
             reservation = _new_tuple(Reservation, (hold_id, nano, tokens, wall + self.reservation_ttl_s))
@@ -543,8 +547,9 @@ class BudgetScope(Scope):
                 self._ledger_error_logged = False
             hold.nano, hold.tokens = nano, tokens
             wanted = "reserved" in _events.wanted_kinds
+            in_ledger = hold.in_ledger
         self._holds[id(call)] = hold  # one dict store: atomic under the GIL
-        if hold.in_ledger:
+        if in_ledger:
             if call.streamed:
                 self._watch(call, hold)
             if wanted:
@@ -648,7 +653,8 @@ class BudgetScope(Scope):
             return
         entry = hold.entry
         ledger = self.ledger
-        if entry is not None and hold.in_ledger and type(ledger) is MemoryLedger:
+        # An unlisted reservation is in the ledger: its in_ledger (a class default) not read on every call.
+        if entry is not None and (hold.unlisted or hold.in_ledger) and type(ledger) is MemoryLedger:
             # MemoryLedger.settle's arithmetic on the entry the call reserved on, under its lock; no record
             # is built unless an event needs the totals.
             with ledger._lock:
@@ -671,7 +677,7 @@ class BudgetScope(Scope):
             exhausted = spent_nano >= self._limit_nano or spent_tokens >= self._limit_tokens
             if exhausted or breaker._probe is hold:
                 breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
-            over_reservation = not hold.cut and (nano > hold.nano or tokens > hold.tokens)
+            over_reservation = (nano > hold.nano or tokens > hold.tokens) and not hold.cut
             if over_reservation or call.span is not None or "settled" in _events.wanted_kinds:
                 after = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
                 self._emit("settled", call, hold.account.bucket, after, nano, None)
@@ -1253,8 +1259,10 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
                 entry = ledger.entry(account)
                 scope._entry_ref = (account, entry)
                 scopes[-1]._nest_plan = None
-            hold: _Hold = _new_hold(_NestHold)
-            hold.account, hold.entry = account, entry
+            hold = _new_hold(_Hold)
+            # Set on the hold, not left to the class's defaults: an attribute read from the class through
+            # an instance is not specialized by the interpreter (3.11), and settling reads these.
+            hold.account, hold.entry, hold.priced, hold.unlisted = account, entry, True, True
             hold.input_tokens, hold.output_tokens, hold.nano, hold.tokens = (
                 input_tokens,
                 output_tokens,
@@ -1305,13 +1313,6 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
             _unreserve(scopes, made, key)
         raise
     return True
-
-
-class _NestHold(_Hold):
-    """A hold :func:`_admit_in_memory` makes: priced, its reservation unlisted (two stores fewer)."""
-
-    priced = True
-    unlisted = True
 
 
 # The totals given to a "reserved" event that only the span hears of (it notes the amount alone).
@@ -1676,7 +1677,7 @@ def _settle_in_memory(
             ledger._prune(now)
         for index, (scope, _, _, breaker, holds, limit_nano, limit_tokens, _) in enumerate(plan.members):
             hold = holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
-            if hold is None or (entry := hold.entry) is None or not hold.in_ledger:
+            if hold is None or (entry := hold.entry) is None or not (hold.unlisted or hold.in_ledger):
                 rest, left = index, hold
                 break
             if hold.unlisted and entry.live:
