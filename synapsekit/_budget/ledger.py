@@ -158,6 +158,13 @@ class _Entry:
     reserved_tokens: int = 0
     retain_until: float | None = None
     reservations: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # How many of ``reserved_*`` are reservations a budget made on the entry directly (MemoryLedger.entry)
+    # without listing them: their amounts are in the budgets' holds, which settle them. Counted so that
+    # the entry is not pruned while they are in flight.
+    unlisted: int = 0
+    # False once the ledger has dropped the entry (a finished window pruned, a forgotten budget): a budget
+    # that kept a reference to it (see MemoryLedger.entry) must look its account up again.
+    live: bool = True
 
     def totals(self) -> Totals:
         return Totals(self.spent_nano, self.reserved_nano, self.spent_tokens, self.reserved_tokens)
@@ -175,6 +182,22 @@ class MemoryLedger:
         self._next_prune = 0.0
         # Budgets forgotten while the lock was busy (see forget()); dropped at the next prune.
         self._forgotten: list[str] = []
+
+    def entry(self, account: Account) -> _Entry:
+        """The caller holds ``_lock``: ``account``'s entry, made if new.
+
+        Budgets on this very class (not a subclass, whose overrides must see every operation) reserve and
+        settle on the entry directly, under the lock, with the arithmetic of :meth:`reserve` and
+        :meth:`settle`: they keep the entry of their current window and look it up again only when the
+        window rolls over or the entry is no longer ``live``. Such a reservation is *unlisted*: added to the
+        totals and counted in ``unlisted``, with no id in ``reservations``; before the ledger's own
+        operations may see it (a stream growing it, a release), the budget lists it under an id.
+        """
+        slot = (account.key, account.bucket)
+        entry = self._entries.get(slot)
+        if entry is None:
+            entry = self._entries[slot] = _Entry(retain_until=account.retain_until)
+        return entry
 
     def reserve(
         self, account: Account, reservation: Reservation, limits: Limits, *, force: bool
@@ -370,15 +393,21 @@ class MemoryLedger:
         while self._forgotten:
             key = self._forgotten.pop()
             for slot in [slot for slot in self._entries if slot[0] == key]:
-                del self._entries[slot]
+                self._entries.pop(slot).live = False
 
     def _prune(self, now: float) -> None:
         """Caller holds the lock and found the prune due: drop finished windows past their retention."""
         self._next_prune = now + 60.0
         self._drop_forgotten()
         for slot, old in list(self._entries.items()):
-            if old.retain_until is not None and old.retain_until < now and not old.reservations:
+            if (
+                old.retain_until is not None
+                and old.retain_until < now
+                and not old.reservations
+                and not old.unlisted
+            ):
                 del self._entries[slot]
+                old.live = False
 
 
 _batching: dict[tuple[type, str], bool] = {}

@@ -43,7 +43,7 @@ import weakref
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from synapsekit import semconv
 from synapsekit._budget import events as _events
@@ -60,6 +60,7 @@ from synapsekit._budget.ledger import (
     ReserveOutcome,
     SettleItem,
     Totals,
+    _Entry,
     default_ledger,
     ledger_from_url,
     reserve_many,
@@ -120,6 +121,8 @@ DEFAULT_CIRCUIT_COOLDOWN_S: Final = 60.0
 _GROWTH_STEP_TOKENS: Final = 64
 # Ledgers keep amounts in signed 64-bit integers (SQLite, Redis); an amount past this could not be stored.
 _MAX_LEDGER_AMOUNT: Final = 2**62
+# Above any total a ledger can reach (amounts stop at _MAX_LEDGER_AMOUNT per call): "no limit".
+_UNLIMITED: Final = 1 << 126
 
 # Shorter than any bucket of the window: a moment this far before the bucket's end is surely inside it.
 _WINDOW_LENGTHS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=28)}
@@ -180,6 +183,12 @@ class _Hold:
     in_ledger: bool = True
     warned: bool = False
     cut: bool = False
+    # The memory ledger's entry the reservation was made on, when the budget reserved on it directly (see
+    # MemoryLedger.entry); None for any other ledger.
+    entry: _Entry | None = None
+    # The reservation on ``entry`` is unlisted (no ``id`` yet; see MemoryLedger.entry): _list_hold gives it
+    # one before the ledger's own operations are asked about it.
+    unlisted: bool = False
 
 
 _new_hold = object.__new__
@@ -206,6 +215,50 @@ def _worst_case_nano(provider: str, model: str | None, input_tokens: int, output
         if rates is not None:
             return -(-(rates[0] * input_tokens + rates[1] * output_tokens + rates[2]) // rates[3])
     return estimate_max_cost_nano(provider, model, input_tokens=input_tokens, max_output_tokens=output_tokens)
+
+
+def _settle_on_entry(ledger: MemoryLedger, entry: _Entry, hold: _Hold, nano: int, tokens: int) -> _Entry:
+    """The caller holds ``ledger``'s lock: settle ``hold``, reserved on ``entry`` directly, at ``nano`` and
+    ``tokens`` (MemoryLedger.settle's arithmetic, for every case); the entry it was settled on."""
+    if not entry.live:
+        # Dropped meanwhile (a forgotten budget), its reservations with it: settle on the account's entry now.
+        entry = ledger.entry(hold.account)
+        held = None
+    elif hold.unlisted:
+        entry.unlisted -= 1
+        held = (hold.nano, hold.tokens)
+    else:
+        held = entry.reservations.pop(hold.id, None)
+    if held is None:
+        # Not held here any more: charge the difference, as MemoryLedger.settle does.
+        delta_nano, delta_tokens = nano - hold.nano, tokens - hold.tokens
+    else:
+        entry.reserved_nano -= held[0]
+        entry.reserved_tokens -= held[1]
+        delta_nano, delta_tokens = nano, tokens
+    hold.unlisted = False
+    spent_nano = entry.spent_nano + delta_nano
+    entry.spent_nano = spent_nano if spent_nano > 0 else 0
+    spent_tokens = entry.spent_tokens + delta_tokens
+    entry.spent_tokens = spent_tokens if spent_tokens > 0 else 0
+    return entry
+
+
+def _list_hold(scope: BudgetScope, hold: _Hold) -> None:
+    """Give ``hold``'s unlisted reservation an id and list it in its entry, as the ledger's reserve() would
+    have: the ledger's own operations (a stream growing it, a release, a batch settling it) then find it."""
+    ledger = scope.ledger
+    assert type(ledger) is MemoryLedger and hold.entry is not None
+    with ledger._lock:
+        if not hold.unlisted:
+            return  # listed meanwhile, or settled
+        entry = hold.entry
+        hold.id = f"{scope._id_prefix}{_pid_tag}{next(scope._ids)}"
+        hold.unlisted = False
+        if entry.live:
+            entry.unlisted -= 1
+            entry.reservations[hold.id] = (hold.nano, hold.tokens)
+        # else: dropped with the entry (a forgotten budget); settling it charges the difference.
 
 
 class BudgetScope(Scope):
@@ -267,6 +320,9 @@ class BudgetScope(Scope):
         # and tokenizers ready before the first request needs them, loaded off the request path.
         preload_prices()
         preload_tokenizers()
+        # The class's flags, also on the instance: the core reads them on every call, and an attribute read
+        # from the class through an instance is not specialized by the interpreter (3.11).
+        self.gates_calls = self.sets_chunk_allowance = True
         self.window = window
         self.on_exceeded = on_exceeded
         self.on_ledger_error = on_ledger_error
@@ -277,6 +333,9 @@ class BudgetScope(Scope):
         self._limits = Limits(
             nano=None if max_cost_usd is None else limit_to_nano(max_cost_usd), tokens=max_tokens
         )
+        # The same limits as integers (_UNLIMITED for none), for the memory ledger's direct path.
+        self._limit_nano = _UNLIMITED if self._limits.nano is None else self._limits.nano
+        self._limit_tokens = _UNLIMITED if max_tokens is None else max_tokens
         # A budget without a key is private to this object; a key names a budget that every scope using
         # the same key and ledger shares (across processes, with a shared ledger).
         self.key = key if key is not None else f"private:{uuid.uuid4().hex}"
@@ -298,6 +357,12 @@ class BudgetScope(Scope):
         # The last account used, with the epoch seconds [starts, ends) in which it is surely current.
         self._current_account: tuple[Account, float, float] | None = None
         self._last_totals: tuple[str, Totals] = ("", Totals())
+        # On a MemoryLedger (exactly that class): the entry of the account last used, kept to reserve and
+        # settle on it directly. Read and replaced under the ledger's lock; one tuple, so a reader without
+        # the lock never pairs an account with another account's entry.
+        self._entry_ref: tuple[Account, _Entry] | None = None
+        # The plan of the nest of budgets this one is the innermost of (see _nest_plan).
+        self._nest_plan: _NestPlan | None = None
         self._ledger_error_logged = False
         self.rejections = 0
         self.unknown_cost_calls = 0
@@ -364,7 +429,6 @@ class BudgetScope(Scope):
         else:
             account = self._account(self._clock())
         hold = _new_hold(_Hold)
-        hold.id = f"{self._id_prefix}{_pid_tag}{next(self._ids)}"
         hold.account = account
         breaker = self._breaker
         if breaker._state is not _CLOSED and breaker.enter(account.bucket, hold) is Admission.REFUSE:
@@ -413,32 +477,84 @@ class BudgetScope(Scope):
             nano = 0
         else:
             hold.priced = True
-        reservation = _new_tuple(Reservation, (hold.id, nano, tokens, wall + self.reservation_ttl_s))
         force = self.on_exceeded == "warn"
-        try:
-            outcome = self.ledger.reserve(account, reservation, self._limits, force=force)
-        except LedgerError as exc:
-            self._ledger_failed(call, hold, exc)
-            hold.in_ledger = False
-        else:
-            self._last_totals = (account.bucket, outcome.totals)  # _remember, inlined: every call
-            if not outcome.admitted:
+        ledger = self.ledger
+        totals: Totals | None = None
+        if type(ledger) is MemoryLedger:
+            # MemoryLedger.reserve, on the entry kept for this window (no record built, no lookup): a
+            # subclass's reserve (one that counts, fails, logs) is called as usual, below.
+            limit_nano, limit_tokens = self._limit_nano, self._limit_tokens
+            with ledger._lock:
+                now = ledger._clock()
+                if now >= ledger._next_prune:
+                    ledger._prune(now)
+                ref = self._entry_ref
+                if ref is None or ref[0] is not account or not ref[1].live:
+                    ref = self._entry_ref = (account, ledger.entry(account))
+                entry = ref[1]
+                spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
+                reserved_nano, reserved_tokens = entry.reserved_nano + nano, entry.reserved_tokens + tokens
+                refused = not force and (
+                    spent_nano + reserved_nano > limit_nano or spent_tokens + reserved_tokens > limit_tokens
+                )
+                if not refused:
+                    # Unlisted: the hold keeps the amounts (see MemoryLedger.entry).
+                    entry.unlisted += 1
+                    entry.reserved_nano = reserved_nano
+                    entry.reserved_tokens = reserved_tokens
+            hold.nano, hold.tokens, hold.unlisted = nano, tokens, True
+            if refused:
+                totals = _new_tuple(
+                    Totals, (spent_nano, reserved_nano - nano, spent_tokens, reserved_tokens - tokens)
+                )
+                self._last_totals = (account.bucket, totals)
                 # Only a refusal over settled spend opens the circuit: reservations in flight may yet be
                 # released, and refusing everyone at once because of them would be wrong.
-                exhausted = self._no_room_after_settled(outcome.totals, nano, tokens)
+                exhausted = self._no_room_after_settled(totals, nano, tokens)
                 self._breaker.report(hold, account.bucket, exhausted=exhausted, good=False)
-                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit")
-            elif force and not hold.warned and self._over(outcome.totals):
-                self._refuse(call, account.bucket, outcome.totals, nano, tokens, "over_limit", own=True)
-                hold.warned = True
-            self._ledger_error_logged = False
-        hold.nano, hold.tokens = nano, tokens
+                self._refuse(call, account.bucket, totals, nano, tokens, "over_limit")
+            hold.entry = entry
+            if force and not hold.warned:
+                totals = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
+                if self._over(totals):
+                    self._refuse(call, account.bucket, totals, nano, tokens, "over_limit", own=True)
+                    hold.warned = True
+            if self._ledger_error_logged:
+                self._ledger_error_logged = False
+            wanted = "reserved" in _events.wanted_kinds
+            if wanted and totals is None:
+                totals = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
+            in_ledger = True
+        else:
+            hold_id = hold.id = f"{self._id_prefix}{_pid_tag}{next(self._ids)}"
+            reservation = _new_tuple(Reservation, (hold_id, nano, tokens, wall + self.reservation_ttl_s))
+            try:
+                outcome = ledger.reserve(account, reservation, self._limits, force=force)
+            except LedgerError as exc:
+                self._ledger_failed(call, hold, exc)
+                hold.in_ledger = False
+            else:
+                totals = outcome.totals
+                self._last_totals = (account.bucket, totals)  # _remember, inlined: every call
+                if not outcome.admitted:
+                    # Only a refusal over settled spend opens the circuit (as above).
+                    exhausted = self._no_room_after_settled(totals, nano, tokens)
+                    self._breaker.report(hold, account.bucket, exhausted=exhausted, good=False)
+                    self._refuse(call, account.bucket, totals, nano, tokens, "over_limit")
+                elif force and not hold.warned and self._over(totals):
+                    self._refuse(call, account.bucket, totals, nano, tokens, "over_limit", own=True)
+                    hold.warned = True
+                self._ledger_error_logged = False
+            hold.nano, hold.tokens = nano, tokens
+            wanted = "reserved" in _events.wanted_kinds
+            in_ledger = hold.in_ledger
         self._holds[id(call)] = hold  # one dict store: atomic under the GIL
-        if hold.in_ledger:
+        if in_ledger:
             if call.streamed:
                 self._watch(call, hold)
-            if "reserved" in _events.wanted_kinds:
-                self._emit("reserved", call, account.bucket, outcome.totals, nano, None)
+            if wanted:
+                assert totals is not None
+                self._emit("reserved", call, account.bucket, totals, nano, None)
             elif call.span is not None:
                 # Only the span hears of it: note_on_span's "reserved" case, in place (every traced call).
                 amount_usd = nano / NANO_PER_USD
@@ -521,8 +637,13 @@ class BudgetScope(Scope):
                         // rates[6]
                     )
                     tokens = input_tokens + output_tokens
+                    # Usage as reported is plausible here (counts from 0 to a billion): only a price can be off.
+                    if not 0 <= nano <= _MAX_LEDGER_AMOUNT:
+                        nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what was held
             if nano is None:
                 nano, tokens = self._actual_cost(call, hold)
+                if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
+                    nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what was held
         except Exception as exc:
             # Whatever went wrong pricing the call, its reservation must not stay behind in the ledger to
             # be charged later: settle it at its worst case (never under-counting), then report.
@@ -530,8 +651,40 @@ class BudgetScope(Scope):
             breaker.report(hold, hold.account.bucket, exhausted=False, good=False)
             report_internal_error("budget.settle", exc)
             return
-        if not (0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT):
-            nano, tokens = hold.nano, hold.tokens  # a price that cannot be right: what the ledger took
+        entry = hold.entry
+        ledger = self.ledger
+        # An unlisted reservation is in the ledger: its in_ledger (a class default) not read on every call.
+        if entry is not None and (hold.unlisted or hold.in_ledger) and type(ledger) is MemoryLedger:
+            # MemoryLedger.settle's arithmetic on the entry the call reserved on, under its lock; no record
+            # is built unless an event needs the totals.
+            with ledger._lock:
+                now = ledger._clock()
+                if now >= ledger._next_prune:
+                    ledger._prune(now)
+                if hold.unlisted and entry.live:
+                    # The common case: take the unlisted reservation back, add the cost (never negative).
+                    entry.unlisted -= 1
+                    entry.reserved_nano = reserved_nano = entry.reserved_nano - hold.nano
+                    entry.reserved_tokens = reserved_tokens = entry.reserved_tokens - hold.tokens
+                    entry.spent_nano = spent_nano = entry.spent_nano + nano
+                    entry.spent_tokens = spent_tokens = entry.spent_tokens + tokens
+                else:
+                    entry = _settle_on_entry(ledger, entry, hold, nano, tokens)
+                    spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
+                    reserved_nano, reserved_tokens = entry.reserved_nano, entry.reserved_tokens
+                hold.unlisted = False
+            # _exhausted, inlined; the breaker is told only what can move it (see CircuitBreaker.report).
+            exhausted = spent_nano >= self._limit_nano or spent_tokens >= self._limit_tokens
+            if exhausted or breaker._probe is hold:
+                breaker.report(hold, hold.account.bucket, exhausted=exhausted, good=call.error is None)
+            over_reservation = (nano > hold.nano or tokens > hold.tokens) and not hold.cut
+            if over_reservation or call.span is not None or "settled" in _events.wanted_kinds:
+                after = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
+                self._emit("settled", call, hold.account.bucket, after, nano, None)
+                if over_reservation and self._over(after):
+                    reason = "actual_cost_over_reservation"
+                    self._emit("exceeded", call, hold.account.bucket, after, nano, reason)
+            return
         # _settle, inlined: every call.
         in_ledger = hold.in_ledger
         totals: Totals | None
@@ -603,6 +756,8 @@ class BudgetScope(Scope):
 
     def _grow(self, call: LLMCall, hold: _Hold, input_tokens: int, output_tokens: int) -> None:
         """Extend the reservation of a stream past its worst case, or cut the stream."""
+        if hold.unlisted:
+            _list_hold(self, hold)  # the ledger's reserve() grows it by its id
         force = self.on_exceeded == "warn"
         for target_output in (max(output_tokens, hold.output_tokens + _GROWTH_STEP_TOKENS), output_tokens):
             nano = (
@@ -689,6 +844,8 @@ class BudgetScope(Scope):
         return None
 
     def _settle(self, hold: _Hold, nano: int, tokens: int) -> Totals | None:
+        if hold.unlisted:
+            _list_hold(self, hold)  # the ledger's settle() finds it by its id
         try:
             totals = self.ledger.settle(
                 hold.account,
@@ -852,6 +1009,11 @@ class BudgetScope(Scope):
         self._last_totals = (bucket, totals)
 
     def _cached_totals(self, bucket: str) -> Totals:
+        ref = self._entry_ref
+        if ref is not None and ref[0].bucket == bucket and ref[1].live:
+            # A memory ledger's account, read in place: the ledger's own figures (its direct path
+            # does not record them on every call).
+            return ref[1].totals()
         last_bucket, totals = self._last_totals
         return totals if last_bucket == bucket else Totals()
 
@@ -963,12 +1125,212 @@ def admit_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     refuses, no budget keeps a reservation (a batch on another ledger already made is settled to zero),
     and the first refusing budget, outermost first, raises (``"raise"``) as a lone budget would.
     """
+    if len(scopes) == 1:
+        scopes[0].admit(call)  # one budget alone takes its own shorter path
+        return
     ledger = scopes[0].ledger
+    if type(ledger) is MemoryLedger and _admit_in_memory(scopes, ledger, call):
+        return
     for scope in scopes:
         if scope._breaker._state is not _CLOSED or scope.ledger is not ledger:
             _admit_in_general(scopes, call)
             return
     _admit_closed(scopes, ledger, call)
+
+
+# One budget of a nest, as _admit_in_memory and _settle_in_memory use it: the budget, its account and the
+# ledger's entry for it in the plan's window, its breaker, its holds, its limits
+# (_UNLIMITED for none) and whether it is a "warn" budget (its reservations are forced).
+_Member = tuple[BudgetScope, Account, _Entry, CircuitBreaker, dict[int, _Hold], int, int, bool]
+
+
+class _NestPlan:
+    """What admitting a nest of budgets on one MemoryLedger needs that does not change from call to call
+    within a window, per budget (a :data:`_Member`). Built once per nest and window (kept by the innermost
+    budget), so that a call only checks it still applies, then reserves."""
+
+    __slots__ = ("ends", "ledger", "members", "output_tokens", "scopes", "starts")
+
+    def __init__(
+        self,
+        scopes: list[BudgetScope],
+        ledger: MemoryLedger,
+        members: list[_Member],
+        starts: float,
+        ends: float,
+        output_tokens: int | None,
+    ) -> None:
+        self.scopes = scopes
+        self.ledger = ledger
+        self.members = members
+        # [starts, ends): epoch seconds in which every member's account is surely current.
+        self.starts = starts
+        self.ends = ends
+        # The output tokens reserved for a request without max_tokens: None when the budgets differ.
+        self.output_tokens = output_tokens
+
+
+def _nest_plan(scopes: Sequence[BudgetScope], ledger: MemoryLedger, wall: float) -> _NestPlan | None:
+    """The plan for ``scopes`` at ``wall``: the innermost budget's, if it still applies, else a new one.
+    None when a budget is on another ledger or keeps its own clock (its window cannot be told from the
+    wall time)."""
+    innermost = scopes[-1]
+    plan = innermost._nest_plan
+    if (
+        plan is not None
+        and plan.starts <= wall < plan.ends
+        and plan.ledger is ledger
+        and plan.scopes == scopes
+    ):
+        return plan
+    if len({id(scope) for scope in scopes}) != len(scopes):
+        return None  # the same budget entered twice: one hold for two reservations, made by id
+    starts, ends = -math.inf, math.inf
+    accounts: list[Account] = []
+    for scope in scopes:
+        if scope._clock is not utc_now or scope.ledger is not ledger:
+            return None
+        account = scope._account(scope._clock())
+        current = scope._current_account
+        if current is None or current[0] is not account:  # pragma: no cover - _account leaves it current
+            return None
+        starts, ends = max(starts, current[1]), min(ends, current[2])
+        accounts.append(account)
+    outputs = {scope.default_max_output_tokens for scope in scopes}
+    with ledger._lock:
+        for scope, account in zip(scopes, accounts, strict=True):
+            # Each budget's entry, where its read-outs and messages find it too (_cached_totals).
+            scope._entry_ref = (account, ledger.entry(account))
+        members: list[_Member] = [
+            (
+                scope,
+                account,
+                ledger.entry(account),
+                scope._breaker,
+                scope._holds,
+                scope._limit_nano,
+                scope._limit_tokens,
+                scope.on_exceeded == "warn",
+            )
+            for scope, account in zip(scopes, accounts, strict=True)
+        ]
+    plan = innermost._nest_plan = _NestPlan(
+        list(scopes), ledger, members, starts, ends, outputs.pop() if len(outputs) == 1 else None
+    )
+    return plan
+
+
+def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: LLMCall) -> bool:
+    """:func:`admit_budgets` on one MemoryLedger (that very class) with every breaker closed: the nest's
+    plan, then one pass under the ledger's lock that reserves on each budget's entry (MemoryLedger's
+    reserve_many arithmetic, all or nothing) and records the holds; no record is built but the holds.
+
+    False, having done nothing, when this path does not apply: a budget on another ledger or with its own
+    clock, a breaker not closed, budgets reserving different output tokens, a model without a price.
+    """
+    wall = _time()
+    plan = _nest_plan(scopes, ledger, wall)
+    if plan is None:
+        return False
+    output_tokens = call.max_output_tokens
+    if output_tokens is None:
+        output_tokens = plan.output_tokens
+        if output_tokens is None:
+            return False
+    input_tokens = count_input_tokens(call.prompt_source, call.request_model)
+    nano = _worst_case_nano(call.provider, call.request_model, input_tokens, output_tokens)
+    if nano is None:
+        return False  # each budget decides what an unknown price means to it
+    tokens = input_tokens + output_tokens
+    key = id(call)
+    made = 0  # how many budgets hold a reservation
+    refused: tuple[BudgetScope, _Hold, Totals] | None = None
+    forced: list[tuple[BudgetScope, _Hold, Totals]] | None = None  # "warn" budgets, with their totals
+    with ledger._lock:
+        now = ledger._clock()
+        if now >= ledger._next_prune:
+            ledger._prune(now)
+        for scope, account, entry, breaker, holds, limit_nano, limit_tokens, force in plan.members:
+            if breaker._state is not _CLOSED:
+                _unreserve(scopes, made, key)
+                return False
+            if not entry.live:
+                # Dropped since the plan was made (a window pruned): look it up again, and plan anew.
+                entry = ledger.entry(account)
+                scope._entry_ref = (account, entry)
+                scopes[-1]._nest_plan = None
+            hold = _new_hold(_Hold)
+            # Set on the hold, not left to the class's defaults: an attribute read from the class through
+            # an instance is not specialized by the interpreter (3.11), and settling reads these.
+            hold.account, hold.entry, hold.priced, hold.unlisted = account, entry, True, True
+            hold.input_tokens, hold.output_tokens, hold.nano, hold.tokens = (
+                input_tokens,
+                output_tokens,
+                nano,
+                tokens,
+            )
+            reserved_nano, reserved_tokens = entry.reserved_nano + nano, entry.reserved_tokens + tokens
+            if not force and (
+                entry.spent_nano + reserved_nano > limit_nano
+                or entry.spent_tokens + reserved_tokens > limit_tokens
+            ):
+                _unreserve(scopes, made, key)
+                before = _new_tuple(
+                    Totals, (entry.spent_nano, entry.reserved_nano, entry.spent_tokens, entry.reserved_tokens)
+                )
+                refused = (scope, hold, before)
+                break
+            entry.unlisted += 1  # the hold keeps the amounts (see MemoryLedger.entry)
+            entry.reserved_nano = reserved_nano
+            entry.reserved_tokens = reserved_tokens
+            holds[key] = hold  # one dict store: atomic under the GIL
+            made += 1
+            if force:
+                after = _new_tuple(
+                    Totals, (entry.spent_nano, reserved_nano, entry.spent_tokens, reserved_tokens)
+                )
+                (forced := forced or []).append((scope, hold, after))
+    if refused is not None:
+        _refused_at(*refused, call)  # raises
+    streamed = call.streamed
+    wanted = "reserved" in _events.wanted_kinds
+    if not (streamed or wanted or forced or call.span is not None):
+        return True
+    try:
+        for scope, warned_hold, totals in forced or ():
+            _warn_if_over(scope, warned_hold, totals, call)
+        for scope in scopes:
+            hold = scope._holds[key]
+            if streamed:
+                scope._watch(call, hold)
+            bucket = hold.account.bucket
+            scope._emit(
+                "reserved", call, bucket, scope._cached_totals(bucket) if wanted else _NO_TOTALS, nano, None
+            )
+    except BaseException:
+        # A warning raised as an error: nothing of this admission may stay held.
+        with ledger._lock:
+            _unreserve(scopes, made, key)
+        raise
+    return True
+
+
+# The totals given to a "reserved" event that only the span hears of (it notes the amount alone).
+_NO_TOTALS: Final = Totals()
+
+
+def _unreserve(scopes: Sequence[BudgetScope], made: int, key: int) -> None:
+    """The caller holds the memory ledger's lock: take back the reservations :func:`_admit_in_memory` made
+    for the first ``made`` budgets of ``scopes``, and their holds."""
+    for scope in scopes[:made]:
+        hold = scope._holds.pop(key, None)
+        if hold is None or hold.entry is None or not hold.unlisted:
+            continue  # pragma: no cover - every hold of the nest is there, unlisted, until this returns
+        entry = hold.entry
+        entry.unlisted -= 1
+        entry.reserved_nano -= hold.nano
+        entry.reserved_tokens -= hold.tokens
+        hold.unlisted = False
 
 
 def _admit_closed(scopes: Sequence[BudgetScope], ledger: Ledger, call: LLMCall) -> None:
@@ -1249,6 +1611,9 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     """Settle ``call``'s reservations in every budget of ``scopes`` to its real cost, one ledger operation
     per ledger. A budget that holds nothing for the call (refused, released, never admitted) is skipped.
     """
+    if len(scopes) == 1:
+        scopes[0].on_end(call)  # one budget alone takes its own shorter path
+        return
     key = id(call)
     shared = _shared_cost(call)
     holds: list[_Hold | None] = []
@@ -1261,6 +1626,12 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     nano, tokens = shared
     plausible = 0 <= nano <= _MAX_LEDGER_AMOUNT and 0 <= tokens <= _MAX_LEDGER_AMOUNT
     ledger = scopes[0].ledger
+    if type(ledger) is MemoryLedger:
+        if plausible:
+            _settle_in_memory(scopes, ledger, call, nano, tokens)
+        else:
+            _settle_in_general(scopes, [scope._holds.pop(key, None) for scope in scopes], call)
+        return
     items: list[SettleItem] = []
     for index, scope in enumerate(scopes):
         hold = scope._holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
@@ -1279,6 +1650,73 @@ def settle_budgets(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
             item = (hold.account, hold.id, hold.nano, hold.tokens, reserved_nano, reserved_tokens)
         items.append(_new_tuple(SettleItem, item))
     _settle_plain(scopes, holds, ledger, items, call)  # type: ignore[arg-type]
+
+
+def _settle_in_memory(
+    scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: LLMCall, nano: int, tokens: int
+) -> None:
+    """:func:`settle_budgets` on one MemoryLedger (that very class) at one plausible cost: one pass under
+    its lock takes each budget's hold and settles it on the entry it reserved on (MemoryLedger's
+    settle_many arithmetic). Totals are built only for what needs them: an event, the breaker. From the
+    first budget whose hold is not there or was not reserved this way, :func:`_settle_in_general` settles
+    the rest."""
+    plan = scopes[-1]._nest_plan
+    if plan is None or plan.ledger is not ledger or plan.scopes != scopes:
+        # Admitted another way (the nest's plan is what admission used): settled as usual.
+        _settle_in_general(scopes, [scope._holds.pop(id(call), None) for scope in scopes], call)
+        return
+    key = id(call)
+    wanted = call.span is not None or "settled" in _events.wanted_kinds
+    # (scope, hold, exhausted, totals after settling) of the budgets with something to hear about it.
+    notes: list[tuple[BudgetScope, _Hold, bool, Totals]] | None = None
+    rest = len(scopes)
+    left: _Hold | None = None  # the hold of budget ``rest``, taken but not settled here
+    with ledger._lock:
+        now = ledger._clock()
+        if now >= ledger._next_prune:
+            ledger._prune(now)
+        for index, (scope, _, _, breaker, holds, limit_nano, limit_tokens, _) in enumerate(plan.members):
+            hold = holds.pop(key, None)  # atomic under the GIL: exactly one of racing ends gets it
+            if hold is None or (entry := hold.entry) is None or not (hold.unlisted or hold.in_ledger):
+                rest, left = index, hold
+                break
+            if hold.unlisted and entry.live:
+                # The common case: take the unlisted reservation back, add the cost (plausible: not negative).
+                entry.unlisted -= 1
+                entry.reserved_nano -= hold.nano
+                entry.reserved_tokens -= hold.tokens
+                entry.spent_nano = spent_nano = entry.spent_nano + nano
+                entry.spent_tokens = spent_tokens = entry.spent_tokens + tokens
+                hold.unlisted = False
+            else:
+                entry = _settle_on_entry(ledger, entry, hold, nano, tokens)
+                spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
+            exhausted = spent_nano >= limit_nano or spent_tokens >= limit_tokens
+            if (
+                exhausted
+                or wanted
+                or breaker._probe is hold
+                or ((nano > hold.nano or tokens > hold.tokens) and not hold.cut)
+            ):
+                after = _new_tuple(
+                    Totals, (spent_nano, entry.reserved_nano, spent_tokens, entry.reserved_tokens)
+                )
+                (notes := notes or []).append((scope, hold, exhausted, after))
+    if rest < len(scopes):
+        holds_left = [left, *[scope._holds.pop(key, None) for scope in scopes[rest + 1 :]]]
+        _settle_in_general(scopes[rest:], holds_left, call)
+    if notes is None:
+        return
+    good = call.error is None
+    for scope, hold, exhausted, totals in notes:
+        bucket = hold.account.bucket
+        breaker = scope._breaker
+        if exhausted or breaker._probe is hold:
+            breaker.report(hold, bucket, exhausted=exhausted, good=good)
+        if wanted:
+            scope._emit("settled", call, bucket, totals, nano, None)
+        if not hold.cut and (nano > hold.nano or tokens > hold.tokens) and scope._over(totals):
+            scope._emit("exceeded", call, bucket, totals, nano, "actual_cost_over_reservation")
 
 
 def _shared_cost(call: LLMCall) -> tuple[int, int] | None:
@@ -1358,6 +1796,8 @@ def _settle_in_general(
     holds: list[_Hold] = []
     for scope, hold in zip(scopes, holds_in, strict=True):
         if hold is not None:
+            if hold.unlisted:
+                _list_hold(scope, hold)  # settled below by its id, with the others
             held.append(scope)
             holds.append(hold)
     if not held:
@@ -1449,19 +1889,9 @@ def _settle_in_general(
 class _Budgets:
     """Budgets' :class:`~synapsekit._core.scope.ScopeBatch`: one budget alone takes its own shorter path."""
 
-    @staticmethod
-    def admit(scopes: Sequence[Any], call: LLMCall) -> None:
-        if len(scopes) == 1:
-            scopes[0].admit(call)
-        else:
-            admit_budgets(scopes, call)
-
-    @staticmethod
-    def end(scopes: Sequence[Any], call: LLMCall) -> None:
-        if len(scopes) == 1:
-            scopes[0].on_end(call)
-        else:
-            settle_budgets(scopes, call)
+    # The functions themselves (each takes one budget alone its own shorter path): no frame in between.
+    admit = staticmethod(admit_budgets)
+    end = staticmethod(settle_budgets)
 
 
 BudgetScope.batch = _Budgets()

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from synapsekit._core import (
@@ -585,47 +586,61 @@ class LLMCall:
                 report_internal_error("call.span_start", exc)
         scopes = self.scopes
         if scopes:  # none in scope (accounting alone): nothing to settle
-            # Scopes with a batch are ended together, per batch; a lone one (one budget in scope, the common
-            # case) by its own on_end, with no grouping built (see ScopeBatch).
-            lone: Scope | None = None
-            # The scopes of the first batch seen, listed in place while every batched scope names it (nested
-            # budgets: one list append each, no call); a second kind of batch groups them all (_grouped).
-            first_batch: ScopeBatch | None = None
-            listed: list[Scope] | None = None
-            batches: dict[ScopeBatch, list[Scope]] | None = None
-            for scope in scopes:
-                batch = scope.batch
-                if batch is not None:
-                    if listed is not None and batch is first_batch:
-                        listed.append(scope)  # a third nested budget and on: checked first
-                    elif lone is None and batches is None and listed is None:
-                        lone, first_batch = scope, batch
-                    elif batch is first_batch and lone is not None:
-                        listed, lone = [lone, scope], None
-                    else:
-                        batches = _grouped(batches, lone, listed, scope, batch)
-                        lone = listed = None
-                    continue
+            if len(scopes) == 1:
+                # One scope in scope (one budget, one track()): ended by its own on_end, as below, no grouping.
                 try:
-                    scope.on_end(self)
+                    scopes[0].on_end(self)
                 except Exception as exc:
-                    report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
-            if listed is not None:
-                batches = {first_batch: listed}  # type: ignore[dict-item]
-            if lone is not None:
+                    report_internal_error(f"scope.on_end:{type(scopes[0]).__name__}", exc)
+            elif len(kinds := set(map(_batch_of, scopes))) == 1 and (only := kinds.pop()) is not None:
+                # Every scope is of one batch (nested budgets): ended together, the grouping below not built
+                # (the batches read in C, no bytecode per scope).
                 try:
-                    lone.on_end(self)
+                    only.end(list(scopes), self)
                 except Exception as exc:
-                    report_internal_error(f"scope.on_end:{type(lone).__name__}", exc)
-            elif batches is not None:
-                for batch, members in batches.items():
-                    try:
-                        if len(members) == 1:
-                            members[0].on_end(self)
+                    report_internal_error(f"scope.on_end:{type(scopes[0]).__name__}", exc)
+            else:
+                # Scopes with a batch are ended together, per batch; a lone one (one budget in scope, the common
+                # case) by its own on_end, with no grouping built (see ScopeBatch).
+                lone: Scope | None = None
+                # The scopes of the first batch seen, listed in place while every batched scope names it (nested
+                # budgets: one list append each, no call); a second kind of batch groups them all (_grouped).
+                first_batch: ScopeBatch | None = None
+                listed: list[Scope] | None = None
+                batches: dict[ScopeBatch, list[Scope]] | None = None
+                for scope in scopes:
+                    batch = scope.batch
+                    if batch is not None:
+                        if listed is not None and batch is first_batch:
+                            listed.append(scope)  # a third nested budget and on: checked first
+                        elif lone is None and batches is None and listed is None:
+                            lone, first_batch = scope, batch
+                        elif batch is first_batch and lone is not None:
+                            listed, lone = [lone, scope], None
                         else:
-                            batch.end(members, self)
+                            batches = _grouped(batches, lone, listed, scope, batch)
+                            lone = listed = None
+                        continue
+                    try:
+                        scope.on_end(self)
                     except Exception as exc:
-                        report_internal_error(f"scope.on_end:{type(members[0]).__name__}", exc)
+                        report_internal_error(f"scope.on_end:{type(scope).__name__}", exc)
+                if listed is not None:
+                    batches = {first_batch: listed}  # type: ignore[dict-item]
+                if lone is not None:
+                    try:
+                        lone.on_end(self)
+                    except Exception as exc:
+                        report_internal_error(f"scope.on_end:{type(lone).__name__}", exc)
+                elif batches is not None:
+                    for batch, members in batches.items():
+                        try:
+                            if len(members) == 1:
+                                members[0].on_end(self)
+                            else:
+                                batch.end(members, self)
+                        except Exception as exc:
+                            report_internal_error(f"scope.on_end:{type(members[0]).__name__}", exc)
         for sink in _sinks.sinks:
             try:
                 sink.on_call_end(self)
@@ -686,6 +701,10 @@ def _grouped(
 
 
 _new_call = object.__new__
+# Read over every scope in scope in C (map, set, all: no bytecode per scope) to tell a nest of one batch.
+_batch_of = attrgetter("batch")
+_gates_calls = attrgetter("gates_calls")
+_sets_chunk_allowance = attrgetter("sets_chunk_allowance")
 
 
 def start_call(
@@ -741,71 +760,108 @@ def start_call(
         except Exception as exc:
             report_internal_error("call.span_start", exc)
     if scopes:  # none in scope (accounting alone): no admission to prepare
-        call._admitted = admitted = []
-        lone: Scope | None = None
-        # As in LLMCall._end: one batch's scopes listed in place, a dict only for a second kind of batch.
-        first_batch: ScopeBatch | None = None
-        listed: list[Scope] | None = None
-        batches: dict[ScopeBatch, list[Scope]] | None = None
-        for scope in scopes:
-            if not scope.gates_calls:
-                continue
-            batch = scope.batch
-            if batch is not None:
-                # Admitted below, with every other scope of its kind (one ledger operation for all budgets); a
-                # lone one (one budget in scope, the common case) by its own admit, with no grouping built.
-                if listed is not None and batch is first_batch:
-                    listed.append(scope)  # a third nested budget and on: checked first
-                elif lone is None and batches is None and listed is None:
-                    lone, first_batch = scope, batch
-                elif batch is first_batch and lone is not None:
-                    listed, lone = [lone, scope], None
-                else:
-                    batches = _grouped(batches, lone, listed, scope, batch)
-                    lone = listed = None
-                continue
-            try:
-                scope.admit(call)
-            except BudgetExceeded as exc:
-                _refused(call, exc)
-                raise
-            except Exception as exc:
-                report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
-                continue
-            admitted.append(scope)
-            if not scope.sets_chunk_allowance:
-                call._chunk_allowance = -1  # it hears about every chunk
-        if listed is not None:
-            batches = {first_batch: listed}  # type: ignore[dict-item]
-        if lone is not None:
-            try:
-                lone.admit(call)
-            except BudgetExceeded as exc:
-                _refused(call, exc)
-                raise
-            except Exception as exc:
-                report_internal_error(f"scope.admit:{type(lone).__name__}", exc)
-            else:
-                admitted.append(lone)
-                if not lone.sets_chunk_allowance:
-                    call._chunk_allowance = -1  # it hears about every chunk
-        elif batches is not None:
-            for batch, members in batches.items():
+        if len(scopes) == 1:
+            # One scope in scope (one budget, one track()): admitted by its own admit, as below, no grouping.
+            scope = scopes[0]
+            if scope.gates_calls:
+                call._admitted = []
                 try:
-                    if len(members) == 1:
-                        members[0].admit(call)
-                    else:
-                        batch.admit(members, call)
+                    scope.admit(call)
                 except BudgetExceeded as exc:
                     _refused(call, exc)
                     raise
                 except Exception as exc:
-                    report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
-                    continue
-                admitted += members
-                for member in members:  # a loop, not all(<genexpr>): two frames fewer on every call
-                    if not member.sets_chunk_allowance:
+                    report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
+                else:
+                    call._admitted = [scope]
+                    if not scope.sets_chunk_allowance:
                         call._chunk_allowance = -1  # it hears about every chunk
+        elif (
+            len(kinds := set(map(_batch_of, scopes))) == 1
+            and (only := kinds.pop()) is not None
+            and all(map(_gates_calls, scopes))
+        ):
+            # Every scope is of one batch (nested budgets): admitted together, the grouping below not built
+            # (the batches read in C, no bytecode per scope).
+            members = list(scopes)
+            call._admitted = []
+            try:
+                only.admit(members, call)
+            except BudgetExceeded as exc:
+                _refused(call, exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
+            else:
+                call._admitted = members
+                if not all(map(_sets_chunk_allowance, members)):
+                    call._chunk_allowance = -1  # one of them hears about every chunk
+        else:
+            call._admitted = admitted = []
+            lone: Scope | None = None
+            # As in LLMCall._end: one batch's scopes listed in place, a dict only for a second kind of batch.
+            first_batch: ScopeBatch | None = None
+            listed: list[Scope] | None = None
+            batches: dict[ScopeBatch, list[Scope]] | None = None
+            for scope in scopes:
+                if not scope.gates_calls:
+                    continue
+                batch = scope.batch
+                if batch is not None:
+                    # Admitted below, with every other scope of its kind (one ledger operation for all budgets); a
+                    # lone one (one budget in scope, the common case) by its own admit, with no grouping built.
+                    if listed is not None and batch is first_batch:
+                        listed.append(scope)  # a third nested budget and on: checked first
+                    elif lone is None and batches is None and listed is None:
+                        lone, first_batch = scope, batch
+                    elif batch is first_batch and lone is not None:
+                        listed, lone = [lone, scope], None
+                    else:
+                        batches = _grouped(batches, lone, listed, scope, batch)
+                        lone = listed = None
+                    continue
+                try:
+                    scope.admit(call)
+                except BudgetExceeded as exc:
+                    _refused(call, exc)
+                    raise
+                except Exception as exc:
+                    report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
+                    continue
+                admitted.append(scope)
+                if not scope.sets_chunk_allowance:
+                    call._chunk_allowance = -1  # it hears about every chunk
+            if listed is not None:
+                batches = {first_batch: listed}  # type: ignore[dict-item]
+            if lone is not None:
+                try:
+                    lone.admit(call)
+                except BudgetExceeded as exc:
+                    _refused(call, exc)
+                    raise
+                except Exception as exc:
+                    report_internal_error(f"scope.admit:{type(lone).__name__}", exc)
+                else:
+                    admitted.append(lone)
+                    if not lone.sets_chunk_allowance:
+                        call._chunk_allowance = -1  # it hears about every chunk
+            elif batches is not None:
+                for batch, members in batches.items():
+                    try:
+                        if len(members) == 1:
+                            members[0].admit(call)
+                        else:
+                            batch.admit(members, call)
+                    except BudgetExceeded as exc:
+                        _refused(call, exc)
+                        raise
+                    except Exception as exc:
+                        report_internal_error(f"scope.admit:{type(members[0]).__name__}", exc)
+                        continue
+                    admitted += members
+                    for member in members:  # a loop, not all(<genexpr>): two frames fewer on every call
+                        if not member.sets_chunk_allowance:
+                            call._chunk_allowance = -1  # it hears about every chunk
     return call
 
 

@@ -39,3 +39,12 @@ from synapsekit_instrumentation_openai._fields import messages_text
 )
 def test_messages_text(messages: Any, expected: str) -> None:
     assert messages_text(messages) == expected
+
+
+def test_one_text_message_is_its_text_itself() -> None:
+    # Nothing to join or to measure: the budget reads the string's length.
+    content = "one two three"
+    assert messages_text([{"role": "user", "content": content}]) is content
+    assert messages_text([SimpleNamespace(role="user", content=content)]) is content
+    # Not text: read as parts, as any other list.
+    assert messages_text([{"role": "user", "content": [{"type": "text", "text": "a"}]}]) == "a"

@@ -67,12 +67,18 @@ def content_text(content: Any) -> Iterable[str]:
                 yield text
 
 
-def messages_text(messages: Any) -> PromptParts:
+def messages_text(messages: Any) -> str | PromptParts:
     """All the text of a list of chat messages, as if joined by newlines (for budget reservations).
 
-    Not joined: the parts' lengths are all a budget's estimate needs, and a long prompt is not copied.
+    Not joined: the parts' lengths are all a budget's estimate needs, and a long prompt is not copied. One
+    message with text content is its text itself: nothing to join or to measure.
     """
     if type(messages) is list:
+        if len(messages) == 1:
+            message = messages[0]
+            content = message.get("content") if type(message) is dict else field(message, "content")
+            if type(content) is str:
+                return content
         # The usual request, a list of dicts with string contents, read without a generator or an ABC check
         # per message: a budget counts the prompt of every call.
         texts: list[str] = []
