@@ -334,7 +334,8 @@ class RequestPipeline:
             kind = self._kinds.known.get(result.__class__)
             if kind is None:
                 kind = self._kinds.of(result)
-            if kind == PARSED:  # the first response of its class (the wrappers record the later ones in place)
+            # The first response of its class (the wrappers record the later ones in place).
+            if kind == PARSED:
                 settle(call, operation, result)
                 return result
             if kind in (STREAM, ASYNC_STREAM):
