@@ -498,22 +498,27 @@ class LLMCall:
         """
         token = active_call_var.set(self)
         span = self.span
-        span_token = None
-        if span is not None:
-            if _spans._trace is not None:
-                span_token = _spans._context.attach(_spans._trace.set_span_in_context(span))
-            else:
-                span_token = _spans.attach(span)
+        if span is None:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                active_call_var.reset(token)
+                self.fail(exc)
+                raise
+            active_call_var.reset(token)
+            return result
+        if _spans._trace is not None:
+            span_token = _spans._context.attach(_spans._trace.set_span_in_context(span))
+        else:
+            span_token = _spans.attach(span)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            if span_token is not None:
-                _spans._context.detach(span_token)
+            _spans._context.detach(span_token)
             active_call_var.reset(token)
             self.fail(exc)
             raise
-        if span_token is not None:
-            _spans._context.detach(span_token)
+        _spans._context.detach(span_token)
         active_call_var.reset(token)
         return result
 

@@ -289,3 +289,18 @@ def test_stream_without_an_event_source_is_left_alone() -> None:
     _chat_usage.read_usage_chunk_as_text(stream, call, is_async=False)
     call.finish()
     assert vars(stream) == {}
+
+
+def test_usage_details_of_an_older_model_without_cache_write_tokens_are_read() -> None:
+    """openai 2.0's prompt-token details have no ``cache_write_tokens``: the cached count is read all the same."""
+    usage = SimpleNamespace(
+        prompt_tokens=40,
+        completion_tokens=7,
+        prompt_tokens_details=SimpleNamespace(cached_tokens=16),
+        completion_tokens_details=SimpleNamespace(reasoning_tokens=3),
+    )
+    call = start_call("openai", "chat", "gpt-4o-mini")
+    _chat_usage.record_chat_usage(call, usage)
+    call.finish()
+    assert (call.input_tokens, call.output_tokens, call.cached_input_tokens) == (40, 7, 16)
+    assert (call.cache_creation_input_tokens, call.reasoning_tokens, call.usage_implausible) == (0, 3, False)

@@ -31,6 +31,7 @@ _ERROR_KEY = "openai.stream_usage_chunk"
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
 # An SDK model's fields read in C, all at once; fields() is the fallback for dicts and incomplete objects.
 _read_usage = attrgetter(*_USAGE_FIELDS)
+_read_prompt_details = attrgetter("cached_tokens", "cache_write_tokens")
 
 
 def record_chat_usage(call: LLMCall, usage: Any) -> None:
@@ -51,9 +52,12 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
     if type(prompt_details) is dict:
         cached_tokens, cache_write_tokens = fields(prompt_details, "cached_tokens", "cache_write_tokens")
     elif prompt_details is not None:
-        cached_tokens = getattr(prompt_details, "cached_tokens", None)
-        # cache_write_tokens is absent from older SDKs' models (openai 2.0): None then.
-        cache_write_tokens = getattr(prompt_details, "cache_write_tokens", None)
+        try:
+            cached_tokens, cache_write_tokens = _read_prompt_details(prompt_details)
+        except AttributeError:
+            # cache_write_tokens is absent from older SDKs' models (openai 2.0): None then.
+            cached_tokens = getattr(prompt_details, "cached_tokens", None)
+            cache_write_tokens = getattr(prompt_details, "cache_write_tokens", None)
     if type(completion_details) is dict:
         reasoning_tokens = completion_details.get("reasoning_tokens")
     elif completion_details is not None:
