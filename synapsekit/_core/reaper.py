@@ -7,11 +7,16 @@ sections (a ledger's operation, a sink's update). Ending a call settles its budg
 take those same locks: a plain lock would deadlock that thread for good, a reentrant one would let the
 settlement run inside the half-done operation it interrupted.
 
-So a finalizer only hands the call over (``SimpleQueue.put`` is documented as safe in ``__del__`` and
-weakref callbacks) and the reaper, a daemon thread started the first time a finalizer is armed (never from a
-finalizer: starting a thread takes locks of its own), ends it. It waits on the queue and costs nothing
-between abandoned streams. :func:`drain` waits until everything handed over so far is ended: the test helper
-``synapsekit.testing.collect_garbage`` and interpreter exit use it, so no abandoned call goes unreported.
+So a finalizer run by the collector only hands the call over (``SimpleQueue.put`` is documented as safe in
+``__del__`` and weakref callbacks) and the reaper, a daemon thread started the first time a finalizer is armed
+(never from a finalizer: starting a thread takes locks of its own), ends it. It waits on the queue and costs
+nothing between abandoned streams. :func:`drain` waits until everything handed over so far is ended: the test
+helper ``synapsekit.testing.collect_garbage`` and interpreter exit use it, so no abandoned call goes unreported.
+
+A stream proxy's ``__del__`` still ends the call itself when the caller dropped the last reference (that runs at
+a point of the caller's own code, outside any of ours, and the call is counted at once, as before): it hands over
+only when the cyclic collector finalizes it (``gc.is_finalized``). A raw response's ``weakref.finalize`` cannot
+tell the two apart and always hands over.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ to: instrumentors subclass the reader, not the proxy, and pass an instance to
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -102,13 +103,18 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[type-arg]
         return self._self_call
 
     def __del__(self) -> None:
-        # Garbage collection of an abandoned stream: its call is ended on the reaper thread, never here (the
-        # collector may have interrupted one of our own locked sections on this thread: see _core.reaper).
-        # Never raise from here. (try/except, not contextlib.suppress: three Python calls more per stream.)
+        # An abandoned stream: its call ends here when the caller dropped the last reference (a point of their
+        # own code), and on the reaper thread when the cyclic collector finalizes it (which may have interrupted
+        # one of our own locked sections on this thread: see _core.reaper). The collector marks an object
+        # finalized before calling __del__; a dropped reference marks it after. Never raise from here.
+        # (try/except, not contextlib.suppress: three Python calls more per stream.)
         try:
             call = self._self_call
             if not call.ended:
-                reaper.abandon_later(call)
+                if gc.is_finalized(self):
+                    reaper.abandon_later(call)
+                else:
+                    call.abandon()
         except Exception:
             pass
 

@@ -52,13 +52,37 @@ def test_a_detached_finalizer_abandons_nothing() -> None:
     assert call.threads == []
 
 
-def test_a_stream_dropped_unread_is_ended_once_by_the_reaper(sink: RecordingSink) -> None:
+def _dropped_stream(*, in_a_cycle: bool) -> object:
+    """A stream read one chunk and dropped; its call. In a cycle, only the collector can free the proxy."""
     call = start_call("synapsekit", "chat", "m", streamed=True, prompt="one two three four")
     proxy = SyncStreamProxy(iter(["a", "b"]), call)
     next(proxy)
-    del proxy
+    if in_a_cycle:
+        cycle: list[object] = [proxy]
+        cycle.append(cycle)
+    return call
+
+
+def test_a_stream_whose_last_reference_is_dropped_is_ended_at_once_in_place(sink: RecordingSink) -> None:
+    call = _dropped_stream(in_a_cycle=False)
+    assert sink.ended == [
+        call
+    ]  # no collection, no waiting: ended when the caller let go of it, on this thread
+    assert (call.usage_estimated, call.input_tokens, call.output_tokens, call.chunks) == (True, 5, 0, 1)
+
+
+def test_a_stream_the_collector_frees_is_ended_once_by_the_reaper(
+    sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    end = reaper._end
+    monkeypatch.setattr(
+        reaper, "_end", lambda abandon: (threads.append(threading.current_thread().name), end(abandon))
+    )
+    call = _dropped_stream(in_a_cycle=True)
     collect_garbage()
     assert sink.ended == [call]
+    assert threads == ["synapsekit-reaper"]
     assert (call.usage_estimated, call.input_tokens, call.output_tokens, call.chunks) == (True, 5, 0, 1)
 
 
@@ -128,11 +152,16 @@ def test_a_stream_dropped_just_before_the_interpreter_exits_is_still_reported() 
         from synapsekit.plugin import SyncStreamProxy, start_call
         from synapsekit.testing import CallRecorder
 
+        import gc
+
         recorder = CallRecorder().__enter__()
         call = start_call("synapsekit", "chat", "m", streamed=True, prompt="one two three four")
         proxy = SyncStreamProxy(iter(["a", "b"]), call)
         next(proxy)
-        del proxy  # handed over; the interpreter exits at once
+        cycle = [proxy]
+        cycle.append(cycle)
+        del proxy, cycle
+        gc.collect()  # the collector finalizes it: handed over, and the interpreter exits at once
         """
     )
     assert out.strip() == "ended 1 5"
@@ -149,6 +178,8 @@ def test_a_forked_child_ends_its_own_abandoned_streams() -> None:
             call = start_call("synapsekit", "chat", "m", streamed=True, prompt="one two three four")
             proxy = SyncStreamProxy(iter(["a", "b"]), call)
             next(proxy)
+            cycle = [proxy]
+            cycle.append(cycle)  # freed by the collector: handed over to the process's reaper
             return call
 
         with CallRecorder() as recorder:
