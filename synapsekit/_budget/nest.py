@@ -411,12 +411,9 @@ def _admit_in_general(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
     holds: list[_Hold] = []
     blocked: int | None = None  # the first budget whose open circuit refuses the call outright
     for scope in scopes:
-        # BudgetScope._account_at, inlined for its common case: this runs once per budget per call.
-        current = scope._current_account
-        if current is not None and current[1] <= wall < current[2] and scope._clock is utc_now:
-            account = current[0]
-        else:
-            account = scope._account(scope._clock())
+        account = scope._account_at(
+            wall
+        )  # not the common path (an open breaker, several ledgers): no inlining
         hold = _new_hold(_Hold)
         hold.id = scope._id_prefix + call_id
         hold.account = account
