@@ -44,15 +44,16 @@ def checked_python(python: str) -> str:
     return python
 
 
-def _deterministic(env: Mapping[str, str] | None) -> dict[str, str]:
+def _deterministic(env: Mapping[str, str] | None, hash_seed: int) -> dict[str, str]:
     """``env`` (default: ours) with a fixed string-hash seed.
 
     With the default random seed every process lays its dicts and sets out differently, which moves a
     count by a few thousand instructions per operation from one run to the next; with a fixed seed
-    repeated runs agree to within a few dozen.
+    repeated runs agree to within a few dozen. A different fixed seed is a different layout: averaging a
+    few of them (``run.py --seeds``) keeps one layout's luck out of a comparison.
     """
     fixed = dict(os.environ if env is None else env)
-    fixed["PYTHONHASHSEED"] = "0"
+    fixed["PYTHONHASHSEED"] = str(hash_seed)
     return fixed
 
 
@@ -62,6 +63,7 @@ def phase_instructions(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     timeout_s: float = 3600,
+    hash_seed: int = 0,
 ) -> list[int]:
     """Instructions executed in each phase of ``command`` (the first element: a Python interpreter)."""
     with tempfile.TemporaryDirectory(prefix="callgrind-") as directory:
@@ -75,7 +77,7 @@ def phase_instructions(
                 checked_python(command[0]),
                 *command[1:],
             ],
-            env=_deterministic(env),
+            env=_deterministic(env, hash_seed),
             cwd=cwd,
             capture_output=True,
             timeout=timeout_s,

@@ -4,7 +4,7 @@ Deterministic where wall-clock is not: the counts are the same on a busy 2-core 
 a few hundred instructions per call is visible. Prints a markdown table (per operation, overhead against
 the scenario's baseline, and the ratio) and writes it with the raw counts to ``.benchmarks/``.
 
-    uv run --frozen python bench/callgrind/run.py [--jobs 2] [--scenarios call_sync stream ...]
+    uv run --frozen python bench/callgrind/run.py [--jobs 2] [--scenarios call_sync stream ...] [--seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -38,34 +38,57 @@ COUNTS: Final = {
 }
 
 
-def measure(scenario: str, name: str) -> tuple[str, str, float | str]:
+def measure(scenario: str, name: str, seed: int) -> tuple[str, str, int, float | str]:
     n, m = COUNTS[scenario]
     command = [sys.executable, str(DRIVER), scenario, name, str(n), str(m)]
     try:
-        phases = phase_instructions(command, cwd=str(ROOT))
+        phases = phase_instructions(command, cwd=str(ROOT), hash_seed=seed)
     except (CallgrindError, OSError) as exc:
-        return scenario, name, f"failed: {exc}"
+        return scenario, name, seed, f"failed: {exc}"
     # phases: start-up and warm-up, N operations, M operations, the exit.
-    return scenario, name, phases[2] / m
+    return scenario, name, seed, phases[2] / m
 
 
-def table(results: dict[str, dict[str, float | str]]) -> str:
+Counts = dict[str, dict[str, dict[int, float | str]]]  # scenario -> configuration -> hash seed -> count
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def table(results: Counts) -> str:
+    """Per operation and over the baseline, each the mean over the hash seeds; with several seeds, the
+    range of the overheads measured seed by seed (each configuration against the baseline of its seed)."""
+    seeded = any(len(by_seed) > 1 for by_name in results.values() for by_seed in by_name.values())
     lines = [
-        "| scenario | configuration | instructions / op | overhead / op | ratio |",
-        "|---|---|---:|---:|---:|",
+        "| scenario | configuration | instructions / op | overhead / op | ratio |"
+        + (" overhead, seed by seed: min … max |" if seeded else ""),
+        "|---|---|---:|---:|---:|" + ("---:|" if seeded else ""),
     ]
     for scenario, by_name in results.items():
-        base = by_name.get("baseline")
+        base = by_name.get("baseline", {})
         for name in CONFIGURATIONS:
-            value = by_name.get(name)
-            if not isinstance(value, float):
-                lines.append(f"| {scenario} | {name} | {value} | | |")
+            if name not in by_name:
                 continue
-            if isinstance(base, float) and name != "baseline":
-                overhead, ratio = f"{value - base:+,.0f}", f"{value / base:.4f}"
+            by_seed = by_name[name]
+            failed = [value for value in by_seed.values() if not isinstance(value, float)]
+            if failed:
+                lines.append(f"| {scenario} | {name} | {failed[0]} | | |" + (" |" if seeded else ""))
+                continue
+            value = _mean([float(v) for v in by_seed.values()])
+            overheads = [
+                float(by_seed[seed]) - float(base[seed])
+                for seed in by_seed
+                if isinstance(base.get(seed), float)
+            ]
+            if overheads and name != "baseline":
+                overhead = f"{_mean(overheads):+,.0f}"
+                ratio = f"{value / _mean([float(base[seed]) for seed in by_seed]):.4f}"
+                spread = f" {min(overheads):+,.0f} … {max(overheads):+,.0f} |" if seeded else ""
             else:
                 overhead = ratio = ""
-            lines.append(f"| {scenario} | {name} | {value:,.0f} | {overhead} | {ratio} |")
+                spread = " |" if seeded else ""
+            lines.append(f"| {scenario} | {name} | {value:,.0f} | {overhead} | {ratio} |{spread}")
     return "\n".join(lines)
 
 
@@ -78,14 +101,27 @@ def main() -> None:
     parser.add_argument(
         "--configurations", nargs="*", default=list(CONFIGURATIONS), choices=list(CONFIGURATIONS)
     )
+    parser.add_argument(
+        "--seeds",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="string-hash seeds, one run each; the rows are their mean (each seed lays the heap out "
+        "differently, which alone moves a row by a few thousand instructions)",
+    )
     parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "callgrind"))
     args = parser.parse_args()
-    jobs = [(scenario, name) for scenario in args.scenarios for name in args.configurations]
-    results: dict[str, dict[str, float | str]] = {scenario: {} for scenario in args.scenarios}
+    jobs = [
+        (scenario, name, seed)
+        for scenario in args.scenarios
+        for name in args.configurations
+        for seed in args.seeds
+    ]
+    results: Counts = {scenario: {} for scenario in args.scenarios}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for scenario, name, value in pool.map(lambda job: measure(*job), jobs):
-            results[scenario][name] = value
-            print(f"{scenario:<11} {name:<11} {value}", file=sys.stderr, flush=True)
+        for scenario, name, seed, value in pool.map(lambda job: measure(*job), jobs):
+            results[scenario].setdefault(name, {})[seed] = value
+            print(f"{scenario:<11} {name:<11} seed {seed} {value}", file=sys.stderr, flush=True)
     markdown = table(results)
     print(markdown)
     out = Path(args.out)

@@ -23,6 +23,9 @@ ATTRIBUTES_MODULE = "opentelemetry.attributes"
 _direct_types: dict[type, bool] = {}
 # Values the SDK would store unchanged (a tuple qualifies when all its items are str).
 _PLAIN_VALUE_TYPES = frozenset((str, bool, int, float))
+# For all(map(is_..., map(type, values))): a check of many values in C, with no Python step per value.
+is_plain_scalar_type = _PLAIN_VALUE_TYPES.__contains__
+is_str_type = frozenset((str,)).__contains__
 
 
 def _supports_direct_writes(span_type: type, span: Any) -> bool:
@@ -44,25 +47,28 @@ def _supports_direct_writes(span_type: type, span: Any) -> bool:
 
 
 def _plain(attributes: Mapping[str, Any]) -> bool:
-    for value in attributes.values():
-        value_type = type(value)
-        if value_type in _PLAIN_VALUE_TYPES:
+    values = attributes.values()
+    if all(map(is_plain_scalar_type, map(type, values))):
+        return True
+    for value in values:
+        if type(value) in _PLAIN_VALUE_TYPES:
             continue
-        if value_type is not tuple:
+        if type(value) is not tuple or not all(map(is_str_type, map(type, value))):
             return False
-        for item in value:
-            if type(item) is not str:
-                return False
     return True
 
 
-def set_span_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
-    """``span.set_attributes(attributes)``, written directly when that stores exactly the same."""
+def set_span_attributes(span: Any, attributes: Mapping[str, Any], plain: bool | None = None) -> None:
+    """``span.set_attributes(attributes)``, written directly when that stores exactly the same.
+
+    ``plain``: the caller has checked the values itself (True: all of them plain, see :func:`_plain`;
+    False: perhaps not); None has them checked here.
+    """
     span_type = type(span)
     direct = _direct_types.get(span_type)
     if direct is None:
         direct = _direct_types[span_type] = _supports_direct_writes(span_type, span)
-    if direct and _plain(attributes):
+    if direct and (_plain(attributes) if plain is None else plain):
         bounded = span._attributes
         if bounded.max_value_len is None:
             maxlen = bounded.maxlen
