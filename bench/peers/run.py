@@ -150,15 +150,23 @@ def run(venvs: Path, peer: Peer, extra: list[str]) -> tuple[dict[str, Any] | Non
     return result, None
 
 
-def instructions(venvs: Path, peer: Peer) -> tuple[tuple[float, float] | None, str | None]:
-    """Instructions per call and per stream: phases are start-up, N calls, M calls, N/10 and M/10 streams."""
+def instructions(venvs: Path, peer: Peer, seeds: list[int]) -> tuple[tuple[float, float] | None, str | None]:
+    """Instructions per call and per stream: phases are start-up, N calls, M calls, N/10 and M/10 streams.
+
+    The mean over ``seeds`` (string-hash seeds: each lays the heap out differently, which alone moves a
+    count by a few thousand instructions per call); every peer is counted with the same seeds.
+    """
     n, m = CALLGRIND_COUNTS
     command = [str(python_of(venvs, peer)), str(HERE / peer.script), "--callgrind", str(n), str(m)]
-    try:
-        phases = phase_instructions(command, env=offline_env(), cwd=str(venvs))
-    except (CallgrindError, OSError) as exc:
-        return None, str(exc)
-    return (phases[2] / m, phases[4] / (m // 10)), None
+    calls, streams = [], []
+    for seed in seeds:
+        try:
+            phases = phase_instructions(command, env=offline_env(), cwd=str(venvs), hash_seed=seed)
+        except (CallgrindError, OSError) as exc:
+            return None, str(exc)
+        calls.append(phases[2] / m)
+        streams.append(phases[4] / (m // 10))
+    return (statistics.mean(calls), statistics.mean(streams)), None
 
 
 def _us(value: float) -> str:
@@ -226,6 +234,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=[peer.key for peer in PEERS])
     parser.add_argument("--callgrind", action="store_true", help="also count instructions (slow)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel callgrind runs")
+    parser.add_argument(
+        "--seeds",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="string-hash seeds for callgrind; counts are their mean",
+    )
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "peers"))
     args = parser.parse_args()
@@ -264,8 +279,8 @@ def main() -> None:
     if args.callgrind:
         ready = [outcome for outcome in outcomes if outcome.result is not None]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            bare_future = pool.submit(instructions, venvs, BARE)
-            counted = list(pool.map(lambda outcome: instructions(venvs, outcome.peer), ready))
+            bare_future = pool.submit(instructions, venvs, BARE, args.seeds)
+            counted = list(pool.map(lambda outcome: instructions(venvs, outcome.peer, args.seeds), ready))
             bare_instructions, bare_error = bare_future.result()
         if bare_instructions is None:
             print(f"bare under callgrind failed: {bare_error}", file=sys.stderr)
@@ -281,6 +296,7 @@ def main() -> None:
         "openai": OPENAI_VERSION,
         "bare_runs": bare_runs,
         "bare_instructions": bare_instructions,
+        "callgrind_seeds": args.seeds,
         "peers": [
             {
                 "key": outcome.peer.key,
