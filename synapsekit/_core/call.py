@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextvars
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -513,6 +513,40 @@ class LLMCall:
             span_token = _spans.attach(span)
         try:
             result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _spans._context.detach(span_token)
+            active_call_var.reset(token)
+            self.fail(exc)
+            raise
+        _spans._context.detach(span_token)
+        active_call_var.reset(token)
+        return result
+
+    async def asend(
+        self, fn: Callable[..., Awaitable[_T]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _T:
+        """``await fn(*args, **kwargs)`` with this call in flight: :meth:`send` for a coroutine function.
+
+        The context variables are set in this coroutine's frame, which runs in the caller's context: the
+        awaited request sees them, and they are reset before the caller resumes, as ``with call:`` does.
+        """
+        token = active_call_var.set(self)
+        span = self.span
+        if span is None:
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                active_call_var.reset(token)
+                self.fail(exc)
+                raise
+            active_call_var.reset(token)
+            return result
+        if _spans._trace is not None:
+            span_token = _spans._context.attach(_spans._trace.set_span_in_context(span))
+        else:
+            span_token = _spans.attach(span)
+        try:
+            result = await fn(*args, **kwargs)
         except BaseException as exc:
             _spans._context.detach(span_token)
             active_call_var.reset(token)

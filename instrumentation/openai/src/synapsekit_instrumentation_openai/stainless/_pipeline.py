@@ -276,8 +276,7 @@ class RequestPipeline:
             if call.span is not None or not wire or call.capture_content:
                 describe_for_span(operation, call, body, wire)
             if sdk_spans is None:
-                with call:
-                    result = await wrapped(*args, **kwargs)
+                result = await call.asend(wrapped, args, kwargs)
             else:
                 token = sdk_spans.offer(call)
                 try:
