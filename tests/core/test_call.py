@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -301,3 +302,67 @@ def test_send_with_a_span_that_fails_detaches_it_and_records_the_error(span_expo
     assert current_call() is None
     spans = span_exporter.get_finished_spans()  # type: ignore[attr-defined]
     assert [(s.name, s.attributes["error.type"]) for s in spans] == [("chat gpt-4o-mini", "ConnectionError")]
+
+
+def test_asend_awaits_the_function_with_the_call_in_flight_and_ends_nothing(sink: RecordingSink) -> None:
+    call = start_call("synapsekit", "chat", "m")
+    seen: list[object] = []
+
+    async def send(a: int, *, b: int) -> int:
+        seen.append(current_call())
+        await asyncio.sleep(0)  # suspended once: the call stays in flight across the await
+        seen.append(current_call())
+        return a + b
+
+    async def main() -> int:
+        result = await call.asend(send, (2,), {"b": 3})
+        assert current_call() is None
+        return result
+
+    assert asyncio.run(main()) == 5
+    assert seen == [call, call]
+    assert not call.ended
+    call.finish()
+    assert sink.ended == [call]
+
+
+@pytest.mark.parametrize("error", [TimeoutError("provider timed out"), asyncio.CancelledError()])
+def test_asend_fails_the_call_resets_the_context_and_reraises(
+    sink: RecordingSink, error: BaseException
+) -> None:
+    tally = Tally()
+    with tally:
+        call = start_call("synapsekit", "chat", "m")
+
+    async def send() -> None:
+        assert current_call() is call
+        raise error
+
+    async def main() -> None:
+        with pytest.raises(type(error)):
+            await call.asend(send, (), {})
+        assert current_call() is None
+
+    asyncio.run(main())
+    assert call.error_type == type(error).__qualname__
+    assert tally.failed_calls == 1
+    assert sink.ended == [call]
+
+
+def test_asend_with_a_span_makes_it_current_only_while_the_request_runs(span_exporter: object) -> None:
+    from opentelemetry import trace
+
+    call = start_call("openai", "chat", "gpt-4o-mini")
+
+    async def send() -> object:
+        await asyncio.sleep(0)
+        return trace.get_current_span()
+
+    async def main() -> object:
+        inside = await call.asend(send, (), {})
+        assert trace.get_current_span() is not call.span
+        return inside
+
+    assert asyncio.run(main()) is call.span
+    call.finish()
+    assert [s.name for s in span_exporter.get_finished_spans()] == ["chat gpt-4o-mini"]  # type: ignore[attr-defined]
