@@ -63,11 +63,19 @@ def test_a_lone_budget_on_the_memory_ledger_takes_the_direct_path() -> None:
         budget(max_cost_usd=1.0, ledger=MemoryLedger()),
         budget(max_cost_usd=1.0, ledger=Plain()),
     )
-    for scope, expected in ((direct, True), (general, False)):
-        with scope:
-            call = _start()
-            assert (scope._holds[id(call)].entry is not None) is expected
-            _finish(call)
+    with direct:
+        call = _start()
+        # Reserved on the entry directly and kept on the call (no _Hold in _holds).
+        held = call._scope_hold
+        assert held is not None and held[0] is direct and held[3] is not None
+        assert not direct._holds
+        _finish(call)
+        assert call._scope_hold is None
+    with general:
+        call = _start()
+        assert call._scope_hold is None
+        assert general._holds[id(call)].entry is None
+        _finish(call)
 
 
 @PATHS
