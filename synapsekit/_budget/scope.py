@@ -795,8 +795,8 @@ class BudgetScope(Scope):
             if call._scope_hold is not held:
                 return  # released meanwhile, by another thread (a layer nearer the wire took the call over)
             call._scope_hold = None
-            # No prune check (MemoryLedger.settle's): pruning only drops finished windows, which the next
-            # reservation's check does as well; a settlement adds nothing a prune would drop.
+            # No prune check (MemoryLedger.settle makes one): a prune drops other budgets' finished windows
+            # and forgotten budgets, which the next reservation's check drops as well.
             if entry.live:
                 # Take the unlisted reservation back, add the cost.
                 entry.unlisted -= 1
