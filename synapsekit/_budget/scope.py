@@ -530,8 +530,7 @@ class BudgetScope(Scope):
             self._refuse(call, account.bucket, totals, nano, tokens, "over_limit")  # raises ("raise")
             return
         call._scope_hold = held  # read and cleared under the ledger's lock, by on_end or release
-        if self._ledger_error_logged:
-            self._ledger_error_logged = False
+        # (_ledger_error_logged is not reset: a MemoryLedger raises no LedgerError, nothing ever set it.)
         if "reserved" in _events.wanted_kinds:
             totals = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
             self._emit("reserved", call, account.bucket, totals, nano, None)

@@ -784,7 +784,7 @@ def start_call(
                 except Exception as exc:
                     report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
                 else:
-                    call._admitted = (scope,)  # a tuple: built in one step, never added to
+                    call._admitted = scopes  # ``(scope,)``: the tuple at hand, nothing built
                     if not scope.sets_chunk_allowance:
                         call._chunk_allowance = -1  # it hears about every chunk
         elif (
