@@ -186,6 +186,22 @@ class _Hold:
 
 
 _new_hold = object.__new__
+
+# admit's common case keeps its reservation on the call (LLMCall._scope_hold), not in a _Hold in _holds:
+# (scope, ledger, account, entry, nano, tokens, input_tokens, output_tokens), the reservation made unlisted
+# on ``entry`` of the memory ledger ``ledger``, priced. One tuple built in C and a slot of the call, where a
+# _Hold is an object with eight attribute stores and _holds an id(), a dict store and a dict pop per call.
+_LoneHold = tuple["BudgetScope", MemoryLedger, Account, _Entry, int, int, int, int]
+
+
+def _hold_of(held: _LoneHold) -> _Hold:
+    """The :class:`_Hold` of a reservation kept on the call, for the paths that work on holds."""
+    hold = _new_hold(_Hold)
+    _, _, hold.account, hold.entry, hold.nano, hold.tokens, hold.input_tokens, hold.output_tokens = held
+    hold.priced = hold.unlisted = True
+    return hold
+
+
 # "<pid>-", the middle of every reservation id, refreshed in a forked child (a reservation id must stay
 # unique across the processes sharing a ledger): os.getpid() and its formatting are not redone per call.
 _pid_tag = f"{os.getpid()}-"
@@ -350,6 +366,19 @@ class BudgetScope(Scope):
         self._ids = itertools.count()
         # The last account used, with the epoch seconds [starts, ends) in which it is surely current.
         self._current_account: tuple[Account, float, float] | None = None
+        # The same for admit to read in one step, with the wall time: set only for the default clock (a
+        # budget with its own clock cannot tell its window from the wall time); until then, bounds that
+        # hold no moment.
+        self._wall_window: tuple[Account, float, float] = (
+            Account(self.key, "", None),
+            math.inf,
+            -math.inf,
+        )
+        # admit's common case: a "raise" budget on a MemoryLedger (that very class; a subclass's reserve and
+        # settle must see every operation), fixed at construction as a nest's plan fixes them per window.
+        self._direct_ledger = (
+            self.ledger if type(self.ledger) is MemoryLedger and on_exceeded == "raise" else None
+        )
         self._last_totals: tuple[str, Totals] = ("", Totals())
         # On a MemoryLedger (exactly that class): the entry of the account last used, kept to reserve and
         # settle on it directly. Read and replaced under the ledger's lock; one tuple, so a reader without
@@ -413,49 +442,42 @@ class BudgetScope(Scope):
 
     # -- the hooks the core calls ------------------------------------------------------------------------
     def admit(self, call: LLMCall) -> None:
-        """One budget alone: the same steps as :func:`~synapsekit._budget.nest.admit_budgets`, without the batch's lists (the common
-        case, one budget in scope, pays for none of them)."""
+        """One budget alone: the same steps as :func:`~synapsekit._budget.nest.admit_budgets`, without the
+        batch's lists (the common case, one budget in scope, pays for none of them).
+
+        The common case in place: a closed breaker, a priced call that is not streamed, a ``"raise"``
+        budget on the memory ledger. Its reservation is made on the ledger's entry directly and kept on the
+        call (``LLMCall._scope_hold``, a :data:`_LoneHold`) rather than in a :class:`_Hold` in ``_holds``;
+        :meth:`_admit_held` takes every other case.
+        """
         wall = _time()
         # _account_at, inlined: this runs on every call.
-        current = self._current_account
-        if current is not None and current[1] <= wall < current[2] and self._clock is utc_now:
-            account = current[0]
-        else:
+        account, starts, ends = self._wall_window
+        if not starts <= wall < ends:
             account = self._account(self._clock())
-        hold = _new_hold(_Hold)
-        hold.account = account
-        breaker = self._breaker
-        if breaker._state is not _CLOSED and breaker.enter(account.bucket, hold) is Admission.REFUSE:
-            # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
-            self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
-            hold.warned = True
+            current = self._current_account
+            if current is not None and self._clock is utc_now:
+                self._wall_window = current
+        if self._breaker._state is not _CLOSED:
+            self._admit_held(call, account, wall, None)  # the breaker answers before any estimate
+            return
         model = call.request_model
         # The prompt's tokens (call.prompt_source and count_input_tokens, their common case in place: a
-        # prompt given as text or parts, or read once from the instrumentor's callable, then estimated
-        # from its length).
+        # prompt given as text or parts, estimated from its length).
         prompt = call.prompt
-        if prompt is not None and type(prompt) is not str and type(prompt) is not PromptParts:
-            if isinstance(prompt, (str, PromptParts)):
-                pass
-            else:
-                # The instrumentor's callable, read once and kept (as prompt_source does).
-                try:
-                    prompt = call.prompt = prompt()
-                except Exception as exc:
-                    report_internal_error("call.prompt_text", exc)
-                    prompt = None
-        if prompt is None:
-            input_tokens = 0
-        elif _counters.get(model or "") is estimate_tokens:
-            chars = prompt._length if type(prompt) is PromptParts else len(prompt)
+        if type(prompt) is str:
+            chars = len(prompt)
+        elif type(prompt) is PromptParts:
+            chars = prompt._length
+        else:
+            prompt = call.prompt_source  # the instrumentor's callable, read once and kept; or None
+            chars = 0 if prompt is None else len(prompt)
+        if _counters.get(model or "") is estimate_tokens:
             input_tokens = -(-chars // CHARS_PER_TOKEN)
         else:
             input_tokens = count_input_tokens(prompt, model)
-        hold.input_tokens = input_tokens
         max_output_tokens = call.max_output_tokens
-        output_tokens = hold.output_tokens = (
-            self.default_max_output_tokens if max_output_tokens is None else max_output_tokens
-        )
+        output_tokens = self.default_max_output_tokens if max_output_tokens is None else max_output_tokens
         # _worst_case_nano's common case (a resolved fixed price), in place.
         nano: int | None
         schedule = None if model is None else _resolved_prices.get((call.provider, model))
@@ -464,21 +486,106 @@ class BudgetScope(Scope):
             nano = -(-(rates[0] * input_tokens + rates[1] * output_tokens + rates[2]) // rates[3])
         else:
             nano = _worst_case_nano(call.provider, model, input_tokens, output_tokens)
+        ledger = self._direct_ledger
+        if nano is None or ledger is None or call.streamed or call._scope_hold is not None:
+            self._admit_held(call, account, wall, (input_tokens, output_tokens, nano))
+            return
         tokens = input_tokens + output_tokens
-        if nano is None:
+        # MemoryLedger.reserve, on the entry kept for this window (no record built, no lookup): a subclass's
+        # reserve (one that counts, fails, logs) is called as usual, in _admit_held.
+        limit_nano, limit_tokens = self._limit_nano, self._limit_tokens
+        # acquire/release rather than ``with``: a with block looks up and binds __enter__ and __exit__ and
+        # calls __exit__ with three arguments, about as much again as the lock itself.
+        lock = ledger._lock
+        lock.acquire()
+        try:
+            # The ledger's clock, read once already when it is the default one (time.time).
+            now = wall if ledger._clock is _time else ledger._clock()
+            if now >= ledger._next_prune:
+                ledger._prune(now)
+            ref = self._entry_ref
+            if ref is None or ref[0] is not account or not ref[1].live:
+                ref = self._entry_ref = (account, ledger.entry(account))
+            entry = ref[1]
+            spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
+            reserved_nano, reserved_tokens = entry.reserved_nano + nano, entry.reserved_tokens + tokens
+            refused = spent_nano + reserved_nano > limit_nano or spent_tokens + reserved_tokens > limit_tokens
+            if not refused:
+                # Unlisted: the call's hold keeps the amounts (see MemoryLedger.entry).
+                entry.unlisted += 1
+                entry.reserved_nano = reserved_nano
+                entry.reserved_tokens = reserved_tokens
+        finally:
+            lock.release()
+        held: _LoneHold = (self, ledger, account, entry, nano, tokens, input_tokens, output_tokens)
+        if refused:
+            totals = _new_tuple(
+                Totals, (spent_nano, reserved_nano - nano, spent_tokens, reserved_tokens - tokens)
+            )
+            self._last_totals = (account.bucket, totals)
+            # Only a refusal over settled spend opens the circuit: reservations in flight may yet be
+            # released, and refusing everyone at once because of them would be wrong.
+            exhausted = self._no_room_after_settled(totals, nano, tokens)
+            self._breaker.report(held, account.bucket, exhausted=exhausted, good=False)
+            self._refuse(call, account.bucket, totals, nano, tokens, "over_limit")  # raises ("raise")
+            return
+        call._scope_hold = held  # read and cleared under the ledger's lock, by on_end or release
+        # (_ledger_error_logged is not reset: a MemoryLedger raises no LedgerError, nothing ever set it.)
+        if "reserved" in _events.wanted_kinds:
+            totals = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
+            self._emit("reserved", call, account.bucket, totals, nano, None)
+        elif call.span is not None:
+            # Only the span hears of it: note_on_span's "reserved" case, in place (every traced call).
+            amount_usd = nano / NANO_PER_USD
+            notes = call.budget_attributes
+            if notes is None:
+                call.budget_attributes = {_RESERVED_USD: amount_usd}
+            elif amount_usd > notes.get(_RESERVED_USD, -1.0):
+                notes[_RESERVED_USD] = amount_usd
+
+    def _estimate(self, call: LLMCall) -> tuple[int, int, int | None]:
+        """The call's input tokens, output tokens and worst case in nano-dollars (None: no known price)."""
+        model = call.request_model
+        input_tokens = count_input_tokens(call.prompt_source, model)
+        max_output_tokens = call.max_output_tokens
+        output_tokens = self.default_max_output_tokens if max_output_tokens is None else max_output_tokens
+        return (
+            input_tokens,
+            output_tokens,
+            _worst_case_nano(call.provider, model, input_tokens, output_tokens),
+        )
+
+    def _admit_held(
+        self, call: LLMCall, account: Account, wall: float, estimate: tuple[int, int, int | None] | None
+    ) -> None:
+        """:meth:`admit` with a :class:`_Hold` in ``_holds``: a breaker not closed, a stream, a ``"warn"``
+        budget, an unknown price, any other ledger. ``estimate``: :meth:`_estimate`'s answer, if made."""
+        hold = _new_hold(_Hold)
+        hold.account = account
+        breaker = self._breaker
+        if breaker._state is not _CLOSED and breaker.enter(account.bucket, hold) is Admission.REFUSE:
+            # Exhausted: no estimate, no ledger round trip ("warn" goes on, having warned).
+            self._refuse(call, account.bucket, self._cached_totals(account.bucket), None, 0, "circuit_open")
+            hold.warned = True
+        input_tokens, output_tokens, worst = self._estimate(call) if estimate is None else estimate
+        hold.input_tokens, hold.output_tokens = input_tokens, output_tokens
+        tokens = input_tokens + output_tokens
+        if worst is None:
             if self.on_unknown_price == "refuse" and self._limits.nano is not None:
                 self._refuse_unknown_price(call, hold, tokens)
             nano = 0
         else:
             hold.priced = True
+            nano = worst
         force = self.on_exceeded == "warn"
         ledger = self.ledger
         totals: Totals | None = None
         if type(ledger) is MemoryLedger:
-            # MemoryLedger.reserve, on the entry kept for this window (no record built, no lookup): a
-            # subclass's reserve (one that counts, fails, logs) is called as usual, below.
+            # MemoryLedger.reserve, on the entry kept for this window, as in admit.
             limit_nano, limit_tokens = self._limit_nano, self._limit_tokens
-            with ledger._lock:
+            lock = ledger._lock
+            lock.acquire()  # not ``with``: see admit
+            try:
                 now = ledger._clock()
                 if now >= ledger._next_prune:
                     ledger._prune(now)
@@ -496,14 +603,15 @@ class BudgetScope(Scope):
                     entry.unlisted += 1
                     entry.reserved_nano = reserved_nano
                     entry.reserved_tokens = reserved_tokens
+            finally:
+                lock.release()
             hold.nano, hold.tokens, hold.unlisted = nano, tokens, True
             if refused:
                 totals = _new_tuple(
                     Totals, (spent_nano, reserved_nano - nano, spent_tokens, reserved_tokens - tokens)
                 )
                 self._last_totals = (account.bucket, totals)
-                # Only a refusal over settled spend opens the circuit: reservations in flight may yet be
-                # released, and refusing everyone at once because of them would be wrong.
+                # Only a refusal over settled spend opens the circuit (see admit).
                 exhausted = self._no_room_after_settled(totals, nano, tokens)
                 self._breaker.report(hold, account.bucket, exhausted=exhausted, good=False)
                 self._refuse(call, account.bucket, totals, nano, tokens, "over_limit")
@@ -550,7 +658,7 @@ class BudgetScope(Scope):
                 assert totals is not None
                 self._emit("reserved", call, account.bucket, totals, nano, None)
             elif call.span is not None:
-                # Only the span hears of it: note_on_span's "reserved" case, in place (every traced call).
+                # Only the span hears of it, as in admit.
                 amount_usd = nano / NANO_PER_USD
                 notes = call.budget_attributes
                 if notes is None:
@@ -558,10 +666,30 @@ class BudgetScope(Scope):
                 elif amount_usd > notes.get(_RESERVED_USD, -1.0):
                     notes[_RESERVED_USD] = amount_usd
 
+    def _promote(self, call: LLMCall) -> None:
+        """A reservation kept on the call (see :meth:`admit`) moves to a :class:`_Hold` in ``_holds``, where
+        every path but admit's and on_end's common case looks for it."""
+        held: _LoneHold | None = call._scope_hold
+        if held is None or held[0] is not self:
+            return
+        lock = held[1]._lock
+        lock.acquire()
+        try:
+            if call._scope_hold is held:  # not settled or moved meanwhile (by another thread)
+                call._scope_hold = None
+                self._holds[id(call)] = _hold_of(held)
+        finally:
+            lock.release()
+
     def on_chunk(self, call: LLMCall) -> None:
         hold = self._holds.get(id(call))
         if hold is None:
-            return
+            if call._scope_hold is None:
+                return
+            self._promote(call)  # admit keeps no stream's reservation on the call: a chunk of another call
+            hold = self._holds.get(id(call))
+            if hold is None:
+                return
         output_tokens = _streamed_output_tokens(call)
         reported_input = call.input_tokens
         if output_tokens > hold.output_tokens or (
@@ -583,6 +711,8 @@ class BudgetScope(Scope):
         call.watch_chunks_past(max_chars_within_tokens(hold.output_tokens))
 
     def release(self, call: LLMCall) -> None:
+        if call._scope_hold is not None:
+            self._promote(call)
         with self._lock:
             hold = self._holds.pop(id(call), None)
         if hold is None:
@@ -593,7 +723,105 @@ class BudgetScope(Scope):
             self._emit("settled", call, hold.account.bucket, totals, 0, "released")
 
     def on_end(self, call: LLMCall) -> None:
-        """One budget alone: :func:`~synapsekit._budget.nest.settle_budgets` steps without the batch's lists."""
+        """One budget alone: :func:`~synapsekit._budget.nest.settle_budgets` steps without the batch's lists.
+
+        The common case in place: a reservation admit kept on the call, settled at a fixed price (usage as
+        reported, no error). :meth:`_end_held` takes every other case.
+        """
+        held: _LoneHold | None = call._scope_hold
+        if held is None or held[0] is not self:
+            self._end_held(call)
+            return
+        _, ledger, account, entry, held_nano, held_tokens, _, _ = held
+        nano: int | None = None
+        try:
+            # _actual_cost's plain case (usage as reported, no error, a fixed price), in place and in
+            # integers: nano_cost(rates, ...), exactly cost_to_nano(compute_cost(...).total).
+            input_tokens, output_tokens = call.input_tokens, call.output_tokens
+            model = call.response_model or call.request_model
+            if (
+                input_tokens is not None
+                and output_tokens is not None
+                and model is not None
+                and call.error is None
+                and not call.usage_implausible
+            ):
+                schedule = _resolved_prices.get((call.provider, model))
+                rates = None if schedule is None else schedule.cost_nano_rates
+                if rates is not None:
+                    cached, written, reasoning = (
+                        call.cached_input_tokens,
+                        call.cache_creation_input_tokens,
+                        call.reasoning_tokens,
+                    )
+                    if cached or written or reasoning:
+                        nano = -(
+                            -(
+                                rates[0] * (input_tokens - cached - written)
+                                + rates[1] * cached
+                                + rates[2] * written
+                                + rates[3] * (output_tokens - reasoning)
+                                + rates[4] * reasoning
+                                + rates[5]
+                            )
+                            // rates[6]
+                        )
+                    else:
+                        # The same sum without its zero terms (no cached, cache-written or reasoning tokens).
+                        nano = -(-(rates[0] * input_tokens + rates[3] * output_tokens + rates[5]) // rates[6])
+                    tokens = input_tokens + output_tokens
+                    # Usage as reported is plausible here (counts from 0 to a billion): only a price can be off.
+                    if not 0 <= nano <= _MAX_LEDGER_AMOUNT:
+                        nano, tokens = held_nano, held_tokens  # a price that cannot be right: what was held
+        except Exception as exc:
+            # Whatever went wrong pricing the call, it settles at its worst case, as in _end_held.
+            self._promote(call)
+            hold = self._holds.pop(id(call), None)
+            if hold is not None:
+                self._settle(hold, hold.nano, hold.tokens)
+                self._breaker.report(hold, account.bucket, exhausted=False, good=False)
+            report_internal_error("budget.settle", exc)
+            return
+        if nano is None:
+            self._promote(call)  # any other settlement: the general path's, on a _Hold
+            self._end_held(call)
+            return
+        # MemoryLedger.settle's arithmetic on the entry the call reserved on, under its lock; no record is
+        # built unless an event needs the totals.
+        lock = ledger._lock
+        lock.acquire()  # not ``with``: see admit
+        try:
+            if call._scope_hold is not held:
+                return  # released meanwhile, by another thread (a layer nearer the wire took the call over)
+            call._scope_hold = None
+            # No prune check (MemoryLedger.settle makes one): a prune drops other budgets' finished windows
+            # and forgotten budgets, which the next reservation's check drops as well.
+            if entry.live:
+                # Take the unlisted reservation back, add the cost.
+                entry.unlisted -= 1
+                entry.reserved_nano = reserved_nano = entry.reserved_nano - held_nano
+                entry.reserved_tokens = reserved_tokens = entry.reserved_tokens - held_tokens
+                entry.spent_nano = spent_nano = entry.spent_nano + nano
+                entry.spent_tokens = spent_tokens = entry.spent_tokens + tokens
+            else:
+                entry = _settle_on_entry(ledger, entry, _hold_of(held), nano, tokens)
+                spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
+                reserved_nano, reserved_tokens = entry.reserved_nano, entry.reserved_tokens
+        finally:
+            lock.release()
+        # _exhausted, inlined; the breaker is told only what can move it (see CircuitBreaker.report): the
+        # call was admitted with the breaker closed, so it is not the probe.
+        if spent_nano >= self._limit_nano or spent_tokens >= self._limit_tokens:
+            self._breaker.report(held, account.bucket, exhausted=True, good=True)
+        over_reservation = nano > held_nano or tokens > held_tokens
+        if over_reservation or call.span is not None or "settled" in _events.wanted_kinds:
+            after = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
+            self._emit("settled", call, account.bucket, after, nano, None)
+            if over_reservation and self._over(after):
+                self._emit("exceeded", call, account.bucket, after, nano, "actual_cost_over_reservation")
+
+    def _end_held(self, call: LLMCall) -> None:
+        """:meth:`on_end` for a call with a :class:`_Hold` in ``_holds``."""
         hold = self._holds.pop(id(call), None)  # atomic under the GIL: one of racing ends gets it
         if hold is None:
             return  # refused here or elsewhere (already released), or never admitted here
@@ -651,7 +879,9 @@ class BudgetScope(Scope):
         if entry is not None and (hold.unlisted or hold.in_ledger) and type(ledger) is MemoryLedger:
             # MemoryLedger.settle's arithmetic on the entry the call reserved on, under its lock; no record
             # is built unless an event needs the totals.
-            with ledger._lock:
+            lock = ledger._lock
+            lock.acquire()  # not ``with``: see admit
+            try:
                 now = ledger._clock()
                 if now >= ledger._next_prune:
                     ledger._prune(now)
@@ -667,6 +897,8 @@ class BudgetScope(Scope):
                     spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
                     reserved_nano, reserved_tokens = entry.reserved_nano, entry.reserved_tokens
                 hold.unlisted = False
+            finally:
+                lock.release()
             # _exhausted, inlined; the breaker is told only what can move it (see CircuitBreaker.report).
             exhausted = spent_nano >= self._limit_nano or spent_tokens >= self._limit_tokens
             if exhausted or breaker._probe is hold:

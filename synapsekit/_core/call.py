@@ -96,6 +96,7 @@ class LLMCall:
         "_cost",
         "_end_guard",
         "_enter_tokens",
+        "_scope_hold",
         "_streamed_chars",
         "attributes",
         "budget_attributes",
@@ -135,6 +136,10 @@ class LLMCall:
         "usage_implausible",
         "wire",
     )
+    # What the one scope that admitted this call keeps about it on the call itself rather than in a dict of
+    # its own keyed by id(call) (a lone budget's reservation: see synapsekit._budget.scope.BudgetScope.admit),
+    # None otherwise. Set by start_call once a scope is in scope; only such calls reach a scope's hooks.
+    _scope_hold: Any
 
     def __init__(
         self,
@@ -219,9 +224,9 @@ class LLMCall:
         self.budget_attributes: dict[str, Any] | None = None
         self.start_time = time.time()
         self.start_ns = time.perf_counter_ns()
-        # Scopes that admitted the call: a list only once a scope is in scope (start_call), the empty tuple
-        # otherwise (accounting alone allocates nothing for it).
-        self._admitted: list[Scope] | tuple[()] = ()
+        # Scopes that admitted the call: a list or tuple only once a scope is in scope (start_call), the
+        # empty tuple otherwise (accounting alone allocates nothing for it).
+        self._admitted: list[Scope] | tuple[Scope, ...] = ()
         self._streamed_chars = 0
         # Admitted scopes hear about a chunk only once the streamed text passes this many characters (or
         # usage is reported mid-stream): see watch_chunks_past.
@@ -799,11 +804,12 @@ def start_call(
         except Exception as exc:
             report_internal_error("call.span_start", exc)
     if scopes:  # none in scope (accounting alone): no admission to prepare
+        # Set here rather than in _fill: only a call with scopes in scope is ever admitted or ended by one.
+        call._scope_hold = None
         if len(scopes) == 1:
             # One scope in scope (one budget, one track()): admitted by its own admit, as below, no grouping.
             scope = scopes[0]
             if scope.gates_calls:
-                call._admitted = []
                 try:
                     scope.admit(call)
                 except BudgetExceeded as exc:
@@ -812,7 +818,7 @@ def start_call(
                 except Exception as exc:
                     report_internal_error(f"scope.admit:{type(scope).__name__}", exc)
                 else:
-                    call._admitted = [scope]
+                    call._admitted = scopes  # ``(scope,)``: the tuple at hand, nothing built
                     if not scope.sets_chunk_allowance:
                         call._chunk_allowance = -1  # it hears about every chunk
         elif (

@@ -8,6 +8,7 @@ Every test runs the same calls on both paths and compares: the totals, the refus
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from synapsekit._budget.events import BudgetEvent, add_budget_listener, remove_b
 from synapsekit._budget.ledger import Ledger, Totals
 from synapsekit._budget.scope import BudgetScope, BudgetWarning
 from synapsekit._core.call import ImplausibleUsageWarning, LLMCall, start_call
+from synapsekit._pricing.prices import compute_cost, set_price
+from synapsekit._pricing.tables import cost_to_nano
 from synapsekit.testing import LLMTestServer
 
 from ._support import MODEL, ServerLLM, nano, prompt_of
@@ -63,11 +66,19 @@ def test_a_lone_budget_on_the_memory_ledger_takes_the_direct_path() -> None:
         budget(max_cost_usd=1.0, ledger=MemoryLedger()),
         budget(max_cost_usd=1.0, ledger=Plain()),
     )
-    for scope, expected in ((direct, True), (general, False)):
-        with scope:
-            call = _start()
-            assert (scope._holds[id(call)].entry is not None) is expected
-            _finish(call)
+    with direct:
+        call = _start()
+        # Reserved on the entry directly and kept on the call (no _Hold in _holds).
+        held = call._scope_hold
+        assert held is not None and held[0] is direct and held[3] is not None
+        assert not direct._holds
+        _finish(call)
+        assert call._scope_hold is None
+    with general:
+        call = _start()
+        assert call._scope_hold is None
+        assert general._holds[id(call)].entry is None
+        _finish(call)
 
 
 @PATHS
@@ -438,3 +449,148 @@ def test_a_nest_with_another_scope_in_it(make_ledger: Callable[[], Ledger]) -> N
         _finish(_start())
     assert (outer.totals(), inner.totals()) == (Totals(ACTUAL, 0, 6, 0), Totals(ACTUAL, 0, 6, 0))
     assert (tally.calls, tally.input_tokens, tally.output_tokens) == (1, 2, 4)
+
+
+@PATHS
+def test_cached_and_reasoning_tokens_settle_at_the_priced_cost(make_ledger: Callable[[], Ledger]) -> None:
+    """The lone budget's settlement in integers, with every term of the price (cache reads, cache writes,
+    reasoning) and without them: exactly the Decimal cost, on both paths."""
+    set_price(
+        MODEL, input_per_mtok="1", output_per_mtok="2", cached_input_per_mtok="0.5", cache_write_per_mtok="3"
+    )
+    scope = budget(max_cost_usd=1.0, ledger=make_ledger())
+    usages = [
+        {"input_tokens": 2, "output_tokens": 4},
+        {"input_tokens": 7, "output_tokens": 5, "cached_input_tokens": 3},
+        {"input_tokens": 9, "output_tokens": 5, "cached_input_tokens": 2, "cache_creation_input_tokens": 4},
+        {"input_tokens": 3, "output_tokens": 5, "reasoning_tokens": 2},
+    ]
+    spent = tokens = 0
+    with scope:
+        for usage in usages:
+            call = _start()
+            call.record_usage(**usage)
+            call.finish()
+            cost = compute_cost(
+                "openai",
+                MODEL,
+                input_tokens=usage["input_tokens"],
+                output_tokens=usage["output_tokens"],
+                cached_input_tokens=usage.get("cached_input_tokens", 0),
+                cache_creation_input_tokens=usage.get("cache_creation_input_tokens", 0),
+            )
+            assert cost is not None
+            spent += cost_to_nano(cost.total)
+            tokens += usage["input_tokens"] + usage["output_tokens"]
+            assert scope.totals() == Totals(spent, 0, tokens, 0)
+    # Cache reads at $0.5 (500 nano-dollars a token), cache writes at $3, reasoning as output.
+    assert spent == ACTUAL + (4_000 + 1_500 + 10_000) + (3_000 + 1_000 + 12_000 + 10_000) + nano(3, 5)
+
+
+@PATHS
+def test_a_release_racing_the_end_of_a_lone_call_settles_it_once(make_ledger: Callable[[], Ledger]) -> None:
+    """A layer nearer the wire taking the call over (release) while it ends in another thread: exactly one
+    of them resolves the reservation, which is never both released and charged, nor left behind."""
+    scope = budget(max_cost_usd=1.0, ledger=make_ledger())
+    charged = 0
+    with scope:
+        for _ in range(20):
+            call = _start()
+            call.record_usage(input_tokens=2, output_tokens=4)
+            start = threading.Barrier(2)
+
+            def release(call: LLMCall = call, start: threading.Barrier = start) -> None:
+                start.wait()
+                scope.release(call)
+
+            def end(call: LLMCall = call, start: threading.Barrier = start) -> None:
+                start.wait()
+                scope.on_end(call)
+
+            threads = [threading.Thread(target=release), threading.Thread(target=end)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            totals = scope.totals()
+            assert totals.reserved_nano == totals.reserved_tokens == 0
+            assert totals.spent_nano in (charged, charged + ACTUAL)
+            charged = totals.spent_nano
+            call.finish()  # the call's own end: nothing more to settle
+            assert scope.totals() == totals
+    assert _entries(scope.ledger) == [(0, 0)]
+
+
+@PATHS
+def test_a_chunk_of_a_call_not_streamed_grows_its_reservation(make_ledger: Callable[[], Ledger]) -> None:
+    """Usage reported past the reservation before the end, then a chunk: the reservation grows (by id, the
+    ledger's own operation) on both paths, and settles to the cost."""
+    ledger = make_ledger()
+    scope = budget(max_cost_usd=1.0, ledger=ledger)
+    with scope:
+        call = _start()
+        call.record_usage(input_tokens=3, output_tokens=50)
+        call.chunk("text")
+        # Grown by at least 64 output tokens at a time (5 + 64 = 69 > 50).
+        assert scope.totals() == Totals(0, nano(3, 69), 0, 72)
+        assert _entries(ledger) == [(0, 1)]
+        call.finish()
+    assert scope.totals() == Totals(nano(3, 50), 0, 53, 0)
+    assert _entries(ledger) == [(0, 0)]
+
+
+@PATHS
+def test_a_call_admitted_by_two_budgets_one_at_a_time_settles_in_both(
+    make_ledger: Callable[[], Ledger],
+) -> None:
+    """Only one reservation is kept on the call: a second budget admitting the same call alone keeps its
+    own in a hold, and each budget settles its own."""
+    ledger = make_ledger()
+    first, second = budget(max_cost_usd=1.0, ledger=ledger), budget(max_cost_usd=1.0, ledger=ledger)
+    with first:
+        call = _start()
+    second.admit(call)
+    assert (first.totals(), second.totals()) == (Totals(0, RESERVED, 0, 8), Totals(0, RESERVED, 0, 8))
+    call.record_usage(input_tokens=2, output_tokens=4)
+    second.on_end(call)
+    call.finish()  # first's on_end, through the call's scopes
+    assert (first.totals(), second.totals()) == (Totals(ACTUAL, 0, 6, 0), Totals(ACTUAL, 0, 6, 0))
+
+
+class _FailingPrices(dict[object, object]):
+    """The resolved price schedules, failing to answer (a pricing bug at settlement)."""
+
+    def get(self, key: object, default: object = None) -> object:
+        raise RuntimeError("pricing failed")
+
+
+@PATHS
+def test_a_price_that_fails_at_settlement_settles_at_the_reservation(
+    make_ledger: Callable[[], Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synapsekit._core import errors
+
+    scope = budget(max_cost_usd=1.0, ledger=make_ledger())
+    with scope:
+        call = _start()
+        call.record_usage(input_tokens=2, output_tokens=4)
+        monkeypatch.setattr(scope_module, "_resolved_prices", _FailingPrices())
+        monkeypatch.setattr(errors, "_strict", False)  # logged, as in production: the call ends as usual
+        call.finish()
+    assert scope.totals() == Totals(RESERVED, 0, 8, 0)
+    assert _entries(scope.ledger) == [(0, 0)]
+
+
+@PATHS
+def test_a_budget_with_its_own_clock_never_reads_its_window_from_the_wall_time(
+    make_ledger: Callable[[], Ledger],
+) -> None:
+    clock = _Clock(datetime(2026, 3, 14, 9, 59, 59, tzinfo=timezone.utc))
+    scope = budget(max_cost_usd=1.0, window="hour", ledger=make_ledger(), clock=clock.utc)
+    with scope:
+        _finish(_start())
+        assert scope._wall_window[1:] == (math.inf, -math.inf)
+    default = budget(max_cost_usd=1.0, window="hour", ledger=make_ledger())
+    with default:
+        _finish(_start())
+        assert default._wall_window is default._current_account

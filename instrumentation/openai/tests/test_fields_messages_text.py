@@ -48,3 +48,23 @@ def test_one_text_message_is_its_text_itself() -> None:
     assert messages_text([SimpleNamespace(role="user", content=content)]) is content
     # Not text: read as parts, as any other list.
     assert messages_text([{"role": "user", "content": [{"type": "text", "text": "a"}]}]) == "a"
+
+
+def test_a_chat_request_hands_one_text_message_over_as_its_text() -> None:
+    """The chat operation's prompt: the text of a lone text message itself (nothing to call back), else
+    messages_text's answer, read only when called; either way the same text."""
+    from synapsekit_instrumentation_openai._chat import CHAT
+
+    content = "one two three"
+    _, _, prompt = CHAT.describe({"model": "m", "messages": [{"role": "user", "content": content}]})
+    assert prompt is content
+    for messages in (
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+        [{"role": "user", "content": [{"type": "text", "text": "a"}]}],
+        [SimpleNamespace(role="user", content="obj")],
+        [],
+        None,
+    ):
+        _, _, prompt = CHAT.describe({"model": "m", "messages": messages})
+        assert callable(prompt)
+        assert prompt() == messages_text(messages)

@@ -25,7 +25,7 @@ from .stainless.params import (
 )
 
 if TYPE_CHECKING:
-    from synapsekit.plugin import LLMCall
+    from synapsekit.plugin import LLMCall, PromptParts
 
 # The chat request parameters the GenAI conventions name, read only when the call's span records.
 CHAT_REQUEST_PARAMS: tuple[tuple[str, str, ParamReader], ...] = (
@@ -259,12 +259,23 @@ class ChatOperation(Operation):
         if type(max_tokens) is not int:
             max_tokens = get("max_tokens")
         messages = get("messages")
-        # partial() rather than a lambda: calling it runs no frame of its own before messages_text's (the
-        # prompt is read on every budgeted call).
+        prompt: str | partial[str | PromptParts]
+        if (
+            type(messages) is list
+            and len(messages) == 1
+            and type(message := messages[0]) is dict
+            and type(content := message.get("content")) is str
+        ):
+            # One message with text content is its text (messages_text's first case, in place): a budget
+            # reads its length without calling back, and building it costs no more than the partial.
+            prompt = content
+        else:
+            # partial() rather than a lambda: calling it runs no frame of its own before messages_text's.
+            prompt = partial(messages_text, messages)
         return (
             model if type(model) is str else None,
             max_tokens if type(max_tokens) is int else None,
-            partial(messages_text, messages),
+            prompt,
         )
 
     def request_attributes(self, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from synapsekit.plugin import StreamReader
 if TYPE_CHECKING:
     from synapsekit.plugin import LLMCall, PromptParts
 
-# What a request asks for, read from its JSON body: (model, max_output_tokens, prompt as a callable giving
-# the text or its parts not joined, see synapsekit.plugin.PromptParts).
+# What a request asks for, read from its JSON body: (model, max_output_tokens, prompt as its text when that
+# is at hand, else a callable giving the text or its parts not joined, see synapsekit.plugin.PromptParts).
 # A plain tuple, built on every request: a NamedTuple's constructor is one more Python call per request.
-RequestInfo = tuple[str | None, int | None, Callable[[], "str | PromptParts"]]
+RequestInfo = tuple[str | None, int | None, "str | Callable[[], str | PromptParts]"]
 
 
 class Operation:
