@@ -213,10 +213,7 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
     made = 0  # how many budgets hold a reservation
     refused: tuple[BudgetScope, _Hold, Totals] | None = None
     forced: list[tuple[BudgetScope, _Hold, Totals]] | None = None  # "warn" budgets, with their totals
-    # acquire/release rather than ``with``: see BudgetScope.admit.
-    lock = ledger._lock
-    lock.acquire()
-    try:
+    with ledger._lock:
         now = ledger._clock()
         if now >= ledger._next_prune:
             ledger._prune(now)
@@ -260,8 +257,6 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
                     Totals, (entry.spent_nano, reserved_nano, entry.spent_tokens, reserved_tokens)
                 )
                 (forced := forced or []).append((scope, hold, after))
-    finally:
-        lock.release()
     if refused is not None:
         _refused_at(*refused, call)  # raises
     streamed = call.streamed
@@ -640,9 +635,7 @@ def _settle_in_memory(
     notes: list[tuple[BudgetScope, _Hold, bool, Totals]] | None = None
     rest = len(scopes)
     left: _Hold | None = None  # the hold of budget ``rest``, taken but not settled here
-    lock = ledger._lock
-    lock.acquire()  # not ``with``: see BudgetScope.admit
-    try:
+    with ledger._lock:
         now = ledger._clock()
         if now >= ledger._next_prune:
             ledger._prune(now)
@@ -673,8 +666,6 @@ def _settle_in_memory(
                     Totals, (spent_nano, entry.reserved_nano, spent_tokens, entry.reserved_tokens)
                 )
                 (notes := notes or []).append((scope, hold, exhausted, after))
-    finally:
-        lock.release()
     if rest < len(scopes):
         holds_left = [left, *[scope._holds.pop(key, None) for scope in scopes[rest + 1 :]]]
         _settle_in_general(scopes[rest:], holds_left, call)

@@ -494,11 +494,11 @@ class BudgetScope(Scope):
         # MemoryLedger.reserve, on the entry kept for this window (no record built, no lookup): a subclass's
         # reserve (one that counts, fails, logs) is called as usual, in _admit_held.
         limit_nano, limit_tokens = self._limit_nano, self._limit_tokens
-        # acquire/release rather than ``with``: a with block looks up and binds __enter__ and __exit__ and
-        # calls __exit__ with three arguments, about as much again as the lock itself.
-        lock = ledger._lock
-        lock.acquire()
-        try:
+        # ``with`` rather than acquire() and try/finally (about 1,000 instructions less): a KeyboardInterrupt
+        # raised right after acquire() returns, before the ``try`` (signal handlers run there), would leave the
+        # ledger's lock held for good and every later budgeted call in the process waiting on it (a notebook
+        # survives the interrupt). The same in every memory-ledger block here and in nest.py.
+        with ledger._lock:
             # The ledger's clock, read once already when it is the default one (time.time).
             now = wall if ledger._clock is _time else ledger._clock()
             if now >= ledger._next_prune:
@@ -515,8 +515,6 @@ class BudgetScope(Scope):
                 entry.unlisted += 1
                 entry.reserved_nano = reserved_nano
                 entry.reserved_tokens = reserved_tokens
-        finally:
-            lock.release()
         held: _LoneHold = (self, ledger, account, entry, nano, tokens, input_tokens, output_tokens)
         if refused:
             totals = _new_tuple(
@@ -583,9 +581,7 @@ class BudgetScope(Scope):
         if type(ledger) is MemoryLedger:
             # MemoryLedger.reserve, on the entry kept for this window, as in admit.
             limit_nano, limit_tokens = self._limit_nano, self._limit_tokens
-            lock = ledger._lock
-            lock.acquire()  # not ``with``: see admit
-            try:
+            with ledger._lock:
                 now = ledger._clock()
                 if now >= ledger._next_prune:
                     ledger._prune(now)
@@ -603,8 +599,6 @@ class BudgetScope(Scope):
                     entry.unlisted += 1
                     entry.reserved_nano = reserved_nano
                     entry.reserved_tokens = reserved_tokens
-            finally:
-                lock.release()
             hold.nano, hold.tokens, hold.unlisted = nano, tokens, True
             if refused:
                 totals = _new_tuple(
@@ -672,14 +666,10 @@ class BudgetScope(Scope):
         held: _LoneHold | None = call._scope_hold
         if held is None or held[0] is not self:
             return
-        lock = held[1]._lock
-        lock.acquire()
-        try:
+        with held[1]._lock:
             if call._scope_hold is held:  # not settled or moved meanwhile (by another thread)
                 call._scope_hold = None
                 self._holds[id(call)] = _hold_of(held)
-        finally:
-            lock.release()
 
     def on_chunk(self, call: LLMCall) -> None:
         hold = self._holds.get(id(call))
@@ -788,9 +778,7 @@ class BudgetScope(Scope):
             return
         # MemoryLedger.settle's arithmetic on the entry the call reserved on, under its lock; no record is
         # built unless an event needs the totals.
-        lock = ledger._lock
-        lock.acquire()  # not ``with``: see admit
-        try:
+        with ledger._lock:
             if call._scope_hold is not held:
                 return  # released meanwhile, by another thread (a layer nearer the wire took the call over)
             call._scope_hold = None
@@ -807,8 +795,6 @@ class BudgetScope(Scope):
                 entry = _settle_on_entry(ledger, entry, _hold_of(held), nano, tokens)
                 spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
                 reserved_nano, reserved_tokens = entry.reserved_nano, entry.reserved_tokens
-        finally:
-            lock.release()
         # _exhausted, inlined; the breaker is told only what can move it (see CircuitBreaker.report): the
         # call was admitted with the breaker closed, so it is not the probe.
         if spent_nano >= self._limit_nano or spent_tokens >= self._limit_tokens:
@@ -879,9 +865,7 @@ class BudgetScope(Scope):
         if entry is not None and (hold.unlisted or hold.in_ledger) and type(ledger) is MemoryLedger:
             # MemoryLedger.settle's arithmetic on the entry the call reserved on, under its lock; no record
             # is built unless an event needs the totals.
-            lock = ledger._lock
-            lock.acquire()  # not ``with``: see admit
-            try:
+            with ledger._lock:
                 now = ledger._clock()
                 if now >= ledger._next_prune:
                     ledger._prune(now)
@@ -897,8 +881,6 @@ class BudgetScope(Scope):
                     spent_nano, spent_tokens = entry.spent_nano, entry.spent_tokens
                     reserved_nano, reserved_tokens = entry.reserved_nano, entry.reserved_tokens
                 hold.unlisted = False
-            finally:
-                lock.release()
             # _exhausted, inlined; the breaker is told only what can move it (see CircuitBreaker.report).
             exhausted = spent_nano >= self._limit_nano or spent_tokens >= self._limit_tokens
             if exhausted or breaker._probe is hold:
