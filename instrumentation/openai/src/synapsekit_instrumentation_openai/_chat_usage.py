@@ -1,14 +1,17 @@
-"""A chat call's token usage, and the usage-only chunk we ask a stream for, read before the SDK parses it.
+"""A chat call's token usage, and the usage-only chunk we ask a stream for, taken before the SDK parses it.
 
 When the caller left ``stream_options.include_usage`` out, we ask for it (exact counts for the stream) and
 hide the extra chunk from them. Left alone, the SDK builds a pydantic model from that chunk like from every
-other — by far the costliest step per chunk — only for the proxy to drop it. So the stream's source of
-server-sent events is filtered instead: an event whose text shows empty ``choices`` is parsed with
-``json.loads``; when it is the usage-only chunk, its usage is recorded and the SDK never sees it.
+other — by far the costliest step per chunk — only for the proxy to drop it. So the chunk is taken out
+before the SDK decodes it: from the bytes its event decoder reads when the stream has a decoder of its own
+(``_decoder``: every generated SDK's stream; no step of ours per event), else from the server-sent events
+its ``_iter_events`` yields (one generator step per event). Either way a candidate whose text shows empty
+``choices`` is parsed with ``json.loads``; when it is the usage-only chunk, its usage is recorded and the SDK
+never sees it.
 
-Everything else takes the ordinary path, and so does every chunk when the SDK does not read its events
-through ``_iter_events`` (the replacement is then simply never called): the proxy reads the parsed usage
-chunk and hides it, as before. A failure of ours here is reported and the event passes through unchanged.
+Everything else takes the ordinary path, and so does every chunk when the SDK reads its events neither way
+(the replacement is then simply never called): the proxy reads the parsed usage chunk and hides it, as
+before. A failure of ours here is reported and the bytes or the event pass through unchanged.
 """
 
 from __future__ import annotations
@@ -75,8 +78,13 @@ def _take_usage(call: LLMCall, sse: Any) -> bool:
     """Record the usage of a usage-only chunk; True when ``sse`` was one (and must not reach the SDK)."""
     if sse.event:
         return False
+    return _take_usage_data(call, sse.data)
+
+
+def _take_usage_data(call: LLMCall, data: str) -> bool:
+    """Record the usage of a usage-only chunk's ``data``; True when it was one."""
     try:
-        payload = json.loads(sse.data)
+        payload = json.loads(data)
     except ValueError:
         return False  # not ours to judge: the SDK raises on it exactly as it would uninstrumented
     if type(payload) is not dict or payload.get("choices") != [] or "error" in payload:
@@ -150,9 +158,106 @@ def _async_filter(
     return events
 
 
-def read_usage_chunk_as_text(stream: Any, call: LLMCall, *, is_async: bool) -> None:
-    """Filter the usage-only chunk out of ``stream``'s events (an unstarted ``openai.Stream``/``AsyncStream``)."""
+# The same filter one level down, on the bytes the SDK's event decoder reads: a read that does not show the
+# marker (every read but the one carrying the usage chunk) is handed on untouched after two C-level searches,
+# so the events themselves pass with no step of ours at all, and the SDK never decodes the usage event either.
+# Only the plain shape is taken — one ``data:`` line, starting a read that starts an event or right after a
+# blank line, ended by a blank line, all within one read, lines ended by ``\n`` or ``\r\n`` — and anything
+# else passes on to the SDK, whose parsed chunk the proxy hides (the fallback path). An event with an ``id:``,
+# ``retry:`` or ``event:`` field is never dropped: that would change the decoder's state for the events after.
+_MARKERS = (b'"choices":[]', b'"choices": []')
+# What the bytes before an event's first line end with: a blank line (both spellings taken).
+_BLANK_LINE = (b"\n\n", b"\r\n\r\n")
+
+
+def _without_usage_event(data: bytes, position: int, at_event_start: bool, call: LLMCall) -> bytes:
+    """``data`` (one read, with a marker at ``position``) minus the usage-only event there, if it is one."""
+    start = data.rfind(b"\n", 0, position) + 1
+    if not (at_event_start if start == 0 else data.endswith(_BLANK_LINE, 0, start)):
+        return data
+    newline = data.find(b"\n", position)
+    if newline < 0:
+        return data
+    if data[newline - 1] == 13:  # ``\r\n`` line ends: a ``\r\n`` blank line must follow
+        line_end, blank = newline - 1, b"\r\n"
+    else:
+        line_end, blank = newline, b"\n"
+    if not data.startswith(blank, newline + 1):
+        return data
+    line = data[start:line_end]
+    if not line.startswith(b"data:") or b"\r" in line:
+        return data
+    value = line[6:] if line.startswith(b"data: ") else line[5:]
     try:
+        taken = _take_usage_data(call, value.decode("utf-8"))
+    except UnicodeDecodeError:
+        return data  # the SDK raises on it, as it would uninstrumented
+    except Exception as exc:
+        report_internal_error(_ERROR_KEY, exc)
+        return data
+    return data[:start] + data[newline + 1 + len(blank) :] if taken else data
+
+
+def _sync_bytes_filter(reads: Iterator[bytes], call: LLMCall) -> Iterator[bytes]:
+    at_event_start = True
+    for data in reads:
+        position = data.find(_MARKERS[0])
+        if position < 0:
+            position = data.find(_MARKERS[1])
+        if position >= 0:
+            data = _without_usage_event(data, position, at_event_start, call)
+            if not data:
+                continue
+        at_event_start = data.endswith(_BLANK_LINE)
+        yield data
+
+
+async def _async_bytes_filter(reads: AsyncIterator[bytes], call: LLMCall) -> AsyncIterator[bytes]:
+    at_event_start = True
+    async for data in reads:
+        position = data.find(_MARKERS[0])
+        if position < 0:
+            position = data.find(_MARKERS[1])
+        if position >= 0:
+            data = _without_usage_event(data, position, at_event_start, call)
+            if not data:
+                continue
+        at_event_start = data.endswith(_BLANK_LINE)
+        yield data
+
+
+class _UsageTakingDecoder:
+    """A stream's own event decoder, fed the stream's bytes minus the usage-only event (the SDK's ``_iter_events``
+    hands its decoder ``response.iter_bytes()`` / ``aiter_bytes()``); anything else is the decoder's."""
+
+    __slots__ = ("_call", "_decoder")
+
+    def __init__(self, decoder: Any, call: LLMCall) -> None:
+        self._decoder = decoder
+        self._call = call
+
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+        return self._decoder.iter_bytes(_sync_bytes_filter(iterator, self._call))  # type: ignore[no-any-return]
+
+    def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        return self._decoder.aiter_bytes(_async_bytes_filter(iterator, self._call))  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decoder, name)
+
+
+def read_usage_chunk_as_text(stream: Any, call: LLMCall, *, is_async: bool) -> None:
+    """Filter the usage-only chunk out of ``stream``'s events (an unstarted ``openai.Stream``/``AsyncStream``).
+
+    At the bytes when the stream decodes them with a decoder of its own (``_decoder``, every generated SDK's
+    stream), else at the decoded events.
+    """
+    try:
+        decoder = getattr(stream, "_decoder", None)
+        method = "aiter_bytes" if is_async else "iter_bytes"
+        if callable(getattr(decoder, method, None)) and callable(getattr(stream, "_iter_events", None)):
+            stream._decoder = _UsageTakingDecoder(decoder, call)
+            return
         source = getattr(stream, "_iter_events", None)
         if not callable(source):
             return
