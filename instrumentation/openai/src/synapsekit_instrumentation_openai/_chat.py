@@ -158,6 +158,15 @@ class ChatChunkReader(StreamReader):
         self.text = [] if call.capture_content else None
 
     def on_item(self, chunk: Any) -> bool:
+        # The proxy reads this reader through chunk_text; on_item is the same, for a caller of its own.
+        text = self.chunk_text(chunk)
+        if isinstance(text, str):
+            self.call.chunk(text)
+            return True
+        return text
+
+    def chunk_text(self, chunk: Any) -> str | bool:
+        """The text of a chunk for the proxy to count; True delivers an item that is no chunk, False hides it."""
         # Plain JSON (a raw body, or client.post(..., stream_cls=Stream[object])) fails the first attribute
         # read, before anything is recorded; a ``try`` costs nothing on the path every SDK chunk takes, where a
         # type check per chunk would.
@@ -166,7 +175,7 @@ class ChatChunkReader(StreamReader):
             choices = chunk.choices
         except AttributeError:
             if type(chunk) is dict:
-                return self._on_json(chunk)
+                return self._json_text(chunk)
             # A chunk model without a ``usage`` field (some OpenAI-compatible SDKs' older versions): a usage
             # the server sent anyway is then an extra attribute of the model, or absent.
             usage, choices = getattr(chunk, "usage", None), getattr(chunk, "choices", None)
@@ -193,14 +202,12 @@ class ChatChunkReader(StreamReader):
             if reason:
                 finish_reasons = self.finish_reasons = (*self.finish_reasons, reason)
                 call.record_response(finish_reasons=finish_reasons)
-        # _chunk() inlined: this is every chunk's path.
-        call.chunk(text)
         texts = self.text
         if texts is not None:
             texts.append(text)
-        return True
+        return text
 
-    def _on_json(self, chunk: dict[str, Any]) -> bool:
+    def _json_text(self, chunk: dict[str, Any]) -> str | bool:
         call = self.call
         if call.response_id is None:
             model, response_id = chunk.get("model"), chunk.get("id")
@@ -223,19 +230,12 @@ class ChatChunkReader(StreamReader):
             text += _dict_delta_text(choice.get("delta"))
             reason = choice.get("finish_reason")
             if isinstance(reason, str) and reason:
-                self._finished(reason)
-        self._chunk(text)
-        return True
-
-    def _finished(self, reason: str) -> None:
-        finish_reasons = self.finish_reasons = (*self.finish_reasons, reason)
-        self.call.record_response(finish_reasons=finish_reasons)
-
-    def _chunk(self, text: str) -> None:
-        self.call.chunk(text)
+                finish_reasons = self.finish_reasons = (*self.finish_reasons, reason)
+                call.record_response(finish_reasons=finish_reasons)
         texts = self.text
         if texts is not None:
             texts.append(text)
+        return text
 
     def on_complete(self) -> None:
         call = self.call
