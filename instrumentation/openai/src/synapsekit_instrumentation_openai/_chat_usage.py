@@ -34,13 +34,15 @@ _ERROR_KEY = "openai.stream_usage_chunk"
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
 # An SDK model's fields read in C, all at once; fields() is the fallback for dicts and incomplete objects.
 _read_usage = attrgetter(*_USAGE_FIELDS)
-_read_prompt_details = attrgetter("cached_tokens", "cache_write_tokens")
+_PROMPT_DETAILS_FIELDS = ("cached_tokens", "cache_write_tokens")
+_read_prompt_details = attrgetter(*_PROMPT_DETAILS_FIELDS)
 
 
 def record_chat_usage(call: LLMCall, usage: Any) -> None:
     """Record a ``usage`` object: an SDK model (completion, parsed chunk) or the plain dict of a raw chunk."""
     if type(usage) is dict:
-        prompt_tokens, completion_tokens, prompt_details, completion_details = fields(usage, *_USAGE_FIELDS)
+        # A raw body's usage (and the usage-only chunk taken from a stream's bytes): read in C.
+        prompt_tokens, completion_tokens, prompt_details, completion_details = map(usage.get, _USAGE_FIELDS)
     else:
         try:
             prompt_tokens, completion_tokens, prompt_details, completion_details = _read_usage(usage)
@@ -53,7 +55,7 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
     # an int (a broken proxy) marks the call's usage implausible rather than silently missing.
     cached_tokens = cache_write_tokens = reasoning_tokens = None
     if type(prompt_details) is dict:
-        cached_tokens, cache_write_tokens = fields(prompt_details, "cached_tokens", "cache_write_tokens")
+        cached_tokens, cache_write_tokens = map(prompt_details.get, _PROMPT_DETAILS_FIELDS)
     elif prompt_details is not None:
         try:
             cached_tokens, cache_write_tokens = _read_prompt_details(prompt_details)
