@@ -502,3 +502,56 @@ def test_the_sdk_stream_decodes_no_usage_event(client: openai.OpenAI, sink: Reco
     assert decoded[-1] == "[DONE]"
     assert len(decoded) == 15 and not any('"choices":[]' in data for data in decoded)
     assert (sink.only.input_tokens, sink.only.output_tokens, sink.only.usage_estimated) == (5, 12, False)
+
+
+SPACED_CONTENT_EVENT = CONTENT_EVENT.replace(b'"choices":', b'"choices": ')
+SPACED_USAGE_EVENT = USAGE_EVENT.replace(b'"choices":', b'"choices": ')
+NOTICE_EVENT = (
+    b'data: {"id":"","object":"","created":0,"model":"","choices":[],"prompt_filter_results":[]}\n\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("reads", "expected", "taken"),
+    [
+        # The spelling is decided at the first read that shows a choices key.
+        ([SPACED_CONTENT_EVENT + SPACED_USAGE_EVENT + DONE_EVENT], SPACED_CONTENT_EVENT + DONE_EVENT, True),
+        ([b": ping\n\n", SPACED_CONTENT_EVENT, SPACED_USAGE_EVENT, DONE_EVENT], None, True),
+        # A stream written compact whose usage chunk is spaced: passed to the SDK (the proxy hides it).
+        ([CONTENT_EVENT, SPACED_USAGE_EVENT + DONE_EVENT], None, False),
+        # An empty-choices notice first (Azure's prompt filter results) and the usage chunk last, in one read.
+        (
+            [NOTICE_EVENT + CONTENT_EVENT + USAGE_EVENT + DONE_EVENT],
+            NOTICE_EVENT + CONTENT_EVENT + DONE_EVENT,
+            True,
+        ),
+        # The usage event first in a read, then last: the bytes before and after it are handed on.
+        ([CONTENT_EVENT, USAGE_EVENT + DONE_EVENT], CONTENT_EVENT + DONE_EVENT, True),
+        ([CONTENT_EVENT + USAGE_EVENT], CONTENT_EVENT, True),
+        ([USAGE_EVENT], b"", True),
+    ],
+    ids=[
+        "spaced",
+        "decided-later",
+        "spelled-otherwise",
+        "notice-first",
+        "usage-first",
+        "usage-last",
+        "usage-alone",
+    ],
+)
+def test_the_usage_event_is_looked_for_as_the_stream_spells_it(
+    reads: list[bytes], expected: bytes | None, taken: bool
+) -> None:
+    passed, call = _bytes_filtered(reads)
+    if expected is None:
+        expected = b"".join(reads).replace(SPACED_USAGE_EVENT, b"") if taken else b"".join(reads)
+    assert passed == expected
+    assert (call.input_tokens, call.output_tokens) == ((31, 9) if taken else (None, None))
+
+
+def test_a_taken_usage_event_leaves_the_bytes_around_it_as_two_reads() -> None:
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    reads = list(_chat_usage._sync_bytes_filter(iter([CONTENT_EVENT + USAGE_EVENT + DONE_EVENT]), call))
+    call.finish()
+    assert reads == [CONTENT_EVENT, DONE_EVENT]

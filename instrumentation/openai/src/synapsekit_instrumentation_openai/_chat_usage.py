@@ -161,69 +161,105 @@ def _async_filter(
 
 
 # The same filter one level down, on the bytes the SDK's event decoder reads: a read that does not show the
-# marker (every read but the one carrying the usage chunk) is handed on untouched after two C-level searches,
+# marker (every read but the one carrying the usage chunk) is handed on untouched after one C-level search,
 # so the events themselves pass with no step of ours at all, and the SDK never decodes the usage event either.
 # Only the plain shape is taken — one ``data:`` line, starting a read that starts an event or right after a
 # blank line, ended by a blank line, all within one read, lines ended by ``\n`` or ``\r\n`` — and anything
 # else passes on to the SDK, whose parsed chunk the proxy hides (the fallback path). An event with an ``id:``,
 # ``retry:`` or ``event:`` field is never dropped: that would change the decoder's state for the events after.
+#
+# The spelling is decided once per stream, at the first ``"choices":`` key (as the event filter does), and
+# each read is searched from its end: the usage chunk is a stream's last event before ``[DONE]``, so a read
+# holding many events (a short answer arrives in one) is not scanned whole, and the last marker is the one
+# looked at (a compatible server's empty-choices notice, if any, comes first). The event is cut out by handing
+# the decoder the bytes before and after it as two reads (the decoder splits lines anyway), not by joining
+# them: a copy of a long read less.
 _MARKERS = (b'"choices":[]', b'"choices": []')
+_CHOICES_KEY = b'"choices":'
 # What the bytes before an event's first line end with: a blank line (both spellings taken).
 _BLANK_LINE = (b"\n\n", b"\r\n\r\n")
 
 
-def _without_usage_event(data: bytes, position: int, at_event_start: bool, call: LLMCall) -> bytes:
-    """``data`` (one read, with a marker at ``position``) minus the usage-only event there, if it is one."""
+def _marker_of(data: bytes) -> bytes:
+    """The usage-only chunk's empty ``choices`` as written by the stream whose read is ``data``; b"" when the
+    read shows no ``choices`` key (a later read decides)."""
+    key = data.find(_CHOICES_KEY)
+    if key < 0:
+        return b""
+    return _MARKERS[1] if data.startswith(b" ", key + len(_CHOICES_KEY)) else _MARKERS[0]
+
+
+def _usage_event_at(
+    data: bytes, position: int, at_event_start: bool, call: LLMCall
+) -> tuple[int, int] | None:
+    """Where the usage-only event with a marker at ``position`` of ``data`` (one read) starts and ends, once
+    its usage is recorded; None when the event there is not one, or not wholly in this read."""
     start = data.rfind(b"\n", 0, position) + 1
     if not (at_event_start if start == 0 else data.endswith(_BLANK_LINE, 0, start)):
-        return data
+        return None
     newline = data.find(b"\n", position)
     if newline < 0:
-        return data
+        return None
     if data[newline - 1] == 13:  # ``\r\n`` line ends: a ``\r\n`` blank line must follow
         line_end, blank = newline - 1, b"\r\n"
     else:
         line_end, blank = newline, b"\n"
     if not data.startswith(blank, newline + 1):
-        return data
+        return None
     line = data[start:line_end]
     if not line.startswith(b"data:") or b"\r" in line:
-        return data
+        return None
     value = line[6:] if line.startswith(b"data: ") else line[5:]
     try:
         taken = _take_usage_data(call, value.decode("utf-8"))
     except UnicodeDecodeError:
-        return data  # the SDK raises on it, as it would uninstrumented
+        return None  # the SDK raises on it, as it would uninstrumented
     except Exception as exc:
         report_internal_error(_ERROR_KEY, exc)
-        return data
-    return data[:start] + data[newline + 1 + len(blank) :] if taken else data
+        return None
+    return (start, newline + 1 + len(blank)) if taken else None
 
 
 def _sync_bytes_filter(reads: Iterator[bytes], call: LLMCall) -> Iterator[bytes]:
     at_event_start = True
+    marker = b""
     for data in reads:
-        position = data.find(_MARKERS[0])
-        if position < 0:
-            position = data.find(_MARKERS[1])
-        if position >= 0:
-            data = _without_usage_event(data, position, at_event_start, call)
-            if not data:
-                continue
+        if not marker:
+            marker = _marker_of(data)
+        if marker:
+            position = data.rfind(marker)
+            if position >= 0:
+                event = _usage_event_at(data, position, at_event_start, call)
+                if event is not None:
+                    start, end = event
+                    at_event_start = data.endswith(_BLANK_LINE)
+                    if start:
+                        yield data[:start]
+                    if end < len(data):
+                        yield data[end:]
+                    continue
         at_event_start = data.endswith(_BLANK_LINE)
         yield data
 
 
 async def _async_bytes_filter(reads: AsyncIterator[bytes], call: LLMCall) -> AsyncIterator[bytes]:
     at_event_start = True
+    marker = b""
     async for data in reads:
-        position = data.find(_MARKERS[0])
-        if position < 0:
-            position = data.find(_MARKERS[1])
-        if position >= 0:
-            data = _without_usage_event(data, position, at_event_start, call)
-            if not data:
-                continue
+        if not marker:
+            marker = _marker_of(data)
+        if marker:
+            position = data.rfind(marker)
+            if position >= 0:
+                event = _usage_event_at(data, position, at_event_start, call)
+                if event is not None:
+                    start, end = event
+                    at_event_start = data.endswith(_BLANK_LINE)
+                    if start:
+                        yield data[:start]
+                    if end < len(data):
+                        yield data[end:]
+                    continue
         at_event_start = data.endswith(_BLANK_LINE)
         yield data
 
