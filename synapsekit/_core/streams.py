@@ -168,35 +168,39 @@ def _sync_chunks(
     # and no chunk times are kept (decided at the first chunk, for good). The allowance is read per chunk:
     # chunk() and reported usage move it.
     counted_here = False
-    while True:
-        try:
-            item = next(iterator)
-        except StopIteration:
-            _complete(reader)
-            return
-        except BaseException as exc:
+    # The items drawn by the loop itself (no call to next() per item); ``drawing`` tells a failure of the
+    # stream (the call fails) from one raised here or thrown in at the yield (handled there, or not ours).
+    drawing = True
+    try:
+        for item in iterator:
+            drawing = False
+            try:
+                text = chunk_text(item)
+                if text is False:
+                    drawing = True
+                    continue
+                if text is not True:
+                    # LLMCall.chunk(text)'s common case in place (a call per chunk less); anything else takes
+                    # chunk() itself, which decides exactly as before (its budgets' check included).
+                    chars = call._streamed_chars + len(text)
+                    if counted_here and chars <= call._chunk_allowance:
+                        call.chunks += 1
+                        call._streamed_chars = chars
+                    else:
+                        call.chunk(text)
+                        counted_here = call.chunk_times_ns is None
+            except BudgetExceeded as exc:
+                proxy._self_cut(exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"stream.on_item:{type(reader).__name__}", exc)
+            yield item
+            drawing = True
+    except BaseException as exc:
+        if drawing:
             call.fail(exc)
-            raise
-        try:
-            text = chunk_text(item)
-            if text is False:
-                continue
-            if text is not True:
-                # LLMCall.chunk(text)'s common case in place (a call per chunk less); anything else takes
-                # chunk() itself, which decides exactly as before (its budgets' check included).
-                chars = call._streamed_chars + len(text)
-                if counted_here and chars <= call._chunk_allowance:
-                    call.chunks += 1
-                    call._streamed_chars = chars
-                else:
-                    call.chunk(text)
-                    counted_here = call.chunk_times_ns is None
-        except BudgetExceeded as exc:
-            proxy._self_cut(exc)
-            raise
-        except Exception as exc:
-            report_internal_error(f"stream.on_item:{type(reader).__name__}", exc)
-        yield item
+        raise
+    _complete(reader)
 
 
 class SyncStreamProxy(_StreamProxyBase):

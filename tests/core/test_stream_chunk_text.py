@@ -192,3 +192,32 @@ async def test_a_budget_cut_from_chunk_text_closes_the_stream_and_fails_the_call
         await stream.__anext__()
     assert fake.closed
     assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, "BudgetExceeded")]
+
+
+class DroppingStream(FakeStream):
+    def __iter__(self) -> Iterator[Any]:
+        yield from self.items
+        raise ConnectionError("dropped")
+
+
+def test_a_stream_failing_mid_way_fails_the_call_once(sink: RecordingSink) -> None:
+    call = start_call("openai", "chat", "m", streamed=True)
+    stream = SyncStreamProxy(DroppingStream(["ab", {"in": 1, "out": 1}, "cd"]), call, TextReader(call))
+    seen: list[Any] = []
+    with pytest.raises(ConnectionError, match="dropped"):
+        seen.extend(stream)
+    assert seen == ["ab", "cd"]
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(2, "ConnectionError")]
+
+
+def test_an_error_thrown_into_the_loop_is_not_the_streams(sink: RecordingSink) -> None:
+    """Only a failure of the stream itself fails the call; one thrown in at the loop's yield passes through."""
+    call = start_call("openai", "chat", "m", streamed=True)
+    stream = SyncStreamProxy(FakeStream(["ab", "cd"]), call, TextReader(call))
+    loop = iter(stream)
+    assert next(loop) == "ab"
+    with pytest.raises(ValueError, match="caller's"):
+        loop.throw(ValueError("caller's"))
+    assert not call.ended
+    stream.close()
+    assert [(c.chunks, c.error_type) for c in sink.ended] == [(1, None)]
