@@ -437,6 +437,9 @@ class LLMCall:
 
     def chunk(self, text: str | None = None) -> None:
         """A streamed chunk arrived. Budgets in scope may raise :class:`BudgetExceeded` to cut the stream."""
+        # The stream proxies count a chunk of a ``chunk_text`` reader in place when nothing below but the
+        # count and the characters would change (not the first chunk, no chunk times, the allowance not
+        # passed: see streams._sync_chunks); what this does in that case must stay what they do.
         times = self.chunk_times_ns
         if times is not None:
             times.append(time.perf_counter_ns())

@@ -13,7 +13,7 @@ to: instrumentors subclass the reader, not the proxy, and pass an instance to
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,16 @@ class StreamReader:
     def __init__(self, call: LLMCall) -> None:
         self.call = call
         self.iterator = None
+
+    # Optional, in place of on_item: ``chunk_text(item)`` reads one item and returns the text of a chunk (a
+    # ``str``, possibly empty), which the proxy then counts as ``call.chunk(text)`` would, or ``True`` for an
+    # item delivered without being counted as a chunk, or ``False`` to hide it. A reader whose items are text
+    # chunks defines it as a method: the proxy then counts each chunk itself, with no call per chunk into the
+    # call's own ``chunk()`` on the common path (not the first chunk, no chunk times kept, the budgets'
+    # allowance not passed). The proxy reads such a reader only through ``chunk_text``; its ``on_item``, if
+    # any, is for callers of its own. The same errors rules apply: a BudgetExceeded cuts the stream, any other
+    # exception is reported and the item delivered.
+    chunk_text: Callable[[Any], str | bool] | None = None
 
     def on_item(self, item: Any) -> bool:
         """Read one item (record usage, call ``self.call.chunk(text)``); return False to hide it.
@@ -146,6 +156,53 @@ def _sync_items(proxy: SyncStreamProxy, reader: StreamReader) -> Iterator[Any]:
             yield item
 
 
+def _sync_chunks(
+    proxy: SyncStreamProxy, reader: StreamReader, chunk_text: Callable[[Any], str | bool]
+) -> Iterator[Any]:
+    """:func:`_sync_items` for a reader with ``chunk_text``: each chunk counted here, in the loop's frame."""
+    iterator = reader.iterator
+    if iterator is None:
+        iterator = reader.iterator = iter(proxy.__wrapped__)
+    call = reader.call
+    # Whether a chunk may be counted here: once the first chunk was counted by chunk() (its time is kept there)
+    # and no chunk times are kept (decided at the first chunk, for good). The allowance is read per chunk:
+    # chunk() and reported usage move it.
+    counted_here = False
+    # The items drawn by the loop itself (no call to next() per item); ``drawing`` tells a failure of the
+    # stream (the call fails) from one raised here or thrown in at the yield (handled there, or not ours).
+    drawing = True
+    try:
+        for item in iterator:
+            drawing = False
+            try:
+                text = chunk_text(item)
+                if text is False:
+                    drawing = True
+                    continue
+                if text is not True:
+                    # LLMCall.chunk(text)'s common case in place (a call per chunk less); anything else takes
+                    # chunk() itself, which decides exactly as before (its budgets' check included).
+                    chars = call._streamed_chars + len(text)
+                    if counted_here and chars <= call._chunk_allowance:
+                        call.chunks += 1
+                        call._streamed_chars = chars
+                    else:
+                        call.chunk(text)
+                        counted_here = call.chunk_times_ns is None
+            except BudgetExceeded as exc:
+                proxy._self_cut(exc)
+                raise
+            except Exception as exc:
+                report_internal_error(f"stream.on_item:{type(reader).__name__}", exc)
+            yield item
+            drawing = True
+    except BaseException as exc:
+        if drawing:
+            call.fail(exc)
+        raise
+    _complete(reader)
+
+
 class SyncStreamProxy(_StreamProxyBase):
     """Proxy for a synchronous SDK stream (``openai.Stream``, ``anthropic.Stream``)."""
 
@@ -160,7 +217,11 @@ class SyncStreamProxy(_StreamProxyBase):
         if type(self).__next__ is SyncStreamProxy.__next__:
             code = getattr(type(self.__wrapped__).__iter__, "__code__", None)
             if code is not None and code.co_flags & CO_GENERATOR:
-                return _sync_items(self, self._self_reader)
+                reader = self._self_reader
+                chunk_text = reader.chunk_text
+                if chunk_text is not None:
+                    return _sync_chunks(self, reader, chunk_text)
+                return _sync_items(self, reader)
         return self
 
     def __next__(self) -> Any:
@@ -181,7 +242,16 @@ class SyncStreamProxy(_StreamProxyBase):
             # Our own failure reading an item is reported and the item delivered; a budget cut ends the
             # stream. Inline rather than a helper: this runs once per chunk, and a call per chunk adds up.
             try:
-                deliver = reader.on_item(item)
+                chunk_text = reader.chunk_text
+                if chunk_text is None:
+                    deliver = reader.on_item(item)
+                else:
+                    text = chunk_text(item)
+                    if text is True or text is False:
+                        deliver = text
+                    else:
+                        reader.call.chunk(text)
+                        deliver = True
             except BudgetExceeded as exc:
                 self._self_cut(exc)
                 raise
@@ -239,7 +309,24 @@ class AsyncStreamProxy(_StreamProxyBase):
                 reader.call.fail(exc)
                 raise
             try:
-                deliver = reader.on_item(item)
+                chunk_text = reader.chunk_text
+                if chunk_text is None:
+                    deliver = reader.on_item(item)
+                else:
+                    text = chunk_text(item)
+                    if text is True or text is False:
+                        deliver = text
+                    else:
+                        # LLMCall.chunk(text)'s common case in place, as in _sync_chunks: not the first chunk,
+                        # no chunk times kept, the allowance not passed.
+                        call = reader.call
+                        chars = call._streamed_chars + len(text)
+                        if call.chunks and chars <= call._chunk_allowance and call.chunk_times_ns is None:
+                            call.chunks += 1
+                            call._streamed_chars = chars
+                        else:
+                            call.chunk(text)
+                        deliver = True
             except BudgetExceeded as exc:
                 await self._self_cut(exc)
                 raise

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,7 @@ from openai._streaming import ServerSentEvent
 from openai.types.chat import ChatCompletionMessageParam
 from synapsekit_instrumentation_openai import _chat, _chat_usage
 
-from conftest import RecordingSink
+from conftest import RecordingSink, httpx_module
 from synapsekit import ImplausibleUsageWarning
 from synapsekit._core import call as call_module
 from synapsekit._core.errors import set_strict
@@ -304,3 +305,253 @@ def test_usage_details_of_an_older_model_without_cache_write_tokens_are_read() -
     call.finish()
     assert (call.input_tokens, call.output_tokens, call.cached_input_tokens) == (40, 7, 16)
     assert (call.cache_creation_input_tokens, call.reasoning_tokens, call.usage_implausible) == (0, 3, False)
+
+
+# The filter on the bytes the SDK's decoder reads (every generated SDK's stream has a decoder of its own).
+
+
+def _bytes_filtered(reads: list[bytes]) -> tuple[bytes, Any]:
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    passed = b"".join(_chat_usage._sync_bytes_filter(iter(reads), call))
+    call.finish()
+    return passed, call
+
+
+CONTENT_EVENT = f"data: {CONTENT_CHUNK}\n\n".encode()
+USAGE_EVENT = f"data: {USAGE_CHUNK}\n\n".encode()
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [CONTENT_EVENT + USAGE_EVENT + DONE_EVENT],
+        [CONTENT_EVENT, USAGE_EVENT, DONE_EVENT],
+        [CONTENT_EVENT, USAGE_EVENT + DONE_EVENT],
+        [(CONTENT_EVENT + USAGE_EVENT + DONE_EVENT).replace(b"\n", b"\r\n")],
+    ],
+    ids=["one-read", "a-read-per-event", "usage-and-done", "crlf"],
+)
+def test_usage_event_whole_in_a_read_is_taken_from_the_bytes(reads: list[bytes]) -> None:
+    passed, call = _bytes_filtered(reads)
+    crlf = b"\r\n" in reads[0]
+    expected = CONTENT_EVENT + DONE_EVENT
+    assert passed == (expected.replace(b"\n", b"\r\n") if crlf else expected)
+    assert (call.input_tokens, call.cached_input_tokens, call.output_tokens, call.reasoning_tokens) == (
+        31,
+        16,
+        9,
+        4,
+    )
+    assert (call.response_id, call.response_model) == ("chatcmpl-1", "gpt-4o-mini-2024-07-18")
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [CONTENT_EVENT + USAGE_EVENT[:40], USAGE_EVENT[40:] + DONE_EVENT],  # cut across reads
+        [CONTENT_EVENT + USAGE_EVENT[:-1], USAGE_EVENT[-1:] + DONE_EVENT],  # blank line not there yet
+        [CONTENT_EVENT[:-1], CONTENT_EVENT[-1:] + USAGE_EVENT],  # read starts inside an event
+        [b"id: 7\n" + USAGE_EVENT],  # a field the decoder keeps
+        [b"event: usage\n" + USAGE_EVENT],
+        [b"data: " + USAGE_CHUNK.encode() + b"\r" + USAGE_EVENT[5:]],  # a lone CR ends a line
+        [USAGE_EVENT.replace(b"\n\n", b"\r\r")],  # line ends not taken
+        [USAGE_EVENT.replace(b'"prompt_tokens":31', b'"prompt_tokens":"\xff"')],  # not UTF-8
+        [f'data: {"{"}"choices":[],"usage":null{"}"}\n\n'.encode()],  # no usage in it
+    ],
+    ids=[
+        "cut",
+        "no-blank-line-yet",
+        "mid-event",
+        "id",
+        "event",
+        "lone-cr",
+        "cr-only",
+        "not-utf8",
+        "usage-null",
+    ],
+)
+def test_other_shapes_pass_to_the_sdk_byte_for_byte(reads: list[bytes]) -> None:
+    passed, call = _bytes_filtered(reads)
+    assert passed == b"".join(reads)
+    assert call.input_tokens is None
+
+
+def test_bytes_filter_failure_is_reported_and_the_bytes_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(call: Any, usage: Any) -> None:
+        raise RuntimeError("usage reader bug")
+
+    monkeypatch.setattr(_chat_usage, "record_chat_usage", explode)
+    set_strict(False)
+    passed, _ = _bytes_filtered([USAGE_EVENT])
+    assert passed == USAGE_EVENT
+    set_strict(True)
+    with pytest.raises(RuntimeError, match="usage reader bug"):
+        _bytes_filtered([USAGE_EVENT])
+
+
+def _body_in_reads(size: int) -> bytes:
+    events = [
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "usage": None,
+            "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
+        }
+        for word in ("Hello", " there", ",", " world")
+    ]
+    events[-1]["choices"][0]["finish_reason"] = "stop"  # type: ignore[index]
+    usage = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11},
+    }
+    text = "".join(f"data: {json.dumps(e, separators=(',', ':'))}\n\n" for e in [*events, usage])
+    return (text + "data: [DONE]\n\n").encode()
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 100_000])
+def test_whatever_the_reads_the_caller_sees_the_same_chunks_and_exact_counts(
+    size: int, sink: RecordingSink
+) -> None:
+    """Reads of any size: the usage chunk is taken from the bytes or, cut across reads, hidden by the proxy."""
+    httpx = httpx_module()
+    body = _body_in_reads(size)
+
+    def answer(request: Any) -> Any:
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
+
+    client = openai.OpenAI(
+        api_key="k",
+        base_url="http://test.invalid/v1",
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    texts = [chunk.choices[0].delta.content for chunk in stream]
+    assert texts == ["Hello", " there", ",", " world"]
+    call = sink.only
+    assert (call.input_tokens, call.output_tokens, call.usage_estimated, call.chunks) == (7, 4, False, 4)
+    assert call.finish_reasons == ("stop",)
+
+
+async def test_async_bytes_filter_takes_the_usage_event() -> None:
+    async def reads() -> AsyncIterator[bytes]:
+        for data in (CONTENT_EVENT, USAGE_EVENT + DONE_EVENT):
+            yield data
+
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    passed = b"".join([data async for data in _chat_usage._async_bytes_filter(reads(), call)])
+    call.finish()
+    assert passed == CONTENT_EVENT + DONE_EVENT
+    assert (call.input_tokens, call.output_tokens, call.response_id) == (31, 9, "chatcmpl-1")
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_an_sdk_stream_is_filtered_at_its_bytes_and_one_without_a_decoder_at_its_events(
+    is_async: bool,
+) -> None:
+    class Decoder:
+        def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+            return iter(())
+
+        async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+            for _ in ():
+                yield _
+
+    class SdkStream:
+        def __init__(self, decoder: Any) -> None:
+            self._decoder = decoder
+
+        def _iter_events(self) -> Iterator[Any]:
+            return iter(())
+
+    decoder = Decoder()
+    with_decoder, without_decoder = SdkStream(decoder), SdkStream(None)
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    _chat_usage.read_usage_chunk_as_text(with_decoder, call, is_async=is_async)
+    _chat_usage.read_usage_chunk_as_text(without_decoder, call, is_async=is_async)
+    call.finish()
+    assert type(with_decoder._decoder) is _chat_usage._UsageTakingDecoder
+    assert with_decoder._decoder._decoder is decoder
+    assert sorted(vars(with_decoder)) == ["_decoder"]  # the events are the SDK's own
+    assert sorted(vars(without_decoder)) == ["_decoder", "_iter_events"]
+
+
+def test_the_sdk_stream_decodes_no_usage_event(client: openai.OpenAI, sink: RecordingSink) -> None:
+    """The usage event is taken before the SDK's decoder: every event it decodes is one the caller reads."""
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    sdk_stream = stream.__wrapped__
+    decoded: list[str] = []
+    own_decoder = sdk_stream._decoder._decoder
+
+    class Watching:
+        def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+            for sse in own_decoder.iter_bytes(iterator):
+                decoded.append(sse.data)
+                yield sse
+
+    sdk_stream._decoder._decoder = Watching()
+    chunks = list(stream)
+    assert len(chunks) == 14
+    assert decoded[-1] == "[DONE]"
+    assert len(decoded) == 15 and not any('"choices":[]' in data for data in decoded)
+    assert (sink.only.input_tokens, sink.only.output_tokens, sink.only.usage_estimated) == (5, 12, False)
+
+
+SPACED_CONTENT_EVENT = CONTENT_EVENT.replace(b'"choices":', b'"choices": ')
+SPACED_USAGE_EVENT = USAGE_EVENT.replace(b'"choices":', b'"choices": ')
+NOTICE_EVENT = (
+    b'data: {"id":"","object":"","created":0,"model":"","choices":[],"prompt_filter_results":[]}\n\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("reads", "expected", "taken"),
+    [
+        # The spelling is decided at the first read that shows a choices key.
+        ([SPACED_CONTENT_EVENT + SPACED_USAGE_EVENT + DONE_EVENT], SPACED_CONTENT_EVENT + DONE_EVENT, True),
+        ([b": ping\n\n", SPACED_CONTENT_EVENT, SPACED_USAGE_EVENT, DONE_EVENT], None, True),
+        # A stream written compact whose usage chunk is spaced: passed to the SDK (the proxy hides it).
+        ([CONTENT_EVENT, SPACED_USAGE_EVENT + DONE_EVENT], None, False),
+        # An empty-choices notice first (Azure's prompt filter results) and the usage chunk last, in one read.
+        (
+            [NOTICE_EVENT + CONTENT_EVENT + USAGE_EVENT + DONE_EVENT],
+            NOTICE_EVENT + CONTENT_EVENT + DONE_EVENT,
+            True,
+        ),
+        # The usage event first in a read, then last: the bytes before and after it are handed on.
+        ([CONTENT_EVENT, USAGE_EVENT + DONE_EVENT], CONTENT_EVENT + DONE_EVENT, True),
+        ([CONTENT_EVENT + USAGE_EVENT], CONTENT_EVENT, True),
+        ([USAGE_EVENT], b"", True),
+    ],
+    ids=[
+        "spaced",
+        "decided-later",
+        "spelled-otherwise",
+        "notice-first",
+        "usage-first",
+        "usage-last",
+        "usage-alone",
+    ],
+)
+def test_the_usage_event_is_looked_for_as_the_stream_spells_it(
+    reads: list[bytes], expected: bytes | None, taken: bool
+) -> None:
+    passed, call = _bytes_filtered(reads)
+    if expected is None:
+        expected = b"".join(reads).replace(SPACED_USAGE_EVENT, b"") if taken else b"".join(reads)
+    assert passed == expected
+    assert (call.input_tokens, call.output_tokens) == ((31, 9) if taken else (None, None))
+
+
+def test_a_taken_usage_event_leaves_the_bytes_around_it_as_two_reads() -> None:
+    call = start_call("openai", "chat", "gpt-4o-mini", streamed=True)
+    reads = list(_chat_usage._sync_bytes_filter(iter([CONTENT_EVENT + USAGE_EVENT + DONE_EVENT]), call))
+    call.finish()
+    assert reads == [CONTENT_EVENT, DONE_EVENT]
