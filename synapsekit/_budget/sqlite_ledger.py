@@ -218,7 +218,7 @@ class SQLiteLedger:
         connection = sqlite3.connect(
             self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
         )
-        connection.execute("PRAGMA journal_mode=WAL")
+        _use_wal(connection, self._busy_timeout_s)
         # WAL + NORMAL: a process crash loses nothing committed; only a power loss may drop the last commits.
         connection.execute("PRAGMA synchronous=NORMAL")
         self._local.connection = (pid, connection)
@@ -285,3 +285,25 @@ class SQLiteLedger:
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({self.path!r})"
+
+
+def _use_wal(connection: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Put the database in WAL mode, which it then keeps for good (the mode is stored in the file).
+
+    Only a database not yet in WAL mode is switched: switching needs the database to itself, and SQLite may
+    refuse it at once ("database is locked", without waiting out the busy timeout) while another process
+    is using the file — two processes opening a new ledger together. A refused switch is tried again until
+    the busy timeout has passed.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() == "wal":
+            return
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
