@@ -297,10 +297,11 @@ def _use_wal(connection: sqlite3.Connection, busy_timeout_s: float) -> None:
     """
     deadline = time.monotonic() + busy_timeout_s
     while True:
-        (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
-        if str(mode).lower() == "wal":
-            return
         try:
+            # Reading the mode waits for a shared lock, which a writer in rollback-journal mode may refuse too.
+            (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() == "wal":
+                return
             connection.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError:
