@@ -10,6 +10,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from synapsekit._budget.sqlite_ledger import SQLiteLedger, _use_wal
 
 
@@ -61,10 +63,7 @@ def test_a_switch_refused_past_the_busy_timeout_raises(tmp_path: Path) -> None:
     other.execute("BEGIN EXCLUSIVE")
     connection = sqlite3.connect(path, timeout=0.02, isolation_level=None)
     try:
-        _use_wal(connection, 0.1)
-    except sqlite3.OperationalError as exc:
-        assert "locked" in str(exc)
-    else:
-        raise AssertionError("the switch should have been refused")
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            _use_wal(connection, 0.1)
     finally:
         other.execute("ROLLBACK")
