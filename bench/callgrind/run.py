@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,10 +53,6 @@ def measure(scenario: str, name: str, seed: int) -> tuple[str, str, int, float |
 Counts = dict[str, dict[str, dict[int, float | str]]]  # scenario -> configuration -> hash seed -> count
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 def table(results: Counts) -> str:
     """Per operation and over the baseline, each the mean over the hash seeds; with several seeds, the
     range of the overheads measured seed by seed (each configuration against the baseline of its seed)."""
@@ -75,15 +72,15 @@ def table(results: Counts) -> str:
             if failed:
                 lines.append(f"| {scenario} | {name} | {failed[0]} | | |" + (" |" if seeded else ""))
                 continue
-            value = _mean([float(v) for v in by_seed.values()])
+            value = statistics.mean([float(v) for v in by_seed.values()])
             overheads = [
                 float(by_seed[seed]) - float(base[seed])
                 for seed in by_seed
                 if isinstance(base.get(seed), float)
             ]
             if overheads and name != "baseline":
-                overhead = f"{_mean(overheads):+,.0f}"
-                ratio = f"{value / _mean([float(base[seed]) for seed in by_seed]):.4f}"
+                overhead = f"{statistics.mean(overheads):+,.0f}"
+                ratio = f"{value / statistics.mean([float(base[seed]) for seed in by_seed]):.4f}"
                 spread = f" {min(overheads):+,.0f} … {max(overheads):+,.0f} |" if seeded else ""
             else:
                 overhead = ratio = ""

@@ -95,7 +95,7 @@ from synapsekit._pricing.prices import (
     compute_cost,
     estimate_max_cost_nano,
 )
-from synapsekit._pricing.tables import cost_to_nano
+from synapsekit._pricing.tables import cost_to_nano, nano_cost
 
 if TYPE_CHECKING:
     from synapsekit._budget.nest import NestPlan
@@ -813,8 +813,9 @@ class BudgetScope(Scope):
             return  # refused here or elsewhere (already released), or never admitted here
         breaker = self._breaker
         try:
-            # _actual_cost's plain case (usage as reported, no error, a fixed price), in place and in
-            # integers: nano_cost(rates, ...), exactly cost_to_nano(compute_cost(...).total).
+            # _actual_cost's plain case (usage as reported, no error, a fixed price), in integers:
+            # nano_cost(rates, ...) is exactly cost_to_nano(compute_cost(...).total). (on_end, the lone
+            # budget's hot path, has the same sum in place.)
             input_tokens, output_tokens = call.input_tokens, call.output_tokens
             model = call.response_model or call.request_model
             nano: int | None = None
@@ -828,21 +829,13 @@ class BudgetScope(Scope):
                 schedule = _resolved_prices.get((call.provider, model))
                 rates = None if schedule is None else schedule.cost_nano_rates
                 if rates is not None:
-                    cached, written, reasoning = (
+                    nano = nano_cost(
+                        rates,
+                        input_tokens,
+                        output_tokens,
                         call.cached_input_tokens,
                         call.cache_creation_input_tokens,
                         call.reasoning_tokens,
-                    )
-                    nano = -(
-                        -(
-                            rates[0] * (input_tokens - cached - written)
-                            + rates[1] * cached
-                            + rates[2] * written
-                            + rates[3] * (output_tokens - reasoning)
-                            + rates[4] * reasoning
-                            + rates[5]
-                        )
-                        // rates[6]
                     )
                     tokens = input_tokens + output_tokens
                     # Usage as reported is plausible here (counts from 0 to a billion): only a price can be off.
