@@ -326,7 +326,6 @@ class LLMCall:
     # -- writing ------------------------------------------------------------------------------------------
     def record_usage(
         self,
-        *,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         cached_input_tokens: int | None = None,
@@ -338,6 +337,10 @@ class LLMCall:
 
         A count that cannot be right — not an ``int``, negative, or above :data:`MAX_PLAUSIBLE_TOKENS` — is
         not recorded: the call is marked ``usage_implausible`` and the count is estimated when the call ends.
+
+        The parameters may be passed by position, in this order (it does not change): on a hot path (every
+        response of the openai instrumentor) a call with keyword arguments is one Python 3.11 does not
+        specialise, ~600 instructions more than the same call by position.
         """
         # Each check inline (type, then range): this runs on every response.
         if input_tokens is not None:
@@ -758,7 +761,6 @@ def start_call(
     provider: str,
     operation: str,
     request_model: str | None,
-    *,
     streamed: bool = False,
     server_address: str | None = None,
     server_port: int | None = None,
@@ -775,6 +777,9 @@ def start_call(
 
     Raises :class:`BudgetExceeded` when a budget in scope rejects the request; the rejected call is
     reported (``rejected=True``) and nothing was sent.
+
+    The parameters may be passed by position, in this order (it does not change): a hot path's call by
+    position is one Python 3.11 specialises, unlike a call with keyword arguments (~600 instructions less).
     """
     # Built as new-then-fill rather than LLMCall(...): calling a class with keyword arguments makes the
     # interpreter build a kwargs dict for __init__, a measurable share of an instrumented call's overhead.

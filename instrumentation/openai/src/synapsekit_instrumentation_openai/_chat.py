@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from synapsekit import semconv
@@ -60,16 +60,18 @@ def note_served_by(call: LLMCall, response: Any) -> None:
             span_attributes[attribute] = value
 
 
-# An SDK model's fields read in C, all at once; fields() is the fallback for the plain dict of a raw body.
-_read_completion = attrgetter(*_COMPLETION_FIELDS)
+# An SDK completion's fields read from its __dict__, all at once and in C (a pydantic model's attribute read
+# passes pydantic's __getattr__ hook, which Python 3.11 does not specialise: ~500 instructions a read);
+# fields() reads anything else (the plain dict of a raw body, a model without one of them in its __dict__).
+_completion_items = itemgetter(*_COMPLETION_FIELDS)
 _SERVED_BY_FIELDS = tuple(name for name, _ in _SERVED_BY)
 _read_served_by = attrgetter(*_SERVED_BY_FIELDS)
 
 
 def record_chat_completion(call: LLMCall, completion: Any) -> None:
     try:
-        usage, choices, model, response_id = _read_completion(completion)
-    except AttributeError:
+        usage, choices, model, response_id = _completion_items(completion.__dict__)
+    except (AttributeError, KeyError, TypeError):
         usage, choices, model, response_id = fields(completion, *_COMPLETION_FIELDS)
     if usage is not None:
         record_chat_usage(call, usage)
@@ -145,17 +147,21 @@ def _dict_delta_text(delta: Any) -> str:
 class ChatChunkReader(StreamReader):
     """Reads one chat chunk into the call: an SDK ``ChatCompletionChunk``, or its plain JSON from a raw body."""
 
-    __slots__ = ("finish_reasons", "hide_usage", "text")
+    __slots__ = ("finish_reasons", "hide_usage", "steady", "text")
 
     hide_usage: bool
     finish_reasons: tuple[str, ...]
     text: list[str] | None  # the streamed text, kept only when content capture is on
+    # Whether a chunk of plain content is only its text: the response's model and id are recorded (the
+    # first chunk's) and no text is kept. Set by the first chunk read in full.
+    steady: bool
 
     def __init__(self, call: LLMCall, hide_usage: bool) -> None:
         super().__init__(call)
         self.hide_usage = hide_usage
         self.finish_reasons = ()
         self.text = [] if call.capture_content else None
+        self.steady = False
 
     def on_item(self, chunk: Any) -> bool:
         # The proxy reads this reader through chunk_text; on_item is the same, for a caller of its own.
@@ -169,9 +175,30 @@ class ChatChunkReader(StreamReader):
         """The text of a chunk for the proxy to count; True delivers an item that is no chunk, False hides it."""
         # An SDK chunk's fields read from its models' __dict__: pydantic's __getattr__ hook keeps 3.11 from
         # specialising attribute reads on a model, and a dict subscript costs about a fifth of such a read (the
-        # three models of a chunk: ~430 instructions less per chunk). Only reads here, no effects: anything not
-        # shaped like an SDK chunk (a field missing from __dict__, plain JSON, another object) is read again by
-        # _attribute_text, exactly as before.
+        # three models of a chunk: ~430 instructions less per chunk). Only reads here, no effects.
+        #
+        # Nearly every chunk of a stream is one choice of plain content, after the first: its text is all there
+        # is to read (no usage, no finish reason, the response already recorded, no text kept). Anything else,
+        # or anything not shaped like an SDK chunk, is read in full by _full_text, which gives the same answer
+        # for such a chunk.
+        if self.steady:
+            try:
+                fields = chunk.__dict__
+                (choice,) = fields["choices"]
+                if fields["usage"] is None:
+                    fields = choice.__dict__
+                    if fields["finish_reason"] is None and (delta := fields["delta"]) is not None:
+                        fields = delta.__dict__
+                        content = fields["content"]
+                        if type(content) is str and not (fields["tool_calls"] or fields["refusal"]):
+                            return content
+            except (AttributeError, KeyError, TypeError, ValueError):
+                pass
+        return self._full_text(chunk)
+
+    def _full_text(self, chunk: Any) -> str | bool:
+        """:meth:`chunk_text` of any chunk. Anything not shaped like an SDK chunk (a field missing from
+        ``__dict__``, plain JSON, another object) is read again by :meth:`_attribute_text`, exactly as before."""
         try:
             fields = chunk.__dict__
             usage = fields["usage"]
@@ -199,6 +226,9 @@ class ChatChunkReader(StreamReader):
             call.record_response(model=chunk.model, response_id=chunk.id)
             if call.span_attributes is not None:
                 note_served_by(call, chunk)
+        # Recorded here or earlier (the usage chunk taken from the bytes may come first). A response without an
+        # id has every chunk read in full, as each may be the first to carry one.
+        self.steady = call.response_id is not None and self.text is None
         if usage is not None:
             record_chat_usage(call, usage)
         if not choices:

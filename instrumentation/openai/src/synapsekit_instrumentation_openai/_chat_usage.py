@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from operator import attrgetter
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from synapsekit.plugin import report_internal_error
@@ -32,10 +32,12 @@ _ERROR_KEY = "openai.stream_usage_chunk"
 
 
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
-# An SDK model's fields read in C, all at once; fields() is the fallback for dicts and incomplete objects.
-_read_usage = attrgetter(*_USAGE_FIELDS)
+# An SDK model's fields read from its __dict__, all at once and in C (an attribute read on a pydantic model
+# passes pydantic's __getattr__ hook, which 3.11 does not specialise); fields() is the fallback for objects
+# without them in their __dict__.
+_usage_items = itemgetter(*_USAGE_FIELDS)
 _PROMPT_DETAILS_FIELDS = ("cached_tokens", "cache_write_tokens")
-_read_prompt_details = attrgetter(*_PROMPT_DETAILS_FIELDS)
+_prompt_details_items = itemgetter(*_PROMPT_DETAILS_FIELDS)
 
 
 def record_chat_usage(call: LLMCall, usage: Any) -> None:
@@ -45,8 +47,10 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
         prompt_tokens, completion_tokens, prompt_details, completion_details = map(usage.get, _USAGE_FIELDS)
     else:
         try:
-            prompt_tokens, completion_tokens, prompt_details, completion_details = _read_usage(usage)
-        except AttributeError:
+            prompt_tokens, completion_tokens, prompt_details, completion_details = _usage_items(
+                usage.__dict__
+            )
+        except (AttributeError, KeyError, TypeError):
             prompt_tokens, completion_tokens, prompt_details, completion_details = fields(
                 usage, *_USAGE_FIELDS
             )
@@ -58,8 +62,8 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
         cached_tokens, cache_write_tokens = map(prompt_details.get, _PROMPT_DETAILS_FIELDS)
     elif prompt_details is not None:
         try:
-            cached_tokens, cache_write_tokens = _read_prompt_details(prompt_details)
-        except AttributeError:
+            cached_tokens, cache_write_tokens = _prompt_details_items(prompt_details.__dict__)
+        except (AttributeError, KeyError, TypeError):
             # cache_write_tokens is absent from older SDKs' models (openai 2.0): None then.
             cached_tokens = getattr(prompt_details, "cached_tokens", None)
             cache_write_tokens = getattr(prompt_details, "cache_write_tokens", None)
@@ -67,13 +71,9 @@ def record_chat_usage(call: LLMCall, usage: Any) -> None:
         reasoning_tokens = completion_details.get("reasoning_tokens")
     elif completion_details is not None:
         reasoning_tokens = getattr(completion_details, "reasoning_tokens", None)
-    call.record_usage(
-        input_tokens=prompt_tokens,
-        output_tokens=completion_tokens,
-        cached_input_tokens=cached_tokens,
-        cache_creation_input_tokens=cache_write_tokens,
-        reasoning_tokens=reasoning_tokens,
-    )
+    # By position (input, output, cached input, cache creation, reasoning): a call with keyword arguments is
+    # one Python 3.11 does not specialise, and this runs on every response.
+    call.record_usage(prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens)
 
 
 def _take_usage(call: LLMCall, sse: Any) -> bool:

@@ -38,7 +38,15 @@ from synapsekit.plugin import (
 from ._body import read_alongside, settle, settle_json
 from ._endpoint import Endpoint, endpoint_of_url
 from ._operation import Operation
-from ._request import LAZY_RAW_MODE, Routes, ask_for_stream_usage, raw_mode, request_body, route
+from ._request import (
+    LAZY_RAW_MODE,
+    Routes,
+    ask_for_stream_usage,
+    raw_mode,
+    read_options,
+    request_body,
+    route,
+)
 from ._results import ASYNC_STREAM, PARSED, RAW_RESPONSE, STREAM, ResultKinds
 
 if TYPE_CHECKING:
@@ -158,8 +166,8 @@ class RequestPipeline:
         def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
                 options = args[1]
-                url = options.url
-                operation = routes.get((options.method, url))
+                url, method, body, extra_json = read_options(options.__dict__)
+                operation = routes.get((method, url))
             except Exception:
                 operation = None
             if operation is None:
@@ -167,10 +175,10 @@ class RequestPipeline:
                 if operation is None:
                     return wrapped(*args, **kwargs)
                 url = options.url
+                body = extra_json = None  # request_body() reads them below
             try:
                 # request_body() in place for the common body: a plain dict and no extra_body.
-                body = options.json_data
-                if options.extra_json or type(body) is not dict:
+                if extra_json or type(body) is not dict:
                     body = request_body(options)
                 model, max_output_tokens, prompt = operation.describe(body)
                 provider, server_address, server_port = endpoint_of(instance)
@@ -187,16 +195,18 @@ class RequestPipeline:
             except Exception as exc:
                 report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
                 return wrapped(*args, **kwargs)
+            # By position (see start_call): a call with keyword arguments is one 3.11 does not specialise.
             call = _start_call(
                 provider,
                 operation.name,
                 model,
-                streamed=streamed,
-                server_address=server_address,
-                server_port=server_port,
-                max_output_tokens=max_output_tokens,
-                prompt=prompt,
-                wire=wire,
+                streamed,
+                server_address,
+                server_port,
+                max_output_tokens,
+                prompt,
+                None,  # attributes
+                wire,
             )
             if call.span is not None or not wire or call.capture_content:
                 describe_for_span(operation, call, body, wire)
@@ -209,7 +219,9 @@ class RequestPipeline:
                         result = wrapped(*args, **kwargs)
                 finally:
                     sdk_spans.withdraw(token)
-            if known.get(result.__class__) != PARSED:
+            # type(), not __class__: an SDK model's attribute read passes pydantic's __getattr__ hook. An object
+            # whose __class__ differs from its type (a proxy) misses here and is classified by finish().
+            if known.get(type(result)) != PARSED:
                 return finish(operation, call, result, hide_usage, options, False)
             # Every non-streamed response: recorded here (what _finish does for a parsed result).
             try:
@@ -237,8 +249,8 @@ class RequestPipeline:
         async def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
                 options = args[1]
-                url = options.url
-                operation = routes.get((options.method, url))
+                url, method, body, extra_json = read_options(options.__dict__)
+                operation = routes.get((method, url))
             except Exception:
                 operation = None
             if operation is None:
@@ -246,9 +258,9 @@ class RequestPipeline:
                 if operation is None:
                     return await wrapped(*args, **kwargs)
                 url = options.url
+                body = extra_json = None  # request_body() reads them below
             try:
-                body = options.json_data
-                if options.extra_json or type(body) is not dict:
+                if extra_json or type(body) is not dict:
                     body = request_body(options)
                 model, max_output_tokens, prompt = operation.describe(body)
                 provider, server_address, server_port = endpoint_of(instance)
@@ -262,16 +274,18 @@ class RequestPipeline:
             except Exception as exc:
                 report_internal_error(f"{sdk.package}.request:{operation.name}", exc)
                 return await wrapped(*args, **kwargs)
+            # By position (see start_call): a call with keyword arguments is one 3.11 does not specialise.
             call = _start_call(
                 provider,
                 operation.name,
                 model,
-                streamed=streamed,
-                server_address=server_address,
-                server_port=server_port,
-                max_output_tokens=max_output_tokens,
-                prompt=prompt,
-                wire=wire,
+                streamed,
+                server_address,
+                server_port,
+                max_output_tokens,
+                prompt,
+                None,  # attributes
+                wire,
             )
             if call.span is not None or not wire or call.capture_content:
                 describe_for_span(operation, call, body, wire)
@@ -284,7 +298,9 @@ class RequestPipeline:
                         result = await wrapped(*args, **kwargs)
                 finally:
                     sdk_spans.withdraw(token)
-            if known.get(result.__class__) != PARSED:
+            # type(), not __class__: an SDK model's attribute read passes pydantic's __getattr__ hook. An object
+            # whose __class__ differs from its type (a proxy) misses here and is classified by finish().
+            if known.get(type(result)) != PARSED:
                 return finish(operation, call, result, hide_usage, options, True)
             try:
                 operation.record(call, result)
