@@ -44,16 +44,39 @@ def checked_python(python: str) -> str:
     return python
 
 
-def _deterministic(env: Mapping[str, str] | None, hash_seed: int) -> dict[str, str]:
-    """``env`` (default: ours) with a fixed string-hash seed.
+LAYOUT_VARIABLE = "SYNAPSEKIT_BENCH_LAYOUT"
+
+
+def layout_padding(layout: int) -> str | None:
+    """The value of :data:`LAYOUT_VARIABLE` for ``layout`` (none for layout 0).
+
+    Python copies the environment into ``os.environ`` at start-up, before it loads most modules: one more
+    variable is a string and a bytes object allocated early, whose lengths decide which of the allocator's
+    size classes they take a slot in. Every object allocated after them in those classes (names among
+    them) then sits somewhere else, as happens when the checkout's path is a few characters longer. At
+    3.11 that alone moves a 50-chunk stream's overhead by a few hundred thousand instructions: the
+    interpreter's cache of type attribute lookups is indexed by the name's address, so where names sit
+    decides which lookups collide. Lengths 16·k + 3 put the two objects in different size classes from one
+    layout to the next.
+    """
+    return None if layout == 0 else "x" * (16 * layout + 3)
+
+
+def _deterministic(env: Mapping[str, str] | None, hash_seed: int, layout: int) -> dict[str, str]:
+    """``env`` (default: ours) with a fixed string-hash seed and the padding of ``layout``.
 
     With the default random seed every process lays its dicts and sets out differently, which moves a
     count by a few thousand instructions per operation from one run to the next; with a fixed seed
-    repeated runs agree to within a few dozen. A different fixed seed is a different layout: averaging a
-    few of them (``run.py --seeds``) keeps one layout's luck out of a comparison.
+    repeated runs agree to within a few dozen. A different fixed seed, or another layout of the heap
+    (:func:`layout_padding`), is a different layout: averaging several (``run.py --seeds --layouts``)
+    keeps one layout's luck out of a comparison.
     """
     fixed = dict(os.environ if env is None else env)
     fixed["PYTHONHASHSEED"] = str(hash_seed)
+    fixed.pop(LAYOUT_VARIABLE, None)
+    padding = layout_padding(layout)
+    if padding is not None:
+        fixed[LAYOUT_VARIABLE] = padding
     return fixed
 
 
@@ -64,6 +87,7 @@ def phase_instructions(
     cwd: str | None = None,
     timeout_s: float = 3600,
     hash_seed: int = 0,
+    layout: int = 0,
 ) -> list[int]:
     """Instructions executed in each phase of ``command`` (the first element: a Python interpreter)."""
     with tempfile.TemporaryDirectory(prefix="callgrind-") as directory:
@@ -77,7 +101,7 @@ def phase_instructions(
                 checked_python(command[0]),
                 *command[1:],
             ],
-            env=_deterministic(env, hash_seed),
+            env=_deterministic(env, hash_seed, layout),
             cwd=cwd,
             capture_output=True,
             timeout=timeout_s,

@@ -4,7 +4,8 @@ Deterministic where wall-clock is not: the counts are the same on a busy 2-core 
 a few hundred instructions per call is visible. Prints a markdown table (per operation, overhead against
 the scenario's baseline, and the ratio) and writes it with the raw counts to ``.benchmarks/``.
 
-    uv run --frozen python bench/callgrind/run.py [--jobs 2] [--scenarios call_sync stream ...] [--seeds 0 1 2]
+    uv run --frozen python bench/callgrind/run.py [--jobs 2] [--scenarios call_sync stream ...] \
+        [--seeds 0 1 2] [--layouts 0 1 2]
 """
 
 from __future__ import annotations
@@ -39,52 +40,52 @@ COUNTS: Final = {
 }
 
 
-def measure(scenario: str, name: str, seed: int) -> tuple[str, str, int, float | str]:
+def measure(scenario: str, name: str, seed: int, layout: int) -> tuple[str, str, str, float | str]:
     n, m = COUNTS[scenario]
     command = [sys.executable, str(DRIVER), scenario, name, str(n), str(m)]
+    variant = f"{seed}/{layout}"
     try:
-        phases = phase_instructions(command, cwd=str(ROOT), hash_seed=seed)
+        phases = phase_instructions(command, cwd=str(ROOT), hash_seed=seed, layout=layout)
     except (CallgrindError, OSError) as exc:
-        return scenario, name, seed, f"failed: {exc}"
+        return scenario, name, variant, f"failed: {exc}"
     # phases: start-up and warm-up, N operations, M operations, the exit.
-    return scenario, name, seed, phases[2] / m
+    return scenario, name, variant, phases[2] / m
 
 
-Counts = dict[str, dict[str, dict[int, float | str]]]  # scenario -> configuration -> hash seed -> count
+# scenario -> configuration -> "hash seed/layout" -> count
+Counts = dict[str, dict[str, dict[str, float | str]]]
 
 
 def table(results: Counts) -> str:
-    """Per operation and over the baseline, each the mean over the hash seeds; with several seeds, the
-    range of the overheads measured seed by seed (each configuration against the baseline of its seed)."""
-    seeded = any(len(by_seed) > 1 for by_name in results.values() for by_seed in by_name.values())
+    """Per operation and over the baseline, each the mean over the runs (hash seeds x layouts); with several
+    runs, the range of the overheads run by run (each configuration against the baseline of its own run)."""
+    several = any(len(by_run) > 1 for by_name in results.values() for by_run in by_name.values())
     lines = [
         "| scenario | configuration | instructions / op | overhead / op | ratio |"
-        + (" overhead, seed by seed: min … max |" if seeded else ""),
-        "|---|---|---:|---:|---:|" + ("---:|" if seeded else ""),
+        + (" overhead, run by run: min … max |" if several else ""),
+        "|---|---|---:|---:|---:|" + ("---:|" if several else ""),
     ]
     for scenario, by_name in results.items():
         base = by_name.get("baseline", {})
         for name in CONFIGURATIONS:
             if name not in by_name:
                 continue
-            by_seed = by_name[name]
-            failed = [value for value in by_seed.values() if not isinstance(value, float)]
+            by_run = by_name[name]
+            failed = [value for value in by_run.values() if not isinstance(value, float)]
             if failed:
-                lines.append(f"| {scenario} | {name} | {failed[0]} | | |" + (" |" if seeded else ""))
+                lines.append(f"| {scenario} | {name} | {failed[0]} | | |" + (" |" if several else ""))
                 continue
-            value = statistics.mean([float(v) for v in by_seed.values()])
+            value = statistics.mean([float(v) for v in by_run.values()])
             overheads = [
-                float(by_seed[seed]) - float(base[seed])
-                for seed in by_seed
-                if isinstance(base.get(seed), float)
+                float(by_run[run]) - float(base[run]) for run in by_run if isinstance(base.get(run), float)
             ]
             if overheads and name != "baseline":
                 overhead = f"{statistics.mean(overheads):+,.0f}"
-                ratio = f"{value / statistics.mean([float(base[seed]) for seed in by_seed]):.4f}"
-                spread = f" {min(overheads):+,.0f} … {max(overheads):+,.0f} |" if seeded else ""
+                ratio = f"{value / statistics.mean([float(base[run]) for run in by_run]):.4f}"
+                spread = f" {min(overheads):+,.0f} … {max(overheads):+,.0f} |" if several else ""
             else:
                 overhead = ratio = ""
-                spread = " |" if seeded else ""
+                spread = " |" if several else ""
             lines.append(f"| {scenario} | {name} | {value:,.0f} | {overhead} | {ratio} |{spread}")
     return "\n".join(lines)
 
@@ -106,19 +107,28 @@ def main() -> None:
         help="string-hash seeds, one run each; the rows are their mean (each seed lays the heap out "
         "differently, which alone moves a row by a few thousand instructions)",
     )
+    parser.add_argument(
+        "--layouts",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="heap layouts, one run each per seed (layout k > 0 pads the environment: see "
+        "_callgrind.layout_padding); the rows are the mean over seeds x layouts",
+    )
     parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "callgrind"))
     args = parser.parse_args()
     jobs = [
-        (scenario, name, seed)
+        (scenario, name, seed, layout)
         for scenario in args.scenarios
         for name in args.configurations
         for seed in args.seeds
+        for layout in args.layouts
     ]
     results: Counts = {scenario: {} for scenario in args.scenarios}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for scenario, name, seed, value in pool.map(lambda job: measure(*job), jobs):
-            results[scenario].setdefault(name, {})[seed] = value
-            print(f"{scenario:<11} {name:<11} seed {seed} {value}", file=sys.stderr, flush=True)
+        for scenario, name, variant, value in pool.map(lambda job: measure(*job), jobs):
+            results[scenario].setdefault(name, {})[variant] = value
+            print(f"{scenario:<11} {name:<11} seed/layout {variant} {value}", file=sys.stderr, flush=True)
     markdown = table(results)
     print(markdown)
     out = Path(args.out)

@@ -16,6 +16,7 @@ only network use. ``--callgrind`` adds instructions per call and per stream (slo
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -150,18 +151,23 @@ def run(venvs: Path, peer: Peer, extra: list[str]) -> tuple[dict[str, Any] | Non
     return result, None
 
 
-def instructions(venvs: Path, peer: Peer, seeds: list[int]) -> tuple[tuple[float, float] | None, str | None]:
+def instructions(
+    venvs: Path, peer: Peer, seeds: list[int], layouts: list[int]
+) -> tuple[tuple[float, float] | None, str | None]:
     """Instructions per call and per stream: phases are start-up, N calls, M calls, N/10 and M/10 streams.
 
-    The mean over ``seeds`` (string-hash seeds: each lays the heap out differently, which alone moves a
-    count by a few thousand instructions per call); every peer is counted with the same seeds.
+    The mean over ``seeds`` x ``layouts`` (string-hash seeds and environment paddings: each lays the heap
+    out differently, which alone moves a count by a few thousand instructions per call and far more per
+    stream; see ``callgrind/_callgrind.layout_padding``); every peer is counted with the same ones.
     """
     n, m = CALLGRIND_COUNTS
     command = [str(python_of(venvs, peer)), str(HERE / peer.script), "--callgrind", str(n), str(m)]
     calls, streams = [], []
-    for seed in seeds:
+    for seed, layout in itertools.product(seeds, layouts):
         try:
-            phases = phase_instructions(command, env=offline_env(), cwd=str(venvs), hash_seed=seed)
+            phases = phase_instructions(
+                command, env=offline_env(), cwd=str(venvs), hash_seed=seed, layout=layout
+            )
         except (CallgrindError, OSError) as exc:
             return None, str(exc)
         calls.append(phases[2] / m)
@@ -241,6 +247,13 @@ def main() -> None:
         default=[0],
         help="string-hash seeds for callgrind; counts are their mean",
     )
+    parser.add_argument(
+        "--layouts",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="heap layouts for callgrind (environment paddings), each run with every seed; counts are the mean",
+    )
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "peers"))
     args = parser.parse_args()
@@ -279,8 +292,10 @@ def main() -> None:
     if args.callgrind:
         ready = [outcome for outcome in outcomes if outcome.result is not None]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            bare_future = pool.submit(instructions, venvs, BARE, args.seeds)
-            counted = list(pool.map(lambda outcome: instructions(venvs, outcome.peer, args.seeds), ready))
+            bare_future = pool.submit(instructions, venvs, BARE, args.seeds, args.layouts)
+            counted = list(
+                pool.map(lambda outcome: instructions(venvs, outcome.peer, args.seeds, args.layouts), ready)
+            )
             bare_instructions, bare_error = bare_future.result()
         if bare_instructions is None:
             print(f"bare under callgrind failed: {bare_error}", file=sys.stderr)
@@ -297,6 +312,7 @@ def main() -> None:
         "bare_runs": bare_runs,
         "bare_instructions": bare_instructions,
         "callgrind_seeds": args.seeds,
+        "callgrind_layouts": args.layouts,
         "peers": [
             {
                 "key": outcome.peer.key,

@@ -87,6 +87,25 @@ def test_other_spellings_of_the_route_are_counted(
     assert_exact(sink.only, streamed=False)
 
 
+@pytest.mark.parametrize("by_keyword", [False, True], ids=["positional", "keyword"])
+def test_options_are_read_whichever_way_they_are_passed(
+    client: openai.OpenAI, sink: RecordingSink, by_keyword: bool
+) -> None:
+    """Options passed by position are read from their ``__dict__`` (the common path), by keyword through the
+    general route; either way the body is read with its ``extra_body`` merged over it."""
+    from openai._models import FinalRequestOptions
+
+    options = FinalRequestOptions.construct(
+        method="post", url="/chat/completions", json_data=BODY, extra_json={"max_tokens": 50}
+    )
+    if by_keyword:
+        client.request(ChatCompletion, options=options)
+    else:
+        client.request(ChatCompletion, options)
+    assert_exact(sink.only, streamed=False)
+    assert sink.only.max_output_tokens == 50
+
+
 def test_requests_that_are_not_calls_pass_through_uncounted(
     client: openai.OpenAI, server: LLMTestServer, sink: RecordingSink
 ) -> None:
