@@ -153,7 +153,8 @@ class ChatChunkReader(StreamReader):
     finish_reasons: tuple[str, ...]
     text: list[str] | None  # the streamed text, kept only when content capture is on
     # Whether a chunk of plain content is only its text: the response's model and id are recorded (the
-    # first chunk's) and no text is kept. Set by the first chunk read in full.
+    # first chunk's, or the usage chunk's taken from the bytes) and no text is kept. Set by every chunk read
+    # in full.
     steady: bool
 
     def __init__(self, call: LLMCall, hide_usage: bool) -> None:
