@@ -269,7 +269,7 @@ def _admit_in_memory(scopes: Sequence[BudgetScope], ledger: MemoryLedger, call: 
         for scope in scopes:
             hold = scope._holds[key]
             if streamed:
-                scope._watch(call, hold)
+                scope._watch(call, hold.output_tokens)
             bucket = hold.account.bucket
             scope._emit(
                 "reserved", call, bucket, scope._cached_totals(bucket) if wanted else _NO_TOTALS, nano, None
@@ -369,7 +369,7 @@ def _admit_closed(scopes: Sequence[BudgetScope], ledger: Ledger, call: LLMCall) 
             scope._holds[key] = hold  # one dict store: atomic under the GIL, no lock needed
             if hold.in_ledger:
                 if streamed:
-                    scope._watch(call, hold)
+                    scope._watch(call, hold.output_tokens)
                 if noted:
                     scope._emit("reserved", call, hold.account.bucket, scope._last_totals[1], hold.nano, None)
     except BaseException:
@@ -459,7 +459,7 @@ def _admit_in_general(scopes: Sequence[BudgetScope], call: LLMCall) -> None:
         scope._holds[key] = hold  # one dict store: atomic under the GIL, no lock needed
         if hold.in_ledger:
             if streamed:
-                scope._watch(call, hold)
+                scope._watch(call, hold.output_tokens)
             if noted:
                 scope._emit("reserved", call, hold.account.bucket, scope._last_totals[1], hold.nano, None)
 

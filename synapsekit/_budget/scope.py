@@ -445,10 +445,11 @@ class BudgetScope(Scope):
         """One budget alone: the same steps as :func:`~synapsekit._budget.nest.admit_budgets`, without the
         batch's lists (the common case, one budget in scope, pays for none of them).
 
-        The common case in place: a closed breaker, a priced call that is not streamed, a ``"raise"``
-        budget on the memory ledger. Its reservation is made on the ledger's entry directly and kept on the
-        call (``LLMCall._scope_hold``, a :data:`_LoneHold`) rather than in a :class:`_Hold` in ``_holds``;
-        :meth:`_admit_held` takes every other case.
+        The common case in place: a closed breaker, a priced call (streamed or not), a ``"raise"`` budget
+        on the memory ledger. Its reservation is made on the ledger's entry directly and kept on the call
+        (``LLMCall._scope_hold``, a :data:`_LoneHold`) rather than in a :class:`_Hold` in ``_holds``;
+        :meth:`_admit_held` takes every other case. A stream keeps it there while its text stays within
+        the reservation (:meth:`on_chunk`).
         """
         wall = _time()
         # _account_at, inlined: this runs on every call.
@@ -487,7 +488,7 @@ class BudgetScope(Scope):
         else:
             nano = _worst_case_nano(call.provider, model, input_tokens, output_tokens)
         ledger = self._direct_ledger
-        if nano is None or ledger is None or call.streamed or call._scope_hold is not None:
+        if nano is None or ledger is None or call._scope_hold is not None:
             self._admit_held(call, account, wall, (input_tokens, output_tokens, nano))
             return
         tokens = input_tokens + output_tokens
@@ -528,6 +529,8 @@ class BudgetScope(Scope):
             self._refuse(call, account.bucket, totals, nano, tokens, "over_limit")  # raises ("raise")
             return
         call._scope_hold = held  # read and cleared under the ledger's lock, by on_end or release
+        if call.streamed:
+            self._watch(call, output_tokens)
         # (_ledger_error_logged is not reset: a MemoryLedger raises no LedgerError, nothing ever set it.)
         if "reserved" in _events.wanted_kinds:
             totals = _new_tuple(Totals, (spent_nano, reserved_nano, spent_tokens, reserved_tokens))
@@ -647,7 +650,7 @@ class BudgetScope(Scope):
         self._holds[id(call)] = hold  # one dict store: atomic under the GIL
         if in_ledger:
             if call.streamed:
-                self._watch(call, hold)
+                self._watch(call, output_tokens)
             if wanted:
                 assert totals is not None
                 self._emit("reserved", call, account.bucket, totals, nano, None)
@@ -674,9 +677,19 @@ class BudgetScope(Scope):
     def on_chunk(self, call: LLMCall) -> None:
         hold = self._holds.get(id(call))
         if hold is None:
-            if call._scope_hold is None:
+            held: _LoneHold | None = call._scope_hold
+            if held is None:
                 return
-            self._promote(call)  # admit keeps no stream's reservation on the call: a chunk of another call
+            if held[0] is self:
+                # A reservation kept on the call (admit's): while the text and the reported input stay within
+                # it, nothing moves; only one to grow becomes a _Hold.
+                reported_input = call.input_tokens
+                if _streamed_output_tokens(call) <= held[7] and (
+                    reported_input is None or reported_input <= held[6]
+                ):
+                    self._watch(call, held[7])
+                    return
+            self._promote(call)
             hold = self._holds.get(id(call))
             if hold is None:
                 return
@@ -688,17 +701,17 @@ class BudgetScope(Scope):
             if not hold.in_ledger or (hold.warned and self.on_exceeded == "warn"):
                 return  # for good: nothing to grow (not in the ledger) or to warn about again
             self._grow(call, hold, max(reported_input or 0, hold.input_tokens), output_tokens)
-        self._watch(call, hold)
+        self._watch(call, hold.output_tokens)
 
     @staticmethod
-    def _watch(call: LLMCall, hold: _Hold) -> None:
-        """Ask to see the stream's chunks again only once its text could outrun the reservation."""
+    def _watch(call: LLMCall, reserved_output_tokens: int) -> None:
+        """Ask to see the stream's chunks again only once its text could outrun the output tokens reserved."""
         if call.output_tokens is not None:
             return  # reported counts change only through record_usage, which triggers a check itself
         max_output_tokens = call.max_output_tokens
-        if max_output_tokens is not None and max_output_tokens <= hold.output_tokens:
+        if max_output_tokens is not None and max_output_tokens <= reserved_output_tokens:
             return  # the estimate stops at the request's max_tokens, which the reservation covers
-        call.watch_chunks_past(max_chars_within_tokens(hold.output_tokens))
+        call.watch_chunks_past(max_chars_within_tokens(reserved_output_tokens))
 
     def release(self, call: LLMCall) -> None:
         if call._scope_hold is not None:

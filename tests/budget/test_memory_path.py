@@ -372,6 +372,7 @@ def test_a_stream_outrunning_its_reservation_grows_it_by_id(
             stack.enter_context(scope)
         call = start_call("openai", "chat", MODEL, streamed=True, max_output_tokens=5, prompt=PROMPT)
         for scope in scopes:
+            scope._promote(call)  # a lone budget's reservation, kept on the call, becomes a _Hold to grow
             scope._grow(call, scope._holds[id(call)], 3, 100)
         assert [scope.totals() for scope in scopes] == [Totals(0, nano(3, 100), 0, 103)] * nested
         assert _entries(ledger) == [(0, 1)] * nested
@@ -379,6 +380,76 @@ def test_a_stream_outrunning_its_reservation_grows_it_by_id(
         call.finish()
     assert [scope.totals() for scope in scopes] == [Totals(nano(3, 90), 0, 93, 0)] * nested
     assert _entries(ledger) == [(0, 0)] * nested
+
+
+def test_a_lone_budgets_stream_keeps_its_reservation_on_the_call_while_its_text_fits() -> None:
+    """A stream under one memory-ledger budget is admitted on the direct path too. Chunks within what was
+    reserved leave the reservation on the call; the first chunk past it makes it a _Hold, grown by id."""
+    scope = budget(max_cost_usd=1.0, ledger=MemoryLedger(), default_max_output_tokens=10)
+    with scope:
+        call = start_call("openai", "chat", MODEL, streamed=True, prompt=PROMPT)
+        held = call._scope_hold
+        assert held is not None and held[0] is scope and (held[6], held[7]) == (3, 10)
+        assert not scope._holds
+        assert call._chunk_allowance == 40  # the stream is watched past the 40 characters of 10 tokens
+        for _ in range(10):
+            call.chunk("abcd")  # 40 characters: 10 tokens, all of them reserved
+        assert call._scope_hold is held and not scope._holds
+        assert scope.totals() == Totals(0, nano(3, 10), 0, 13)
+        call.chunk("e")  # 41 characters: 11 tokens, one past the reservation
+        assert call._scope_hold is None
+        assert scope.totals() == Totals(0, nano(3, 74), 0, 77)  # grown by 64 output tokens, by id
+        assert _entries(scope.ledger) == [(0, 1)]
+        call.record_usage(input_tokens=3, output_tokens=11)
+        call.finish()
+    assert scope.totals() == Totals(nano(3, 11), 0, 14, 0)
+    assert _entries(scope.ledger) == [(0, 0)]
+
+
+@pytest.mark.parametrize("limit_tokens", [None, 30], ids=["grown", "cut"])
+def test_a_lone_budgets_stream_ends_the_same_on_both_paths(limit_tokens: int | None) -> None:
+    """Kept on the call or in a _Hold from the start, a stream that outgrows its reservation (or is cut where
+    the ledger refuses to grow it) settles to the same totals with the same events."""
+    outcomes: dict[str, tuple[object, ...]] = {}
+    for make_ledger in _ledgers():
+        scope = budget(
+            max_cost_usd=1.0, max_tokens=limit_tokens, ledger=make_ledger(), default_max_output_tokens=10
+        )
+        seen: list[BudgetEvent] = []
+        add_budget_listener(seen.append)
+        streamed = 0
+        try:
+            with scope:
+                call = start_call("openai", "chat", MODEL, streamed=True, prompt=PROMPT)
+                try:
+                    for _ in range(30):
+                        call.chunk("abcd")
+                        streamed += 1
+                except BudgetExceeded as exc:
+                    cut = True
+                    call.fail(exc)  # as the stream proxy ends a stream its budget cut
+                else:
+                    cut = False
+                    call.estimate_missing_usage()  # as the proxy ends a stream read to the end, no usage sent
+                    call.finish()
+        finally:
+            remove_budget_listener(seen.append)
+        events = [(event.kind, event.reason, event.amount_usd, event.spent_tokens) for event in seen]
+        outcomes[make_ledger.__name__] = (streamed, cut, scope.totals(), events)
+    assert outcomes["MemoryLedger"] == outcomes["Plain"]
+    streamed, cut, totals, events = outcomes["Plain"]
+    if limit_tokens is None:
+        assert (streamed, cut, totals) == (30, False, Totals(nano(3, 30), 0, 33, 0))
+        assert [event[:2] for event in events] == [("reserved", None), ("settled", None)]
+    else:
+        # 3 + 10 reserved, grown chunk by chunk up to the limit's 3 + 27: the 28th chunk is refused and cut,
+        # and what the stream produced is charged.
+        assert (streamed, cut, totals) == (27, True, Totals(nano(3, 28), 0, 31, 0))
+        assert [event[:2] for event in events] == [
+            ("reserved", None),
+            ("exceeded", "stream_cut"),
+            ("settled", None),
+        ]
 
 
 @PATHS
