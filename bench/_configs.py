@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -50,7 +51,10 @@ NESTED_BUDGETS: Final[dict[str, int]] = {"budget": 1, "budgets5": 5, "budgets20"
 CONFIGURATIONS: Final[tuple[Configuration, ...]] = ("baseline", "accounting", "full", "disabled")
 
 MODEL: Final = "gpt-4o-mini"
-STREAM_CHUNKS: Final = 50
+# The stream scenario's content chunks: 50, or what ``bench/callgrind/run.py --stream-chunks`` asks for (its
+# overhead at two lengths splits into a part per chunk and a part per stream).
+STREAM_CHUNKS_VARIABLE: Final = "SYNAPSEKIT_BENCH_STREAM_CHUNKS"
+STREAM_CHUNKS: Final = int(os.environ.get(STREAM_CHUNKS_VARIABLE, "50"))
 COMPLETION_TOKENS: Final = 12
 REQUEST: Final[dict[str, Any]] = {
     "model": MODEL,

@@ -62,6 +62,14 @@ def layout_padding(layout: int) -> str | None:
     return None if layout == 0 else "x" * (16 * layout + 3)
 
 
+# Variables a shell changes from one command to the next: the working directory and the previous one, the last
+# command run, the nesting depth, the terminal's size. The measured process copies its environment into
+# ``os.environ`` at start-up, so each of these would lay its heap out differently from one invocation of the
+# harness to the next (as a layout does: see layout_padding), and the same run would not count the same twice:
+# by tens of thousands of instructions per stream. Left out, and the rest passed in one (sorted) order.
+_SHELL_STATE = frozenset({"PWD", "OLDPWD", "_", "SHLVL", "COLUMNS", "LINES"})
+
+
 def _deterministic(env: Mapping[str, str] | None, hash_seed: int, layout: int) -> dict[str, str]:
     """``env`` (default: ours) with a fixed string-hash seed and the padding of ``layout``.
 
@@ -71,13 +79,16 @@ def _deterministic(env: Mapping[str, str] | None, hash_seed: int, layout: int) -
     (:func:`layout_padding`), is a different layout: averaging several (``run.py --seeds --layouts``)
     keeps one layout's luck out of a comparison.
     """
-    fixed = dict(os.environ if env is None else env)
+    fixed = {
+        name: value
+        for name, value in (os.environ if env is None else env).items()
+        if name not in _SHELL_STATE and name != LAYOUT_VARIABLE
+    }
     fixed["PYTHONHASHSEED"] = str(hash_seed)
-    fixed.pop(LAYOUT_VARIABLE, None)
     padding = layout_padding(layout)
     if padding is not None:
         fixed[LAYOUT_VARIABLE] = padding
-    return fixed
+    return dict(sorted(fixed.items()))
 
 
 def phase_instructions(

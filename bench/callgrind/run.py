@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -115,8 +116,20 @@ def main() -> None:
         help="heap layouts, one run each per seed (layout k > 0 pads the environment: see "
         "_callgrind.layout_padding); the rows are the mean over seeds x layouts",
     )
+    parser.add_argument(
+        "--stream-chunks",
+        type=int,
+        help="content chunks of the stream scenario (default 50). Two runs at different lengths split the "
+        "stream's overhead into a part per chunk and a part per stream; the count is passed zero-padded to "
+        "four digits, so that runs at different lengths share a layout",
+    )
     parser.add_argument("--out", default=str(ROOT / ".benchmarks" / "callgrind"))
     args = parser.parse_args()
+    if args.stream_chunks is not None:
+        if not 1 <= args.stream_chunks <= 9999:
+            parser.error("--stream-chunks must be from 1 to 9999")
+        # Read by bench/_configs.py in each measured process (the name is repeated: run.py imports no SDK).
+        os.environ["SYNAPSEKIT_BENCH_STREAM_CHUNKS"] = f"{args.stream_chunks:04d}"
     jobs = [
         (scenario, name, seed, layout)
         for scenario in args.scenarios

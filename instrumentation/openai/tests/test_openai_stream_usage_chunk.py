@@ -229,6 +229,41 @@ def test_other_events_pass_through_untouched(data: str) -> None:
     assert (call.input_tokens, call.response_id) == (None, None)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"a": 1}',
+        ' {"a":1}',  # whitespace around the value: json.loads' own handling
+        '{"a":1} ',
+        '{"a":1}x',  # more after the value
+        '{"a":1}{"b":2}',
+        "",
+        "nan",
+        "NaN",
+        "[1,2]",
+        '"x"',
+        '{"a":',
+        "1e5",
+        "null",
+        '{"a":"\\u00e9\\n"}',
+    ],
+)
+def test_event_data_is_parsed_exactly_as_json_loads_would(data: str) -> None:
+    """The usage take's direct call of the JSON scanner: the same value, or the same error, as json.loads."""
+    try:
+        expected: Any = ("value", json.loads(data))
+    except ValueError as exc:
+        expected = ("error", type(exc), str(exc))
+    try:
+        got: Any = ("value", _chat_usage._parse_json(data))
+    except ValueError as exc:
+        got = ("error", type(exc), str(exc))
+    if expected[0] == "value" and expected[1] != expected[1]:  # NaN: equal only as text
+        assert (got[0], repr(got[1])) == ("value", "nan")
+    else:
+        assert got == expected
+
+
 def test_named_events_pass_through() -> None:
     event = ServerSentEvent(event="thread.message.delta", data=USAGE_CHUNK)
     passed, call = _filtered([event])

@@ -106,6 +106,60 @@ def test_usage_is_asked_for_where_the_callers_stream_options_are() -> None:
     assert original.extra_json == {"stream_options": {"x": 1}}
 
 
+def test_the_copy_asking_for_usage_is_a_model_of_its_own() -> None:
+    body = {"model": "m", "stream": True}
+    original = options(json_data=body, headers={"x": "1"}, max_retries=3)
+    before = original.json_data
+    sent = ask_for_stream_usage(original, body)
+    assert type(sent) is FinalRequestOptions and sent is not original
+    assert sent.__dict__ is not original.__dict__
+    assert original.json_data is before and before == {"model": "m", "stream": True}
+    assert sent.json_data == {"model": "m", "stream": True, "stream_options": {"include_usage": True}}
+    assert (sent.headers, sent.max_retries, sent.url) == ({"x": "1"}, 3, "/chat/completions")
+    assert sent.model_fields_set == original.model_fields_set
+
+
+class _PlainOptions:
+    """Options that are no pydantic model: copied by copy.copy, the field set by setattr."""
+
+    def __init__(self, json_data: Any) -> None:
+        self.json_data = json_data
+        self.extra_json = None
+
+
+def test_options_without_a_copy_method_of_their_own_are_copied_too() -> None:
+    body = {"model": "m"}
+    original = _PlainOptions(body)
+    sent = ask_for_stream_usage(original, body)
+    assert type(sent) is _PlainOptions and sent is not original
+    assert sent.json_data == {"model": "m", "stream_options": {"include_usage": True}}
+    assert original.json_data is body and body == {"model": "m"}
+
+
+class _SharedCopy(_PlainOptions):
+    """A ``__copy__`` whose copy shares the original's ``__dict__``, and a ``__setattr__`` that is watched."""
+
+    set_through_setattr: list[str] = []  # noqa: RUF012  (the test's own record)
+
+    def __copy__(self) -> _SharedCopy:
+        twin = _SharedCopy.__new__(_SharedCopy)
+        object.__setattr__(twin, "__dict__", self.__dict__)
+        return twin
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _SharedCopy.set_through_setattr.append(name)
+        object.__setattr__(self, name, value)
+
+
+def test_a_copy_sharing_the_originals_fields_is_set_through_setattr() -> None:
+    original = _SharedCopy({"model": "m"})
+    _SharedCopy.set_through_setattr.clear()
+    sent = ask_for_stream_usage(original, original.json_data)
+    # Not written into the dict it shares with the original behind the model's back: the model's own setattr.
+    assert _SharedCopy.set_through_setattr == ["json_data"]
+    assert sent.json_data == {"model": "m", "stream_options": {"include_usage": True}}
+
+
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_a_callers_decision_is_kept(include_usage: bool) -> None:
     body = {"stream_options": {"include_usage": include_usage}}

@@ -83,10 +83,26 @@ def _take_usage(call: LLMCall, sse: Any) -> bool:
     return _take_usage_data(call, sse.data)
 
 
+# The JSON decoder's own scanner, called directly: json.loads reaches it through three Python frames and two
+# regular-expression matches for surrounding whitespace, which the event's data, as a server writes it, has none of.
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__, untyped
+
+
+def _parse_json(data: str) -> Any:
+    """``json.loads(data)``, exactly (the same value, the same ``ValueError``s), for one event's data."""
+    try:
+        value, end = _scan_json(data, 0)
+    except (StopIteration, ValueError):
+        value, end = None, -1
+    # Anything but a whole value from the first character to the last (whitespace around it, more after it,
+    # nothing valid at all) is json.loads' to decide.
+    return value if end == len(data) else json.loads(data)
+
+
 def _take_usage_data(call: LLMCall, data: str) -> bool:
     """Record the usage of a usage-only chunk's ``data``; True when it was one."""
     try:
-        payload = json.loads(data)
+        payload = _parse_json(data)
     except ValueError:
         return False  # not ours to judge: the SDK raises on it exactly as it would uninstrumented
     if type(payload) is not dict or payload.get("choices") != [] or "error" in payload:
