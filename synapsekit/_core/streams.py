@@ -71,7 +71,7 @@ class StreamReader:
     # exactly: items from ``self.iterator`` (filled with ``iter(proxy.__wrapped__)`` when None), each counted as
     # ``chunk_text`` would have it counted; a BudgetExceeded while counting cuts the stream
     # (``proxy._self_cut(exc)``), any other exception of ours is reported and the item delivered, an exception
-    # of the stream's own (or thrown in while it was being drawn) fails the call, and exhaustion completes it
+    # of the stream's own fails the call (one thrown in at the yield does not), and exhaustion completes it
     # (``proxy._self_complete()``). ``next(stream)`` and async streams still read through ``chunk_text``.
     sync_loop: Callable[[Any], Iterator[Any]] | None = None
 

@@ -201,8 +201,9 @@ class ChatChunkReader(StreamReader):
         """The items of a synchronous stream for a loop over ``proxy``, each counted as :meth:`chunk_text` counts it.
 
         The proxy's own loop (``streams._sync_chunks``) with :meth:`chunk_text`'s steady read in place: a loop over
-        a stream is how nearly every caller reads one, and the call per chunk it saves is ~15% of what reading a
-        chunk costs. Every other chunk, and the ends of the stream, are handled exactly as there.
+        a stream is how nearly every caller reads one, and this saves a Python call per chunk and the checks of
+        what ``chunk_text`` returned. A chunk that is not steady is read by :meth:`_full_text` and counted by
+        ``call.chunk()``, which counts as the inline count does; the ends of the stream are handled as there.
         """
         iterator = self.iterator
         if iterator is None:
