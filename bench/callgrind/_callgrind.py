@@ -68,6 +68,12 @@ def layout_padding(layout: int) -> str | None:
 # harness to the next (as a layout does: see layout_padding), and the same run would not count the same twice:
 # by tens of thousands of instructions per stream. Left out, and the rest passed in one (sorted) order.
 _SHELL_STATE = frozenset({"PWD", "OLDPWD", "_", "SHLVL", "COLUMNS", "LINES"})
+# Whether Python may write bytecode caches: a measured process that finds a module without one compiles it
+# at start-up, and those allocations lay the heap out differently from a run that found it. On a fresh tree
+# the first invocation compiled, the next ones did not: the same stream, seed and layout counted 157,000 a
+# stream apart. So the measured processes always may write them, and compile_first() has them written
+# before anything is counted, whatever the caller's shell says.
+_BYTECODE_SWITCH = "PYTHONDONTWRITEBYTECODE"
 
 
 def _deterministic(env: Mapping[str, str] | None, hash_seed: int, layout: int) -> dict[str, str]:
@@ -82,13 +88,42 @@ def _deterministic(env: Mapping[str, str] | None, hash_seed: int, layout: int) -
     fixed = {
         name: value
         for name, value in (os.environ if env is None else env).items()
-        if name not in _SHELL_STATE and name != LAYOUT_VARIABLE
+        if name not in _SHELL_STATE and name not in (LAYOUT_VARIABLE, _BYTECODE_SWITCH)
     }
     fixed["PYTHONHASHSEED"] = str(hash_seed)
     padding = layout_padding(layout)
     if padding is not None:
         fixed[LAYOUT_VARIABLE] = padding
     return dict(sorted(fixed.items()))
+
+
+def compile_first(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    timeout_s: float = 600,
+) -> None:
+    """Run ``command`` once natively, so that every module it imports has its bytecode cache written
+    (where its directory is writable) before :func:`phase_instructions` counts the same command.
+
+    Run in the environment the measured runs get (hash seed 0, layout 0): bytecode caches may be written
+    there even when the caller's shell forbids it (see ``_BYTECODE_SWITCH``).
+    """
+    try:
+        completed = subprocess.run(
+            list(command),
+            env=_deterministic(env, 0, 0),
+            cwd=cwd,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CallgrindError(f"timed out after {timeout_s:g} s before measuring") from exc
+    if completed.returncode != 0:
+        tail = completed.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        raise CallgrindError(f"exit {completed.returncode} before measuring: {' | '.join(tail)}")
 
 
 def phase_instructions(

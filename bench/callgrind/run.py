@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from _callgrind import CallgrindError, phase_instructions
+from _callgrind import CallgrindError, compile_first, phase_instructions
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 DRIVER: Final = Path(__file__).resolve().parent / "driver.py"
@@ -41,12 +41,18 @@ COUNTS: Final = {
 }
 
 
+def command(scenario: str, name: str, n: int, m: int) -> list[str]:
+    """The driver's command line: a warm-up, then ``n`` operations, then ``m`` more."""
+    return [sys.executable, str(DRIVER), scenario, name, str(n), str(m)]
+
+
 def measure(scenario: str, name: str, seed: int, layout: int) -> tuple[str, str, str, float | str]:
     n, m = COUNTS[scenario]
-    command = [sys.executable, str(DRIVER), scenario, name, str(n), str(m)]
     variant = f"{seed}/{layout}"
     try:
-        phases = phase_instructions(command, cwd=str(ROOT), hash_seed=seed, layout=layout)
+        phases = phase_instructions(
+            command(scenario, name, n, m), cwd=str(ROOT), hash_seed=seed, layout=layout
+        )
     except (CallgrindError, OSError) as exc:
         return scenario, name, variant, f"failed: {exc}"
     # phases: start-up and warm-up, N operations, M operations, the exit.
@@ -139,6 +145,13 @@ def main() -> None:
     ]
     results: Counts = {scenario: {} for scenario in args.scenarios}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        # Every module's bytecode cache written before anything is counted (see _callgrind.compile_first): a
+        # run that compiles at start-up counts another heap layout than one that does not.
+        pairs = list(dict.fromkeys((scenario, name) for scenario, name, _, _ in jobs))
+        try:
+            list(pool.map(lambda pair: compile_first(command(*pair, 0, 0), cwd=str(ROOT)), pairs))
+        except CallgrindError as exc:
+            sys.exit(f"a scenario failed natively: {exc}")
         for scenario, name, variant, value in pool.map(lambda job: measure(*job), jobs):
             results[scenario].setdefault(name, {})[variant] = value
             print(f"{scenario:<11} {name:<11} seed/layout {variant} {value}", file=sys.stderr, flush=True)
