@@ -97,6 +97,11 @@ def _deterministic(env: Mapping[str, str] | None, hash_seed: int, layout: int) -
     return dict(sorted(fixed.items()))
 
 
+def _last_lines(stderr: bytes) -> str:
+    """The end of a failed command's error output, on one line."""
+    return " | ".join(stderr.decode(errors="replace").strip().splitlines()[-5:])
+
+
 def compile_first(
     command: Sequence[str],
     *,
@@ -122,8 +127,7 @@ def compile_first(
     except subprocess.TimeoutExpired as exc:
         raise CallgrindError(f"timed out after {timeout_s:g} s before measuring") from exc
     if completed.returncode != 0:
-        tail = completed.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise CallgrindError(f"exit {completed.returncode} before measuring: {' | '.join(tail)}")
+        raise CallgrindError(f"exit {completed.returncode} before measuring: {_last_lines(completed.stderr)}")
 
 
 def phase_instructions(
@@ -154,8 +158,7 @@ def phase_instructions(
             check=False,
         )
         if completed.returncode != 0:
-            tail = completed.stderr.decode(errors="replace").strip().splitlines()[-5:]
-            raise CallgrindError(f"exit {completed.returncode}: {' | '.join(tail)}")
+            raise CallgrindError(f"exit {completed.returncode}: {_last_lines(completed.stderr)}")
         parts: dict[int, int] = {}
         for path in Path(directory).glob("callgrind.out*"):
             data = path.read_bytes()
